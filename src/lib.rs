@@ -1,0 +1,36 @@
+//! benecafe-sim: a local stand-in for the eZenedu welfare mall (이제너두 복리후생관, "benecafe")
+//! as its partner vendors see it. It issues one-time OTP tokens, posts the GATE form to the
+//! partner's URL, and answers the partner's server-to-server cert call with the member's data.
+//!
+//! # Layout
+//! - [`settings`]: every setting, as flags and environment variables.
+//! - [`startup`]: binds the listeners, loads fixtures and certificate, runs the server.
+//! - [`routes`]: every HTTP route, registered in one place; the protocol endpoints
+//!   (`cert`, `check`) and the control API (`api`).
+//! - [`gate`]: issuing a GATE (consent, member-field rules, token), shared by API and pages.
+//! - [`tokens`]: the one-time token store.
+//! - [`directory`]: companies, members, vendors, consents and delivery memory at run time.
+//! - [`fixtures`]: the fixture files and their validation.
+//! - [`journal`]: the bounded record of what happened.
+//! - [`domain`]: values parsed at the edge (`OtpToken`).
+//! - [`client_ip`]: who is calling (TCP peer, trusted proxies).
+//! - [`tls`]: the HTTPS certificate and rustls configurations.
+//! - [`clock`]: time in the protocol's forms (KST).
+//! - [`error`]: the control API's error type.
+//! - [`telemetry`]: logging set-up.
+
+pub mod client_ip;
+pub mod clock;
+pub mod directory;
+pub mod domain;
+pub mod error;
+pub mod fixtures;
+pub mod gate;
+pub mod journal;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+pub mod tokens;

@@ -1,0 +1,90 @@
+//! `POST /_sim/api/gate`: the GATE a browser would post, as JSON (part of the fixed contract).
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::clock;
+use crate::error::ApiError;
+use crate::gate::{self, ConsentChoice, GateRequest, Source};
+use crate::journal::Omission;
+use crate::state::AppState;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GateBody {
+    pub cmpy_cd: String,
+    pub cust_id: String,
+    pub vndr_no: String,
+    #[serde(default)]
+    pub direct_url: Option<String>,
+    #[serde(default)]
+    pub baro_item: Option<String>,
+    #[serde(default)]
+    pub receipt_yn: Option<String>,
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    #[serde(default)]
+    pub force_member_fields: Option<bool>,
+    #[serde(default)]
+    pub consent: Option<ConsentChoice>,
+}
+
+/// The answer: the GATE URL and exactly the form fields.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateAnswer {
+    pub gate_url: String,
+    pub method: &'static str,
+    pub charset: &'static str,
+    #[serde(serialize_with = "fields_as_object")]
+    pub fields: Vec<(&'static str, String)>,
+    pub omitted: Vec<Omission>,
+    pub otp_token: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// The fields as a JSON object, in form order.
+fn fields_as_object<S: Serializer>(
+    fields: &[(&'static str, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(fields.iter().map(|(k, v)| (*k, v)))
+}
+
+impl From<gate::Gate> for GateAnswer {
+    fn from(g: gate::Gate) -> Self {
+        GateAnswer {
+            gate_url: g.gate_url,
+            method: "POST",
+            charset: "UTF-8",
+            fields: g.fields,
+            omitted: g.omitted,
+            otp_token: g.token,
+            expires_at: g.expires_ms.map(clock::rfc3339),
+        }
+    }
+}
+
+pub async fn post(
+    state: web::Data<AppState>,
+    body: web::Json<GateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let gate = gate::issue(
+        &state,
+        GateRequest {
+            company: b.cmpy_cd,
+            customer_id: b.cust_id,
+            vendor: b.vndr_no,
+            direct_url: b.direct_url.filter(|d| !d.is_empty()),
+            baro_item: b.baro_item,
+            receipt_yn: b.receipt_yn,
+            ttl_seconds: b.ttl_seconds,
+            force_member_fields: b.force_member_fields.unwrap_or(false),
+            consent: b.consent.unwrap_or_default(),
+            source: Source::Api,
+        },
+    )?;
+    Ok(HttpResponse::Ok().json(GateAnswer::from(gate)))
+}

@@ -1,0 +1,5 @@
+//! The control API under `/_sim/api/`, for test automation. JSON in and out; errors are
+//! `{"error": "..."}` with a message that says what was wrong.
+
+pub mod gate;
+pub mod lists;

@@ -1,0 +1,516 @@
+//! `/sso/vendorUserCertTonken`: the partner's server-to-server call that turns a one-time token
+//! into the member's data. The checks run in the order of the guide; the first that fails
+//! answers, and only the last one uses the token up.
+
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::client_ip::{self, Caller};
+use crate::clock;
+use crate::domain::{OtpToken, TokenFormatError};
+use crate::journal::EventKind;
+use crate::settings::CertStatus;
+use crate::state::AppState;
+use crate::tokens::{Redeem, TokenView};
+
+/// The path of the endpoint (the guide's spelling, typo included).
+pub const PATH: &str = "/sso/vendorUserCertTonken";
+
+/// The header that carries the reason sentence; the body stays exactly the mall's.
+pub const REASON_HEADER: &str = "x-sim-reason";
+
+/// The JSON content type the real mall answers with.
+pub const JSON_UTF8: &str = "application/json;charset=UTF-8";
+
+/// The protocol's result codes with their messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultCode {
+    Ok,
+    IpNotAllowed,
+    TokenMissing,
+    TokenInvalid,
+    TokenUsedOrUnknown,
+}
+
+impl ResultCode {
+    pub fn code(self) -> &'static str {
+        match self {
+            ResultCode::Ok => "OK",
+            ResultCode::IpNotAllowed => "403",
+            ResultCode::TokenMissing => "400",
+            ResultCode::TokenInvalid => "401",
+            ResultCode::TokenUsedOrUnknown => "404",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            ResultCode::Ok => "OTP 토큰 인증 되었습니다.",
+            ResultCode::IpNotAllowed => "허용된 아이피가 아닙니다.",
+            ResultCode::TokenMissing => "OTP 토큰이 누락되었습니다.",
+            ResultCode::TokenInvalid => "OTP 값이 유효하지 않습니다.",
+            ResultCode::TokenUsedOrUnknown => {
+                "OTP 토큰이 이미 사용되었거나 일치하는 사용자가 없습니다."
+            }
+        }
+    }
+
+    /// The HTTP status when the resultCode is mirrored.
+    pub fn mirrored_status(self) -> StatusCode {
+        match self {
+            ResultCode::Ok => StatusCode::OK,
+            ResultCode::IpNotAllowed => StatusCode::FORBIDDEN,
+            ResultCode::TokenMissing => StatusCode::BAD_REQUEST,
+            ResultCode::TokenInvalid => StatusCode::UNAUTHORIZED,
+            ResultCode::TokenUsedOrUnknown => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// Parses a resultCode as written (for forced results).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "OK" => ResultCode::Ok,
+            "403" => ResultCode::IpNotAllowed,
+            "400" => ResultCode::TokenMissing,
+            "401" => ResultCode::TokenInvalid,
+            "404" => ResultCode::TokenUsedOrUnknown,
+            _ => return None,
+        })
+    }
+}
+
+/// Which parameter carried the token and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// `otpTokenp`, the guide's spelling.
+    Guide,
+    /// `otpToken`, what partners in the wild send.
+    Common,
+}
+
+impl Spelling {
+    pub fn name(self) -> &'static str {
+        match self {
+            Spelling::Guide => "otpTokenp",
+            Spelling::Common => "otpToken",
+        }
+    }
+}
+
+/// The token parameter as found in the request.
+#[derive(Debug, Clone)]
+pub struct TokenParam {
+    pub value: String,
+    pub spelling: Spelling,
+    /// `query` or `form`.
+    pub place: &'static str,
+}
+
+/// Finds the token parameter: the query first, then a form body; `otpTokenp` before `otpToken`.
+pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
+    let in_query = best_token(query.as_bytes(), "query");
+    match (in_query, form) {
+        (Some(found), _) => Some(found),
+        (None, Some(body)) => best_token(body, "form"),
+        (None, None) => None,
+    }
+}
+
+/// The token parameter in one urlencoded string: `otpTokenp` before `otpToken`, first of each.
+fn best_token(bytes: &[u8], place: &'static str) -> Option<TokenParam> {
+    let mut found: Option<TokenParam> = None;
+    for (k, v) in form_urlencoded::parse(bytes) {
+        let spelling = match k.as_ref() {
+            "otpTokenp" => Spelling::Guide,
+            "otpToken" => Spelling::Common,
+            _ => continue,
+        };
+        let better = match &found {
+            None => true,
+            Some(f) => f.spelling == Spelling::Common && spelling == Spelling::Guide,
+        };
+        if better {
+            found = Some(TokenParam {
+                value: v.into_owned(),
+                spelling,
+                place,
+            });
+        }
+    }
+    found
+}
+
+#[derive(Serialize)]
+struct Failure {
+    #[serde(rename = "resultCode")]
+    result_code: &'static str,
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+struct Success<'a> {
+    #[serde(rename = "resultCode")]
+    result_code: &'static str,
+    message: &'static str,
+    #[serde(rename = "resultMap")]
+    result_map: ResultMap<'a>,
+}
+
+#[derive(Serialize)]
+struct ResultMap<'a> {
+    user: User<'a>,
+}
+
+/// `resultMap.user`, with the corrected field names, every value a string.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User<'a> {
+    pub mbr_no: &'a str,
+    pub mbr_nm: &'a str,
+    pub mbr_id: &'a str,
+    pub hme_tel_no: &'a str,
+    pub post_no: &'a str,
+    pub base_addr: &'a str,
+    pub dtls_addr: &'a str,
+    pub empen: &'a str,
+    pub dob: &'a str,
+    pub vndr_no: &'a str,
+    pub vndr_itwk_info_no: &'a str,
+    pub otp_token: &'a str,
+    pub cust_id: &'a str,
+    pub agr_dts: &'a str,
+    pub pnt_nm: &'a str,
+    pub mobl_pnt_nm: &'a str,
+}
+
+/// The decided answer of one call.
+struct Outcome {
+    code: ResultCode,
+    body: Vec<u8>,
+    reason: String,
+    vendor: Option<String>,
+}
+
+impl Outcome {
+    fn failure(code: ResultCode, reason: String, vendor: Option<String>) -> Self {
+        let body = serde_json::to_vec(&Failure {
+            result_code: code.code(),
+            message: code.message(),
+        })
+        .expect("plain strings serialize");
+        Outcome {
+            code,
+            body,
+            reason,
+            vendor,
+        }
+    }
+}
+
+/// GET and POST handler.
+pub async fn handle(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let tls = req.app_config().secure();
+    let caller = client_ip::caller(&req, &state.config.trusted_proxies);
+    if !tls && !state.config.allow_plain_http_cert {
+        return https_required(&state, &req, caller);
+    }
+    let form = is_form(&req).then_some(&body[..]);
+    let param = find_token(req.query_string(), form);
+    let outcome = decide(&state, caller, param.as_ref());
+
+    let status = match state.config.cert_status {
+        CertStatus::Always200 => StatusCode::OK,
+        CertStatus::Mirror => outcome.code.mirrored_status(),
+    };
+    tracing::debug!(
+        result = outcome.code.code(),
+        ip = %caller.ip,
+        reason = %outcome.reason,
+        "cert call"
+    );
+    state.journal.record(
+        clock::now_ms(),
+        EventKind::Cert {
+            endpoint: "cert",
+            method: req.method().to_string(),
+            param: param.as_ref().map(|p| p.spelling.name()),
+            param_in: param.as_ref().map(|p| p.place),
+            otp_token: param.as_ref().map(|p| truncate(&p.value, 128)),
+            ip: caller.ip.to_string(),
+            peer: caller.peer.to_string(),
+            tls,
+            vndr_no: outcome.vendor,
+            result_code: outcome.code.code().to_owned(),
+            http_status: status.as_u16(),
+            reason: outcome.reason.clone(),
+            fault: None,
+        },
+    );
+    HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
+        .insert_header((REASON_HEADER, header_safe(&outcome.reason)))
+        .body(outcome.body)
+}
+
+fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outcome {
+    let parsed = param.map(|p| OtpToken::parse(&p.value));
+    let known = match &parsed {
+        Some(Ok(token)) => state.tokens.peek(token),
+        _ => None,
+    };
+
+    // 1. The caller's address: the token's vendor's list when the token is known.
+    {
+        let dir = state.directory();
+        match &known {
+            Some(view) => {
+                let vendor = dir.vendor(&view.grant.vendor).map(|(_, v)| v);
+                if !vendor.is_some_and(|v| v.allows(caller.ip)) {
+                    let list = vendor
+                        .map(|v| v.vendor.allowed_ips.join(", "))
+                        .unwrap_or_else(|| "none (vendor removed)".into());
+                    return Outcome::failure(
+                        ResultCode::IpNotAllowed,
+                        format!(
+                            "caller {} is not in {}'s allowed IPs: {}",
+                            caller.ip, view.grant.vendor, list
+                        ),
+                        Some(view.grant.vendor.to_string()),
+                    );
+                }
+            }
+            None => {
+                if !dir.any_vendor_allows(caller.ip) {
+                    return Outcome::failure(
+                        ResultCode::IpNotAllowed,
+                        format!(
+                            "caller {} is not in any vendor's allowed IPs (the token names no known vendor)",
+                            caller.ip
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+    let vendor = known.as_ref().map(|v| v.grant.vendor.to_string());
+
+    // 2. and 3. Present, and of this simulator's format.
+    let token = match parsed {
+        None => {
+            return Outcome::failure(
+                ResultCode::TokenMissing,
+                "no otpTokenp or otpToken parameter in the query or a form body".into(),
+                None,
+            )
+        }
+        Some(Err(TokenFormatError::Blank)) => {
+            return Outcome::failure(
+                ResultCode::TokenMissing,
+                "the token parameter is empty".into(),
+                None,
+            )
+        }
+        Some(Err(TokenFormatError::Malformed)) => {
+            return Outcome::failure(
+                ResultCode::TokenInvalid,
+                "the token is not 64 lowercase hex characters, as this simulator issues them"
+                    .into(),
+                None,
+            )
+        }
+        Some(Ok(token)) => token,
+    };
+
+    // 3. (expiry), 4. and 5.: decided atomically by the store.
+    let now = clock::now_ms();
+    match state.tokens.redeem(&token, now, caller.ip) {
+        Redeem::Expired { view } => {
+            Outcome::failure(ResultCode::TokenInvalid, expired_reason(&view, now), vendor)
+        }
+        Redeem::AlreadyUsed { view } => {
+            Outcome::failure(ResultCode::TokenUsedOrUnknown, used_reason(&view), vendor)
+        }
+        Redeem::Unknown => Outcome::failure(
+            ResultCode::TokenUsedOrUnknown,
+            "no such token: never issued by this simulator, or forgotten after its retention"
+                .into(),
+            vendor,
+        ),
+        Redeem::Redeemed(grant) => {
+            let token_text = token.to_string();
+            let dir = state.directory();
+            let found = (
+                dir.member(&grant.customer_id),
+                dir.company(&grant.company),
+                dir.vendor(&grant.vendor),
+            );
+            let (Some((_, member)), Some((_, company)), Some((_, vendor_entry))) = found else {
+                return Outcome::failure(
+                    ResultCode::TokenUsedOrUnknown,
+                    format!(
+                        "the token was valid but its member {} or vendor {} has been removed",
+                        grant.customer_id, grant.vendor
+                    ),
+                    vendor,
+                );
+            };
+            let agreed = dir.consent(&grant.customer_id, &grant.vendor).unwrap_or("");
+            let body = serde_json::to_vec(&Success {
+                result_code: ResultCode::Ok.code(),
+                message: ResultCode::Ok.message(),
+                result_map: ResultMap {
+                    user: User {
+                        mbr_no: &member.member_no,
+                        mbr_nm: &member.name,
+                        mbr_id: &member.login_id,
+                        hme_tel_no: &member.home_phone,
+                        post_no: &member.postal_code,
+                        base_addr: &member.base_address,
+                        dtls_addr: &member.detail_address,
+                        empen: &member.employee_no,
+                        dob: &member.birth_date,
+                        vndr_no: &vendor_entry.vendor.vendor_no,
+                        vndr_itwk_info_no: &vendor_entry.vendor.interwork_no,
+                        otp_token: &token_text,
+                        cust_id: &member.customer_id,
+                        agr_dts: agreed,
+                        pnt_nm: &company.point_name,
+                        mobl_pnt_nm: &company.mobile_point_name,
+                    },
+                },
+            })
+            .expect("plain strings serialize");
+            Outcome {
+                code: ResultCode::Ok,
+                body,
+                reason: format!(
+                    "token valid: member {} of {} for vendor {}; now used up",
+                    grant.customer_id, grant.company, grant.vendor
+                ),
+                vendor,
+            }
+        }
+    }
+}
+
+/// "expired 3.2 s ago" and the like.
+pub fn expired_reason(view: &TokenView, now_ms: u64) -> String {
+    let ago = now_ms.saturating_sub(view.expires_ms) as f64 / 1000.0;
+    let mut s = format!(
+        "token expired {ago:.1} s ago (at {})",
+        clock::time_of_day(view.expires_ms)
+    );
+    if let Some(u) = &view.used {
+        s.push_str(&format!(
+            "; it had been used at {} by {}",
+            clock::time_of_day(u.at_ms),
+            u.by
+        ));
+    }
+    s
+}
+
+/// "used at 10:02:11 by 127.0.0.1".
+pub fn used_reason(view: &TokenView) -> String {
+    match &view.used {
+        Some(u) => format!(
+            "token already used at {} by {}",
+            clock::time_of_day(u.at_ms),
+            u.by
+        ),
+        None => "token already used".into(),
+    }
+}
+
+fn https_required(state: &AppState, req: &HttpRequest, caller: Caller) -> HttpResponse {
+    let url = format!("{}{}", state.config.public_url, PATH);
+    let reason = format!("plain HTTP refused: the cert endpoint accepts HTTPS only ({url})");
+    state.journal.record(
+        clock::now_ms(),
+        EventKind::Cert {
+            endpoint: "cert",
+            method: req.method().to_string(),
+            param: None,
+            param_in: None,
+            otp_token: None,
+            ip: caller.ip.to_string(),
+            peer: caller.peer.to_string(),
+            tls: false,
+            vndr_no: None,
+            result_code: "HTTPS_REQUIRED".into(),
+            http_status: 403,
+            reason: reason.clone(),
+            fault: None,
+        },
+    );
+    let body = serde_json::json!({
+        "resultCode": "HTTPS_REQUIRED",
+        "message": format!("HTTPS만 연결 가능합니다. HTTPS required: call {url}"),
+    });
+    HttpResponse::Forbidden()
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
+        .insert_header((REASON_HEADER, header_safe(&reason)))
+        .body(body.to_string())
+}
+
+/// Whether the body is a form (`application/x-www-form-urlencoded`, any parameters).
+pub fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// A header value made of visible ASCII only: anything else (CR, LF, non-ASCII) becomes `?`,
+/// so nothing a caller sends can split or forge a header.
+pub fn header_safe(s: &str) -> HeaderValue {
+    let clean: String = s
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect();
+    HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guide_spelling_wins_and_the_query_comes_before_the_form() {
+        let p = find_token("otpToken=a&otpTokenp=b", None).unwrap();
+        assert_eq!((p.value.as_str(), p.spelling), ("b", Spelling::Guide));
+        let p = find_token("x=1", Some(b"otpToken=c")).unwrap();
+        assert_eq!((p.value.as_str(), p.place), ("c", "form"));
+        let p = find_token("otpToken=q", Some(b"otpTokenp=f")).unwrap();
+        assert_eq!(p.value, "q");
+        assert!(find_token("other=1", Some(b"also=2")).is_none());
+    }
+
+    #[test]
+    fn header_values_never_carry_line_breaks() {
+        let v = header_safe("a\r\nSet-Cookie: x=1 한");
+        assert_eq!(v.to_str().unwrap(), "a??Set-Cookie: x=1 ?");
+    }
+}

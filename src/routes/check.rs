@@ -1,0 +1,99 @@
+//! CHECKURL (`/sso/vendorUserCheck`): the partner asks whether a member exists. Plain `Y`/`N`.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::client_ip;
+use crate::clock;
+use crate::journal::EventKind;
+use crate::routes::cert::is_form;
+use crate::state::AppState;
+
+pub const PATH: &str = "/sso/vendorUserCheck";
+
+/// GET and POST: `cmpyCd`/`cmpy_cd`, `CFM_CUS_ID`, `userName`/`USER_NAME`, in the query or a form.
+pub async fn handle(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let mut company = None;
+    let mut customer = None;
+    let mut name = None;
+    let mut take = |bytes: &[u8]| {
+        for (k, v) in form_urlencoded::parse(bytes) {
+            let slot = match k.as_ref() {
+                "cmpyCd" | "cmpy_cd" => &mut company,
+                "CFM_CUS_ID" => &mut customer,
+                "userName" | "USER_NAME" => &mut name,
+                _ => continue,
+            };
+            slot.get_or_insert(v.into_owned());
+        }
+    };
+    take(req.query_string().as_bytes());
+    if is_form(&req) {
+        take(&body);
+    }
+    let (answer, reason) = decide(
+        &state,
+        company.as_deref(),
+        customer.as_deref(),
+        name.as_deref(),
+    );
+    let caller = client_ip::caller(&req, &state.config.trusted_proxies);
+    state.journal.record(
+        clock::now_ms(),
+        EventKind::Check {
+            endpoint: "check",
+            method: req.method().to_string(),
+            ip: caller.ip.to_string(),
+            cmpy_cd: company,
+            cust_id: customer,
+            user_name: name,
+            answer,
+            reason: reason.clone(),
+        },
+    );
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
+        .insert_header((
+            crate::routes::cert::REASON_HEADER,
+            crate::routes::cert::header_safe(&reason),
+        ))
+        .body(answer)
+}
+
+fn decide(
+    state: &AppState,
+    company: Option<&str>,
+    customer: Option<&str>,
+    name: Option<&str>,
+) -> (&'static str, String) {
+    let (Some(company), Some(customer), Some(name)) = (company, customer, name) else {
+        return (
+            "N",
+            "cmpyCd, CFM_CUS_ID and userName are all required".into(),
+        );
+    };
+    let dir = state.directory();
+    let Some((_, member)) = dir.member(customer) else {
+        return ("N", format!("no member {customer}"));
+    };
+    if member.company != company {
+        return (
+            "N",
+            format!("member {customer} is not in company {company}"),
+        );
+    }
+    if !member.active {
+        return ("N", format!("member {customer} is inactive"));
+    }
+    if member.name != name {
+        return ("N", format!("member {customer}'s name does not match"));
+    }
+    (
+        "Y",
+        format!("active member {customer} of {company}, name matches"),
+    )
+}

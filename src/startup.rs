@@ -1,0 +1,213 @@
+//! Building and running the application: binds its own listeners (port 0 works, and the ports
+//! got are reported), loads fixtures and the certificate, and starts the sweeper.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::fixtures::Fixtures;
+use crate::journal::Journal;
+use crate::settings::Settings;
+use crate::state::{AppState, Config};
+use crate::tls::TlsMaterial;
+use crate::tokens::MemoryTokenStore;
+
+/// A built, not yet running, simulator.
+pub struct Application {
+    server: Server,
+    state: AppState,
+    https_addr: SocketAddr,
+    http_addr: SocketAddr,
+    cert_path: std::path::PathBuf,
+    fingerprint: String,
+    generated_cert: bool,
+}
+
+impl Application {
+    /// Loads everything and binds both listeners. Errors say what to fix.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let fixtures = Fixtures::load(&settings.fixtures).with_context(|| {
+            format!(
+                "the fixtures in {} are not valid",
+                settings.fixtures.display()
+            )
+        })?;
+        let https = TcpListener::bind(settings.https_addr)
+            .with_context(|| format!("cannot listen on {} (HTTPS)", settings.https_addr))?;
+        let http = TcpListener::bind(settings.http_addr)
+            .with_context(|| format!("cannot listen on {} (HTTP)", settings.http_addr))?;
+        let https_addr = https.local_addr()?;
+        let http_addr = http.local_addr()?;
+
+        let tls = TlsMaterial::load_or_generate(
+            settings.tls_cert.as_deref(),
+            settings.tls_key.as_deref(),
+            &settings.data_dir(),
+        )?;
+        let server_config = tls.server_config()?;
+
+        let config = Config {
+            public_url: settings
+                .public_url
+                .clone()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("https://{}", host_for(https_addr))),
+            public_http_url: settings
+                .public_http_url
+                .clone()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("http://{}", host_for(http_addr))),
+            token_ttl_ms: settings.token_ttl_seconds * 1000,
+            trusted_proxies: settings.trusted_proxies.clone(),
+            allow_plain_http_cert: settings.allow_plain_http_cert,
+            cert_status: settings.cert_status,
+            force_member_fields: settings.force_member_fields,
+            tls_chain: tls.chain.clone(),
+        };
+        let tokens = MemoryTokenStore::new(
+            settings.max_live_tokens,
+            settings.token_retention_seconds * 1000,
+        );
+        let state = AppState::new(
+            config,
+            fixtures,
+            Box::new(tokens),
+            Journal::new(settings.journal_capacity),
+        );
+
+        let data = web::Data::new(state.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(crate::routes::configure)
+        })
+        .disable_signals()
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server
+            .listen_rustls_0_23(https, server_config)?
+            .listen(http)?
+            .run();
+
+        Ok(Application {
+            server,
+            state,
+            https_addr,
+            http_addr,
+            cert_path: tls.cert_path.clone(),
+            fingerprint: tls.fingerprint(),
+            generated_cert: tls.generated,
+        })
+    }
+
+    pub fn https_port(&self) -> u16 {
+        self.https_addr.port()
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_addr.port()
+    }
+
+    /// A handle that stops the server (tests use it to never leak one).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Where the HTTPS certificate is (for partners to trust).
+    pub fn cert_path(&self) -> &std::path::Path {
+        &self.cert_path
+    }
+
+    /// Writes the start-up lines: where it listens, what to trust, what was loaded.
+    pub fn announce(&self) {
+        let c = &self.state.config;
+        let dir = self.state.directory();
+        tracing::info!(
+            "benecafe-sim ready: CUS_URL {} (HTTPS on {}), pages and control API also on {} (HTTP on {})",
+            c.public_url,
+            self.https_addr,
+            c.public_http_url,
+            self.http_addr
+        );
+        tracing::info!(
+            "TLS certificate {} {}; SHA-256 fingerprint {}",
+            self.cert_path.display(),
+            if self.generated_cert {
+                "(generated now)"
+            } else {
+                "(reused)"
+            },
+            self.fingerprint
+        );
+        tracing::info!(
+            "fixtures: {} companies, {} members, {} vendors",
+            dir.companies().count(),
+            dir.members().count(),
+            dir.vendors().count()
+        );
+        if c.allow_plain_http_cert {
+            tracing::warn!(
+                "!!! --allow-plain-http-cert is on: the cert endpoint answers over PLAIN HTTP at {}{}. The real mall accepts HTTPS only; a partner that passes here may fail there. !!!",
+                c.public_http_url,
+                crate::routes::cert::PATH
+            );
+        }
+    }
+
+    /// Runs until the server stops (SIGTERM or Ctrl-C: requests in flight finish first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        let sweeper = actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                state.tokens.sweep(crate::clock::now_ms());
+            }
+        });
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing requests in flight");
+            handle.stop(true).await;
+        });
+        let result = self.server.await;
+        sweeper.abort();
+        result
+    }
+}
+
+/// The host part of a base URL for a bound address: `localhost` for loopback and unspecified
+/// addresses (the generated certificate names it), the address otherwise.
+fn host_for(addr: SocketAddr) -> String {
+    let ip = addr.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("can listen for SIGTERM");
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,98 @@
+//! The shared state of a running simulator: a cheap `Clone` handle around `Arc<Shared>`.
+
+use std::ops::Deref;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use ipnet::IpNet;
+
+use crate::directory::Directory;
+use crate::fixtures::Fixtures;
+use crate::journal::Journal;
+use crate::settings::CertStatus;
+use crate::tokens::TokenStore;
+
+/// What the handlers need of the settings, fixed once the listeners are bound.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CUS_URL`: the public HTTPS base, no trailing slash.
+    pub public_url: String,
+    /// The public plain-HTTP base, no trailing slash.
+    pub public_http_url: String,
+    /// Default token lifetime, in milliseconds.
+    pub token_ttl_ms: u64,
+    /// Proxies whose forwarding headers count.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Whether the cert endpoint answers on plain HTTP.
+    pub allow_plain_http_cert: bool,
+    /// The cert endpoint's HTTP status rule.
+    pub cert_status: CertStatus,
+    /// Member fields on every GATE.
+    pub force_member_fields: bool,
+    /// PEM of the HTTPS certificate, for the built-in partner's client.
+    pub tls_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+/// Everything shared between requests.
+pub struct Shared {
+    pub config: Config,
+    /// Companies, members, vendors, consents, deliveries. A std `RwLock`: read on the hot path,
+    /// written only by the control API; never held across an await.
+    directory: RwLock<Directory>,
+    /// The fixtures as loaded at start (what a reset goes back to).
+    loaded: RwLock<Fixtures>,
+    pub tokens: Box<dyn TokenStore>,
+    pub journal: Journal,
+}
+
+/// The handle the handlers get.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        fixtures: Fixtures,
+        tokens: Box<dyn TokenStore>,
+        journal: Journal,
+    ) -> Self {
+        AppState(Arc::new(Shared {
+            config,
+            directory: RwLock::new(Directory::from_fixtures(&fixtures)),
+            loaded: RwLock::new(fixtures),
+            tokens,
+            journal,
+        }))
+    }
+}
+
+impl Shared {
+    /// Reads the directory. A poisoned lock only means a panic elsewhere mid-read of plain data.
+    pub fn directory(&self) -> RwLockReadGuard<'_, Directory> {
+        self.directory.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the directory.
+    pub fn directory_mut(&self) -> RwLockWriteGuard<'_, Directory> {
+        self.directory.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The fixtures loaded at start (or last reloaded).
+    pub fn loaded(&self) -> Fixtures {
+        self.loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the fixtures a reset goes back to.
+    pub fn set_loaded(&self, fixtures: Fixtures) {
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = fixtures;
+    }
+}

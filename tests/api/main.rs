@@ -1,0 +1,8 @@
+//! Integration tests: the real server on free ports, real HTTPS and HTTP over real sockets.
+
+mod helpers;
+
+mod cert;
+mod checkurl;
+mod fixtures;
+mod gate;
