@@ -177,6 +177,18 @@ impl Directory {
             .map(|((m, v), d)| (m.as_ref(), v.as_ref(), *d))
     }
 
+    /// Takes over the deliveries of `old` for members and vendors that exist here too.
+    pub fn carry_deliveries_from(&mut self, old: &Directory) {
+        for ((m, v), d) in &old.deliveries {
+            if let (Some((m, _)), Some((v, _))) =
+                (self.members.get_key_value(m), self.vendors.get_key_value(v))
+            {
+                let key = (m.clone(), v.clone());
+                self.deliveries.insert(key, *d);
+            }
+        }
+    }
+
     /// Adds or replaces a company.
     pub fn put_company(&mut self, company: Company) {
         self.companies

@@ -91,3 +91,39 @@ pub fn json_error(
     )
     .into()
 }
+
+/// Query-string extractor errors as the API's 400.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    bad_request(format!("bad query string: {err}"))
+}
+
+/// Path extractor errors as the API's 400.
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    bad_request(format!("bad path: {err}"))
+}
+
+fn bad_request(message: String) -> actix_web::Error {
+    actix_web::error::InternalError::from_response(
+        message.clone(),
+        HttpResponse::BadRequest().json(serde_json::json!({ "error": message })),
+    )
+    .into()
+}
+
+/// Deserializes a JSON body, naming the field at fault (`endpoint: unknown variant ...`).
+pub fn from_json<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            ApiError::BadRequest(format!("malformed JSON body: {}", e.inner()))
+        } else {
+            ApiError::BadRequest(format!("{path}: {}", e.inner()))
+        }
+    })
+}

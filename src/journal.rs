@@ -81,6 +81,9 @@ pub enum EventKind {
         user_name: Option<String>,
         answer: &'static str,
         reason: String,
+        /// Set when an injected fault shaped the answer.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fault: Option<String>,
     },
 }
 

@@ -13,17 +13,22 @@
 //! - [`fixtures`]: the fixture files and their validation.
 //! - [`journal`]: the bounded record of what happened.
 //! - [`domain`]: values parsed at the edge (`OtpToken`).
+//! - [`auth`]: the control API's bearer token rule.
+//! - [`watch`]: reloading the fixtures folder when it changes (`--watch`).
 //! - [`client_ip`]: who is calling (TCP peer, trusted proxies).
 //! - [`tls`]: the HTTPS certificate and rustls configurations.
 //! - [`clock`]: time in the protocol's forms (KST).
 //! - [`error`]: the control API's error type.
+//! - [`faults`]: faults injected into the protocol endpoints for the next N calls.
 //! - [`telemetry`]: logging set-up.
 
+pub mod auth;
 pub mod client_ip;
 pub mod clock;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod faults;
 pub mod fixtures;
 pub mod gate;
 pub mod journal;
@@ -34,3 +39,4 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod tokens;
+pub mod watch;

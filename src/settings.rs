@@ -86,6 +86,17 @@ pub struct Settings {
     #[arg(long, env = "SIM_JOURNAL_CAPACITY", default_value_t = 10_000)]
     pub journal_capacity: usize,
 
+    /// Reload the fixtures folder when a file in it changes (polled twice a second); a change
+    /// that does not validate is logged and the previous fixtures stay.
+    #[arg(long, env = "SIM_WATCH")]
+    pub watch: bool,
+
+    /// Bearer token for the control API (`/_sim/api/`). When set it is always required; when
+    /// not set the control API is open on loopback, and a token is generated and printed as
+    /// soon as either listener is bound to another address.
+    #[arg(long, env = "SIM_CONTROL_TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
+
     /// Worker threads of the HTTP server. Default: one per core.
     #[arg(long, env = "SIM_WORKERS")]
     pub workers: Option<usize>,

@@ -19,6 +19,8 @@ use crate::tokens::MemoryTokenStore;
 pub struct Application {
     server: Server,
     state: AppState,
+    /// The fixtures folder to watch, with `--watch`.
+    watch: Option<std::path::PathBuf>,
     https_addr: SocketAddr,
     http_addr: SocketAddr,
     cert_path: std::path::PathBuf,
@@ -65,6 +67,7 @@ impl Application {
             allow_plain_http_cert: settings.allow_plain_http_cert,
             cert_status: settings.cert_status,
             force_member_fields: settings.force_member_fields,
+            control_token: control_token(&settings, https_addr, http_addr),
             tls_chain: tls.chain.clone(),
         };
         let tokens = MemoryTokenStore::new(
@@ -81,6 +84,9 @@ impl Application {
         let data = web::Data::new(state.clone());
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::auth::require_control_token,
+                ))
                 .app_data(data.clone())
                 .configure(crate::routes::configure)
         })
@@ -97,6 +103,7 @@ impl Application {
         Ok(Application {
             server,
             state,
+            watch: settings.watch.then(|| settings.fixtures.clone()),
             https_addr,
             http_addr,
             cert_path: tls.cert_path.clone(),
@@ -154,6 +161,12 @@ impl Application {
             dir.members().count(),
             dir.vendors().count()
         );
+        if let Some(token) = &c.control_token {
+            tracing::warn!("the control API (/_sim/api/) requires `Authorization: Bearer {token}`");
+        }
+        if let Some(dir) = &self.watch {
+            tracing::info!("watching {} for fixture changes", dir.display());
+        }
         if c.allow_plain_http_cert {
             tracing::warn!(
                 "!!! --allow-plain-http-cert is on: the cert endpoint answers over PLAIN HTTP at {}{}. The real mall accepts HTTPS only; a partner that passes here may fail there. !!!",
@@ -174,6 +187,13 @@ impl Application {
                 state.tokens.sweep(crate::clock::now_ms());
             }
         });
+        let watcher = self.watch.clone().map(|dir| {
+            actix_web::rt::spawn(crate::watch::run(
+                self.state.clone(),
+                dir,
+                Duration::from_millis(500),
+            ))
+        });
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing requests in flight");
@@ -181,8 +201,23 @@ impl Application {
         });
         let result = self.server.await;
         sweeper.abort();
+        if let Some(w) = watcher {
+            w.abort();
+        }
         result
     }
+}
+
+/// The control API's bearer token: the configured one, or a generated one when a listener is
+/// bound beyond loopback, or none (open on loopback).
+fn control_token(settings: &Settings, https: SocketAddr, http: SocketAddr) -> Option<String> {
+    if let Some(token) = settings.control_token.clone().filter(|t| !t.is_empty()) {
+        return Some(token);
+    }
+    if https.ip().is_loopback() && http.ip().is_loopback() {
+        return None;
+    }
+    Some(crate::domain::OtpToken::generate().to_string())
 }
 
 /// The host part of a base URL for a bound address: `localhost` for loopback and unspecified

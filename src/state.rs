@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use ipnet::IpNet;
 
 use crate::directory::Directory;
+use crate::faults::Faults;
 use crate::fixtures::Fixtures;
 use crate::journal::Journal;
 use crate::settings::CertStatus;
@@ -28,6 +29,8 @@ pub struct Config {
     pub cert_status: CertStatus,
     /// Member fields on every GATE.
     pub force_member_fields: bool,
+    /// The bearer token the control API requires, when it is not open (see [`crate::auth`]).
+    pub control_token: Option<String>,
     /// PEM of the HTTPS certificate, for the built-in partner's client.
     pub tls_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
@@ -42,6 +45,8 @@ pub struct Shared {
     loaded: RwLock<Fixtures>,
     pub tokens: Box<dyn TokenStore>,
     pub journal: Journal,
+    /// Faults injected through the control API.
+    pub faults: Faults,
 }
 
 /// The handle the handlers get.
@@ -68,6 +73,7 @@ impl AppState {
             loaded: RwLock::new(fixtures),
             tokens,
             journal,
+            faults: Faults::default(),
         }))
     }
 }
@@ -91,8 +97,24 @@ impl Shared {
             .clone()
     }
 
-    /// Replaces the fixtures a reset goes back to.
-    pub fn set_loaded(&self, fixtures: Fixtures) {
+    /// Back to the loaded fixtures: no run-time changes, consents or deliveries beyond them, no
+    /// tokens, an empty journal, no faults.
+    pub fn reset(&self) {
+        let fresh = Directory::from_fixtures(&self.loaded());
+        *self.directory_mut() = fresh;
+        self.tokens.clear();
+        self.journal.clear();
+        self.faults.clear();
+    }
+
+    /// Takes newly loaded fixtures (a watched file changed): they replace the directory and
+    /// become what a reset goes back to. What was delivered to whom is kept, so an unchanged
+    /// member is not sent again.
+    pub fn reload(&self, fixtures: Fixtures) {
+        let mut fresh = Directory::from_fixtures(&fixtures);
+        let mut dir = self.directory_mut();
+        fresh.carry_deliveries_from(&dir);
+        *dir = fresh;
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = fixtures;
     }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::client_ip::{self, Caller};
 use crate::clock;
 use crate::domain::{OtpToken, TokenFormatError};
+use crate::faults::{Endpoint, FaultKind};
 use crate::journal::EventKind;
 use crate::settings::CertStatus;
 use crate::state::AppState;
@@ -222,40 +223,160 @@ pub async fn handle(
     }
     let form = is_form(&req).then_some(&body[..]);
     let param = find_token(req.query_string(), form);
-    let outcome = decide(&state, caller, param.as_ref());
-
-    let status = match state.config.cert_status {
-        CertStatus::Always200 => StatusCode::OK,
-        CertStatus::Mirror => outcome.code.mirrored_status(),
+    let call = Call {
+        state: &state,
+        req: &req,
+        caller,
+        tls,
+        param: param.as_ref(),
     };
-    tracing::debug!(
-        result = outcome.code.code(),
-        ip = %caller.ip,
-        reason = %outcome.reason,
-        "cert call"
-    );
-    state.journal.record(
-        clock::now_ms(),
-        EventKind::Cert {
-            endpoint: "cert",
-            method: req.method().to_string(),
-            param: param.as_ref().map(|p| p.spelling.name()),
-            param_in: param.as_ref().map(|p| p.place),
-            otp_token: param.as_ref().map(|p| truncate(&p.value, 128)),
-            ip: caller.ip.to_string(),
-            peer: caller.peer.to_string(),
-            tls,
-            vndr_no: outcome.vendor,
-            result_code: outcome.code.code().to_owned(),
-            http_status: status.as_u16(),
-            reason: outcome.reason.clone(),
-            fault: None,
-        },
-    );
-    HttpResponse::build(status)
-        .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
-        .insert_header((REASON_HEADER, header_safe(&outcome.reason)))
-        .body(outcome.body)
+
+    let fault = if state.faults.is_empty() {
+        None
+    } else {
+        let vendor = param
+            .as_ref()
+            .and_then(|p| OtpToken::parse(&p.value).ok())
+            .and_then(|t| state.tokens.peek(&t))
+            .map(|v| v.grant.vendor);
+        state
+            .faults
+            .take(Endpoint::Cert, vendor.as_deref())
+            .map(|kind| (kind, vendor))
+    };
+    let mut fault_note = None;
+    if let Some((kind, vendor)) = fault {
+        let note = kind.describe();
+        let vendor = vendor.map(|v| v.to_string());
+        match kind {
+            FaultKind::Delay { delay_ms } => {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                fault_note = Some(note);
+            }
+            FaultKind::ResultCode { result_code } => {
+                let code = ResultCode::from_code(&result_code).unwrap_or(ResultCode::TokenInvalid);
+                let outcome = Outcome::failure(
+                    code,
+                    format!("forced by an injected fault ({note}); the token was not looked at"),
+                    vendor,
+                );
+                return call.answer(outcome, Some(note));
+            }
+            FaultKind::Http500 => {
+                call.journal("500", 500, vendor, "injected fault: HTTP 500", Some(note));
+                return HttpResponse::InternalServerError()
+                    .content_type("text/plain;charset=UTF-8")
+                    .body("Internal Server Error");
+            }
+            FaultKind::Drop => {
+                call.journal(
+                    "-",
+                    0,
+                    vendor,
+                    "injected fault: connection dropped",
+                    Some(note),
+                );
+                return HttpResponse::Ok().body(DroppedConnection);
+            }
+            FaultKind::Malformed => {
+                call.journal(
+                    "OK",
+                    200,
+                    vendor,
+                    "injected fault: malformed body",
+                    Some(note),
+                );
+                return HttpResponse::Ok()
+                    .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
+                    .body(r#"{"resultCode":"OK","message":"OTP 토큰 인증 되었습니다.","resultMap":{"user":{"mbrNo":"#);
+            }
+        }
+    }
+    let outcome = decide(&state, caller, param.as_ref());
+    call.answer(outcome, fault_note)
+}
+
+/// One cert call, for answering and journaling it.
+struct Call<'a> {
+    state: &'a AppState,
+    req: &'a HttpRequest,
+    caller: Caller,
+    tls: bool,
+    param: Option<&'a TokenParam>,
+}
+
+impl Call<'_> {
+    fn answer(&self, outcome: Outcome, fault: Option<String>) -> HttpResponse {
+        let status = match self.state.config.cert_status {
+            CertStatus::Always200 => StatusCode::OK,
+            CertStatus::Mirror => outcome.code.mirrored_status(),
+        };
+        tracing::debug!(
+            result = outcome.code.code(),
+            ip = %self.caller.ip,
+            reason = %outcome.reason,
+            "cert call"
+        );
+        self.journal(
+            outcome.code.code(),
+            status.as_u16(),
+            outcome.vendor,
+            &outcome.reason,
+            fault,
+        );
+        HttpResponse::build(status)
+            .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
+            .insert_header((REASON_HEADER, header_safe(&outcome.reason)))
+            .body(outcome.body)
+    }
+
+    fn journal(
+        &self,
+        result_code: &str,
+        http_status: u16,
+        vendor: Option<String>,
+        reason: &str,
+        fault: Option<String>,
+    ) {
+        self.state.journal.record(
+            clock::now_ms(),
+            EventKind::Cert {
+                endpoint: "cert",
+                method: self.req.method().to_string(),
+                param: self.param.map(|p| p.spelling.name()),
+                param_in: self.param.map(|p| p.place),
+                otp_token: self.param.map(|p| truncate(&p.value, 128)),
+                ip: self.caller.ip.to_string(),
+                peer: self.caller.peer.to_string(),
+                tls: self.tls,
+                vndr_no: vendor,
+                result_code: result_code.to_owned(),
+                http_status,
+                reason: reason.to_owned(),
+                fault,
+            },
+        );
+    }
+}
+
+/// A body that fails at once: the server closes the connection without sending an answer.
+pub struct DroppedConnection;
+
+impl actix_web::body::MessageBody for DroppedConnection {
+    type Error = std::io::Error;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Stream
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::other(
+            "injected fault: connection dropped",
+        ))))
+    }
 }
 
 fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outcome {

@@ -5,8 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::client_ip;
 use crate::clock;
+use crate::faults::{Endpoint, FaultKind};
 use crate::journal::EventKind;
-use crate::routes::cert::is_form;
+use crate::routes::cert::{is_form, DroppedConnection};
 use crate::state::AppState;
 
 pub const PATH: &str = "/sso/vendorUserCheck";
@@ -35,13 +36,43 @@ pub async fn handle(
     if is_form(&req) {
         take(&body);
     }
-    let (answer, reason) = decide(
+    let caller = client_ip::caller(&req, &state.config.trusted_proxies);
+    let fault = state.faults.take(Endpoint::Check, None);
+    let (mut answer, mut reason) = decide(
         &state,
         company.as_deref(),
         customer.as_deref(),
         name.as_deref(),
     );
-    let caller = client_ip::caller(&req, &state.config.trusted_proxies);
+    let mut response = None;
+    if let Some(kind) = &fault {
+        match kind {
+            FaultKind::Delay { delay_ms } => {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(*delay_ms)).await;
+            }
+            FaultKind::Http500 => {
+                response = Some(
+                    HttpResponse::InternalServerError()
+                        .content_type("text/plain;charset=UTF-8")
+                        .body("Internal Server Error"),
+                );
+            }
+            FaultKind::Drop => response = Some(HttpResponse::Ok().body(DroppedConnection)),
+            FaultKind::Malformed => {
+                response = Some(
+                    HttpResponse::Ok()
+                        .content_type("text/plain;charset=UTF-8")
+                        .body("?"),
+                );
+            }
+            // Refused when the fault is added: CHECKURL has no resultCode.
+            FaultKind::ResultCode { .. } => {}
+        }
+        if response.is_some() {
+            answer = "-";
+        }
+        reason = format!("{reason} (injected fault: {})", kind.describe());
+    }
     state.journal.record(
         clock::now_ms(),
         EventKind::Check {
@@ -53,8 +84,12 @@ pub async fn handle(
             user_name: name,
             answer,
             reason: reason.clone(),
+            fault: fault.map(|f| f.describe()),
         },
     );
+    if let Some(response) = response {
+        return response;
+    }
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
         .insert_header((

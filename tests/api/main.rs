@@ -4,5 +4,6 @@ mod helpers;
 
 mod cert;
 mod checkurl;
+mod control;
 mod fixtures;
 mod gate;

@@ -68,9 +68,9 @@ impl From<gate::Gate> for GateAnswer {
 
 pub async fn post(
     state: web::Data<AppState>,
-    body: web::Json<GateBody>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let b: GateBody = crate::error::from_json(body.into_inner())?;
     let gate = gate::issue(
         &state,
         GateRequest {

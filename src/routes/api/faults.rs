@@ -1,0 +1,41 @@
+//! `/_sim/api/faults`: inject, list and clear faults.
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::ApiError;
+use crate::faults::FaultSpec;
+use crate::state::AppState;
+
+pub async fn add(
+    state: web::Data<AppState>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let spec: FaultSpec = crate::error::from_json(body.into_inner())?;
+    if let Some(v) = &spec.vndr_no {
+        if state.directory().vendor(v).is_none() {
+            return Err(ApiError::NotFound(format!("unknown vendor '{v}'")));
+        }
+    }
+    let fault = state.faults.add(spec).map_err(ApiError::BadRequest)?;
+    Ok(HttpResponse::Created().json(fault))
+}
+
+pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.faults.list())
+}
+
+pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
+    state.faults.clear();
+    HttpResponse::NoContent().finish()
+}
+
+pub async fn remove(
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    if state.faults.remove(*id) {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound(format!("no fault {id}")))
+    }
+}

@@ -1,0 +1,109 @@
+//! `GET /_sim/api/tokens/{token}` and `POST /_sim/api/tokens/{token}/expire`: what became of a
+//! token, and time under control for tests of the 401 path.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::clock;
+use crate::domain::{OtpToken, TokenFormatError};
+use crate::error::ApiError;
+use crate::journal::{Event, EventKind};
+use crate::routes::cert::{expired_reason, used_reason};
+use crate::state::AppState;
+use crate::tokens::TokenView;
+
+/// A token as the control API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenAnswer {
+    otp_token: String,
+    /// `issued` (usable), `used` or `expired`.
+    state: &'static str,
+    cmpy_cd: String,
+    cust_id: String,
+    vndr_no: String,
+    issued_at: String,
+    expires_at: String,
+    used_at: Option<String>,
+    used_by: Option<String>,
+    /// Why the cert endpoint would answer as it does, in words.
+    reason: String,
+    /// Every cert call made with this token still in the journal, oldest first.
+    calls: Vec<std::sync::Arc<Event>>,
+}
+
+fn parse(token: &str) -> Result<OtpToken, ApiError> {
+    OtpToken::parse(token).map_err(|e| {
+        ApiError::BadRequest(match e {
+            TokenFormatError::Blank => "the token is empty".into(),
+            TokenFormatError::Malformed => {
+                format!("{token:?} is not a token of this simulator (64 lowercase hex characters)")
+            }
+        })
+    })
+}
+
+fn answer(state: &AppState, token: &OtpToken, view: TokenView) -> TokenAnswer {
+    let now = clock::now_ms();
+    let text = token.to_string();
+    let (status, reason) = if now >= view.expires_ms {
+        ("expired", expired_reason(&view, now))
+    } else if view.used.is_some() {
+        ("used", used_reason(&view))
+    } else {
+        (
+            "issued",
+            format!(
+                "usable: expires in {:.1} s",
+                (view.expires_ms - now) as f64 / 1000.0
+            ),
+        )
+    };
+    let calls = state
+        .journal
+        .snapshot()
+        .into_iter()
+        .filter(|e| matches!(&e.kind, EventKind::Cert { otp_token: Some(t), .. } if *t == text))
+        .collect();
+    TokenAnswer {
+        otp_token: text,
+        state: status,
+        cmpy_cd: view.grant.company.to_string(),
+        cust_id: view.grant.customer_id.to_string(),
+        vndr_no: view.grant.vendor.to_string(),
+        issued_at: clock::rfc3339(view.issued_ms),
+        expires_at: clock::rfc3339(view.expires_ms),
+        used_at: view.used.as_ref().map(|u| clock::rfc3339(u.at_ms)),
+        used_by: view.used.as_ref().map(|u| u.by.to_string()),
+        reason,
+        calls,
+    }
+}
+
+fn unknown(token: &OtpToken) -> ApiError {
+    ApiError::NotFound(format!(
+        "no such token {}: never issued by this simulator, or forgotten (used tokens at their expiry, expired ones after the retention)",
+        token.masked()
+    ))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = parse(&path)?;
+    let view = state.tokens.peek(&token).ok_or_else(|| unknown(&token))?;
+    Ok(HttpResponse::Ok().json(answer(&state, &token, view)))
+}
+
+pub async fn expire(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = parse(&path)?;
+    if !state.tokens.expire(&token, clock::now_ms()) {
+        return Err(unknown(&token));
+    }
+    let view = state.tokens.peek(&token).ok_or_else(|| unknown(&token))?;
+    Ok(HttpResponse::Ok().json(answer(&state, &token, view)))
+}
