@@ -6,7 +6,8 @@
 //! - [`settings`]: every setting, as flags and environment variables.
 //! - [`startup`]: binds the listeners, loads fixtures and certificate, runs the server.
 //! - [`routes`]: every HTTP route, registered in one place; the protocol endpoints
-//!   (`cert`, `check`) and the control API (`api`).
+//!   (`cert`, `check`), the control API (`api`) and the browser pages (`pages`).
+//! - [`session`]: the mock mall's signed member cookie.
 //! - [`gate`]: issuing a GATE (consent, member-field rules, token), shared by API and pages.
 //! - [`tokens`]: the one-time token store.
 //! - [`directory`]: companies, members, vendors, consents and delivery memory at run time.
@@ -33,6 +34,7 @@ pub mod fixtures;
 pub mod gate;
 pub mod journal;
 pub mod routes;
+pub mod session;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -6,6 +6,7 @@ pub mod cert;
 pub mod check;
 pub mod health;
 pub mod openapi;
+pub mod pages;
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
@@ -130,6 +131,23 @@ pub fn register(r: &mut impl Routes) {
     r.add(Method::DELETE, "/_sim/api/faults", api::faults::clear);
     r.add(Method::DELETE, "/_sim/api/faults/{id}", api::faults::remove);
     r.add(Method::POST, "/_sim/api/reset", admin::reset);
+
+    use pages::{demo, journal, mall, partner};
+    r.add(Method::GET, "/", mall::landing);
+    r.add(Method::GET, "/member/login", mall::login);
+    r.add(Method::POST, "/member/login", mall::login_post);
+    r.add(Method::GET, "/member/logout", mall::logout);
+    r.add(Method::GET, "/mall", mall::home);
+    r.add(Method::GET, "/mall/go", mall::go);
+    r.add(Method::GET, "/mall/consent", mall::consent);
+    r.add(Method::POST, "/mall/consent", mall::consent_post);
+    r.add(Method::GET, "/mall/point", mall::point);
+    r.add(Method::GET, "/_sim/demo", demo::form);
+    r.add(Method::POST, "/_sim/demo", demo::submit);
+    r.add(Method::GET, "/_sim/partner/gate", partner::info);
+    r.add(Method::POST, "/_sim/partner/gate", partner::gate);
+    r.add(Method::POST, "/_sim/partner/recheck", partner::recheck);
+    r.add(Method::GET, "/_sim/journal", journal::page);
 }
 
 /// Registers the routes on an app.

@@ -246,3 +246,15 @@ impl TestApp {
             .await
     }
 }
+
+impl TestApp {
+    /// PUT JSON on the plain-HTTP listener (the control API).
+    pub async fn put_json(&self, path: &str, body: &Value) -> Reply {
+        let client = self.client();
+        self.send(
+            client.put(format!("{}{}", self.http, path)),
+            Some(("application/json", serde_json::to_vec(body).unwrap())),
+        )
+        .await
+    }
+}

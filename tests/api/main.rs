@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod browser;
 mod cert;
 mod checkurl;
 mod control;

@@ -1,0 +1,452 @@
+//! The mock mall: pick a company and member, see the partner shortcuts (서비스바로가기), go
+//! through consent, and leave for the partner through the self-posting GATE page.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{gate_post, message, render, see_other, thousands};
+use crate::gate::{self, ConsentChoice, GateRequest, Source};
+use crate::session::Session;
+use crate::state::AppState;
+
+/// `/`: where everything is.
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing<'a> {
+    public_url: &'a str,
+    public_http_url: &'a str,
+    companies: usize,
+    members: usize,
+    vendors: usize,
+}
+
+pub async fn landing(state: web::Data<AppState>) -> HttpResponse {
+    let dir = state.directory();
+    render(&Landing {
+        public_url: &state.config.public_url,
+        public_http_url: &state.config.public_http_url,
+        companies: dir.companies().count(),
+        members: dir.members().count(),
+        vendors: dir.vendors().count(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(rename = "cmpyNo")]
+    company: Option<String>,
+}
+
+struct CompanyRow {
+    code: String,
+    name: String,
+    point_name: String,
+}
+
+struct MemberRow {
+    customer_id: String,
+    name: String,
+    employee_no: String,
+    active: bool,
+}
+
+/// `/member/login?cmpyNo=XXX`: the company's members; without `cmpyNo`, the companies.
+#[derive(Template)]
+#[template(path = "login.html")]
+struct Login {
+    companies: Vec<CompanyRow>,
+    company: Option<CompanyRow>,
+    members: Vec<MemberRow>,
+}
+
+pub async fn login(state: web::Data<AppState>, query: web::Query<LoginQuery>) -> HttpResponse {
+    let dir = state.directory();
+    let row = |c: &crate::fixtures::Company| CompanyRow {
+        code: c.code.clone(),
+        name: c.name.clone(),
+        point_name: c.point_name.clone(),
+    };
+    let company = match query.company.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(code) => match dir.company(code) {
+            Some((_, c)) => Some(row(c)),
+            None => {
+                return message(
+                    StatusCode::NOT_FOUND,
+                    "알 수 없는 고객사",
+                    &format!("고객사 코드 '{code}'가 없습니다. (unknown company)"),
+                )
+            }
+        },
+    };
+    let members = match &company {
+        None => Vec::new(),
+        Some(c) => dir
+            .members()
+            .filter(|m| m.company == c.code)
+            .map(|m| MemberRow {
+                customer_id: m.customer_id.clone(),
+                name: m.name.clone(),
+                employee_no: m.employee_no.clone(),
+                active: m.active,
+            })
+            .collect(),
+    };
+    render(&Login {
+        companies: dir.companies().map(|c| row(c)).collect(),
+        company,
+        members,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(rename = "cmpyNo")]
+    company: String,
+    #[serde(rename = "custId")]
+    customer_id: String,
+}
+
+pub async fn login_post(state: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpResponse {
+    let dir = state.directory();
+    let Some((_, member)) = dir.member(&form.customer_id) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "알 수 없는 회원",
+            "그런 회원이 없습니다. (unknown member)",
+        );
+    };
+    if member.company != form.company {
+        return message(
+            StatusCode::NOT_FOUND,
+            "알 수 없는 회원",
+            "이 고객사의 회원이 아닙니다. (not a member of this company)",
+        );
+    }
+    if !member.active {
+        return message(
+            StatusCode::FORBIDDEN,
+            "비활성 회원",
+            "비활성 회원은 복리후생관을 이용할 수 없습니다. (inactive member)",
+        );
+    }
+    let session = Session {
+        company: member.company.clone(),
+        customer_id: member.customer_id.clone(),
+    };
+    HttpResponse::SeeOther()
+        .cookie(session.cookie())
+        .insert_header(("location", "/mall"))
+        .finish()
+}
+
+pub async fn logout() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .cookie(Session::removal())
+        .insert_header(("location", "/member/login"))
+        .finish()
+}
+
+struct Tile {
+    vendor_no: String,
+    name: String,
+    consent: Option<String>,
+}
+
+/// `/mall`: the member's home with a tile per partner.
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    company_name: String,
+    company_code: String,
+    point_name: String,
+    member_name: String,
+    customer_id: String,
+    balance: String,
+    tiles: Vec<Tile>,
+}
+
+/// The session's member, still existing and active; else where to send the browser.
+fn member_of(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(Session, crate::fixtures::Member, crate::fixtures::Company), Box<HttpResponse>> {
+    let Some(session) = Session::from_request(req) else {
+        return Err(Box::new(see_other("/member/login")));
+    };
+    let dir = state.directory();
+    let member = dir.member(&session.customer_id).map(|(_, m)| (**m).clone());
+    let company = dir.company(&session.company).map(|(_, c)| (**c).clone());
+    match (member, company) {
+        (Some(m), Some(c)) if m.active && m.company == c.code => Ok((session, m, c)),
+        _ => Err(Box::new(
+            HttpResponse::SeeOther()
+                .cookie(Session::removal())
+                .insert_header(("location", "/member/login"))
+                .finish(),
+        )),
+    }
+}
+
+pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (_, member, company) = match member_of(&req, &state) {
+        Ok(m) => m,
+        Err(redirect) => return *redirect,
+    };
+    let dir = state.directory();
+    let tiles = dir
+        .vendors()
+        .map(|v| Tile {
+            vendor_no: v.vendor.vendor_no.clone(),
+            name: v.vendor.name.clone(),
+            consent: dir
+                .consent(&member.customer_id, &v.vendor.vendor_no)
+                .map(str::to_owned),
+        })
+        .collect();
+    render(&Home {
+        company_name: company.name,
+        company_code: company.code,
+        point_name: company.point_name,
+        member_name: member.name,
+        customer_id: member.customer_id,
+        balance: thousands(member.point_balance),
+        tiles,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct GoQuery {
+    #[serde(rename = "vndrNo")]
+    vendor: String,
+    #[serde(rename = "directUrl", default)]
+    direct_url: Option<String>,
+    #[serde(rename = "baroItem", default)]
+    baro_item: Option<String>,
+    #[serde(default)]
+    hold: Option<String>,
+}
+
+fn issue_and_post(
+    state: &AppState,
+    session: &Session,
+    vendor: &str,
+    direct_url: Option<String>,
+    baro_item: Option<String>,
+    consent: ConsentChoice,
+    hold: bool,
+) -> HttpResponse {
+    let issued = gate::issue(
+        state,
+        GateRequest {
+            company: session.company.clone(),
+            customer_id: session.customer_id.clone(),
+            vendor: vendor.to_owned(),
+            direct_url: direct_url.filter(|d| !d.is_empty()),
+            baro_item: baro_item.filter(|b| !b.is_empty()),
+            receipt_yn: None,
+            ttl_seconds: None,
+            force_member_fields: false,
+            consent,
+            source: Source::Browser,
+        },
+    );
+    match issued {
+        Ok(g) => gate_post(&g, &g.form_action, hold),
+        Err(e) => {
+            let text = format!("GATE를 만들 수 없습니다: {e}");
+            let status = actix_web::ResponseError::status_code(&crate::error::ApiError::from(e));
+            message(status, "제휴사로 이동할 수 없습니다", &text)
+        }
+    }
+}
+
+/// `/mall/go?vndrNo=...`: a tile was clicked.
+pub async fn go(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<GoQuery>,
+) -> HttpResponse {
+    let (session, member, _) = match member_of(&req, &state) {
+        Ok(m) => m,
+        Err(redirect) => return *redirect,
+    };
+    let q = query.into_inner();
+    let consented = {
+        let dir = state.directory();
+        if dir.vendor(&q.vendor).is_none() {
+            return message(
+                StatusCode::NOT_FOUND,
+                "알 수 없는 제휴사",
+                &format!("제휴사 '{}'가 없습니다. (unknown vendor)", q.vendor),
+            );
+        }
+        dir.consent(&member.customer_id, &q.vendor).is_some()
+    };
+    let hold = q.hold.is_some();
+    if !consented {
+        let mut to = format!("/mall/consent?vndrNo={}", enc(&q.vendor));
+        for (k, v) in [("directUrl", &q.direct_url), ("baroItem", &q.baro_item)] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                to.push_str(&format!("&{k}={}", enc(v)));
+            }
+        }
+        if hold {
+            to.push_str("&hold=1");
+        }
+        return see_other(&to);
+    }
+    issue_and_post(
+        &state,
+        &session,
+        &q.vendor,
+        q.direct_url,
+        q.baro_item,
+        ConsentChoice::Keep,
+        hold,
+    )
+}
+
+/// `/mall/consent`: 개인정보 제3자 제공 동의.
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    vendor_no: String,
+    vendor_name: String,
+    member_name: String,
+    direct_url: String,
+    baro_item: String,
+    hold: bool,
+}
+
+pub async fn consent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<GoQuery>,
+) -> HttpResponse {
+    let (_, member, _) = match member_of(&req, &state) {
+        Ok(m) => m,
+        Err(redirect) => return *redirect,
+    };
+    let q = query.into_inner();
+    let Some(vendor_name) = state
+        .directory()
+        .vendor(&q.vendor)
+        .map(|(_, v)| v.vendor.name.clone())
+    else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "알 수 없는 제휴사",
+            "그런 제휴사가 없습니다. (unknown vendor)",
+        );
+    };
+    render(&ConsentPage {
+        vendor_no: q.vendor,
+        vendor_name,
+        member_name: member.name,
+        direct_url: q.direct_url.unwrap_or_default(),
+        baro_item: q.baro_item.unwrap_or_default(),
+        hold: q.hold.is_some(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    #[serde(rename = "vndrNo")]
+    vendor: String,
+    /// `agree` or `decline`.
+    choice: String,
+    #[serde(rename = "directUrl", default)]
+    direct_url: Option<String>,
+    #[serde(rename = "baroItem", default)]
+    baro_item: Option<String>,
+    #[serde(default)]
+    hold: Option<String>,
+}
+
+pub async fn consent_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ConsentForm>,
+) -> HttpResponse {
+    let (session, _, _) = match member_of(&req, &state) {
+        Ok(m) => m,
+        Err(redirect) => return *redirect,
+    };
+    let f = form.into_inner();
+    let choice = match f.choice.as_str() {
+        "agree" => ConsentChoice::Agree,
+        "decline" => ConsentChoice::Decline,
+        _ => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "잘못된 선택",
+                "동의 또는 미동의를 선택하세요. (choice must be agree or decline)",
+            )
+        }
+    };
+    issue_and_post(
+        &state,
+        &session,
+        &f.vendor,
+        f.direct_url,
+        f.baro_item,
+        choice,
+        f.hold.is_some_and(|h| !h.is_empty()),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PointQuery {
+    #[serde(rename = "cmpyCd")]
+    company: Option<String>,
+    #[serde(rename = "custId")]
+    customer_id: Option<String>,
+}
+
+/// POPUPURL: the member's welfare-point balance under the company's point name.
+#[derive(Template)]
+#[template(path = "point.html")]
+struct PointPage {
+    point_name: String,
+    member_name: String,
+    balance: String,
+}
+
+pub async fn point(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<PointQuery>,
+) -> HttpResponse {
+    let (company, customer) =
+        match (&query.company, &query.customer_id) {
+            (Some(c), Some(m)) => (c.clone(), m.clone()),
+            _ => match Session::from_request(&req) {
+                Some(s) => (s.company, s.customer_id),
+                None => return message(
+                    StatusCode::UNAUTHORIZED,
+                    "포인트 조회",
+                    "복리후생관에 로그인한 회원만 조회할 수 있습니다. (log in to the mall first)",
+                ),
+            },
+        };
+    let dir = state.directory();
+    match (dir.company(&company), dir.member(&customer)) {
+        (Some((_, c)), Some((_, m))) if m.company == c.code => render(&PointPage {
+            point_name: c.point_name.clone(),
+            member_name: m.name.clone(),
+            balance: thousands(m.point_balance),
+        }),
+        _ => message(
+            StatusCode::NOT_FOUND,
+            "포인트 조회",
+            "그런 회원이 없습니다. (unknown member)",
+        ),
+    }
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

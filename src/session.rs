@@ -1,0 +1,62 @@
+//! The mall's member session: a cookie naming the chosen company and member, signed with a key
+//! drawn at start so that a page cannot be pointed at another member by editing the cookie.
+
+use std::sync::OnceLock;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::HttpRequest;
+use base64::Engine;
+
+/// The cookie's name.
+pub const COOKIE: &str = "sim_member";
+
+fn key() -> &'static ring::hmac::Key {
+    static KEY: OnceLock<ring::hmac::Key> = OnceLock::new();
+    KEY.get_or_init(|| {
+        ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+            .expect("the system's random number generator works")
+    })
+}
+
+/// The member a session names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub company: String,
+    pub customer_id: String,
+}
+
+impl Session {
+    /// The signed cookie for this session.
+    pub fn cookie(&self) -> Cookie<'static> {
+        let value = format!("{}|{}", self.company, self.customer_id);
+        let tag = ring::hmac::sign(key(), value.as_bytes());
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref());
+        Cookie::build(COOKIE, format!("{value}|{tag}"))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .finish()
+    }
+
+    /// A cookie that ends the session.
+    pub fn removal() -> Cookie<'static> {
+        let mut c = Cookie::build(COOKIE, "").path("/").finish();
+        c.make_removal();
+        c
+    }
+
+    /// The session of the request, if its cookie is present and genuine.
+    pub fn from_request(req: &HttpRequest) -> Option<Session> {
+        let cookie = req.cookie(COOKIE)?;
+        let (value, tag) = cookie.value().rsplit_once('|')?;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tag)
+            .ok()?;
+        ring::hmac::verify(key(), value.as_bytes(), &tag).ok()?;
+        let (company, customer_id) = value.split_once('|')?;
+        Some(Session {
+            company: company.to_owned(),
+            customer_id: customer_id.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,383 @@
+//! End-to-end tests in real headless Chromium, driven through chromedriver (WebDriver). They
+//! are ignored by a plain `cargo test` (no browser there); `.ci/run` runs them with
+//! `--include-ignored`. Without Chromium and chromedriver they fail, they never pass.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp};
+
+/// A headless Chromium session; dropping it stops chromedriver.
+struct Browser {
+    client: Option<Client>,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn find_program(names: &[&str]) -> String {
+    for name in names {
+        for dir in std::env::var("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .chain(["/usr/bin"])
+        {
+            let path = std::path::Path::new(dir).join(name);
+            if path.is_file() {
+                return path.display().to_string();
+            }
+        }
+    }
+    panic!(
+        "{} not found: install Debian's chromium and chromium-driver",
+        names.join(" or ")
+    );
+}
+
+impl Browser {
+    async fn start(javascript: bool) -> Browser {
+        let driver_path = find_program(&["chromedriver"]);
+        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
+        let port = free_port();
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1100,900".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if !javascript {
+            args.push("--blink-settings=scriptEnabled=false".into());
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": chromium, "args": args }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Browser {
+                        client: Some(client),
+                        driver,
+                        _profile: profile,
+                    }
+                }
+                Err(e) => last_error = Some(e),
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session: {last_error:?}");
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.c().goto(url).await.expect("navigates");
+    }
+
+    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.c()
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.wait_for(css).await.text().await.unwrap()
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait_for(css).await.click().await.expect("clicks");
+    }
+
+    async fn close(mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = c.close().await;
+        }
+    }
+
+    /// Saves a screenshot when `SIM_SCREENSHOT_DIR` is set (how the README's pictures are made).
+    async fn screenshot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("SIM_SCREENSHOT_DIR") {
+            let png = self.c().screenshot().await.expect("screenshot");
+            std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
+        }
+    }
+}
+
+async fn log_in(b: &Browser, app: &TestApp, company: &str, member: &str) {
+    b.goto(&format!("{}/member/login?cmpyNo={company}", app.http))
+        .await;
+    b.click(&format!("button[data-cust-id='{member}']")).await;
+    b.wait_for("#member-name").await;
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn a_member_logs_in_agrees_and_the_test_partner_gets_the_member_then_a_404() {
+    let app = spawn_app().await;
+    let b = Browser::start(true).await;
+    // 김민지 has not agreed to share data with VR000216 yet.
+    log_in(&b, &app, "J01", "J01A00038746").await;
+    assert_eq!(b.text("#member-name").await, "김민지 님");
+    assert_eq!(b.text("#balance").await, "128,500 P");
+    b.screenshot("mall-home.png").await;
+    b.click("#tile-VR000216").await;
+    b.click("#agree").await;
+    // The self-posting page submits itself; the partner calls the cert endpoint.
+    assert_eq!(b.text("#result-code").await, "OK");
+    let json = b.text("#cert-json").await;
+    assert!(json.contains("\"mbrNm\": \"김민지\""), "{json}");
+    assert!(json.contains("\"vndrItwkInfoNo\": \"302\""), "{json}");
+    let fields = b.text("#fields").await;
+    assert!(
+        fields.contains("CFM_CUS_ID") && fields.contains("J01A00038746"),
+        "{fields}"
+    );
+    assert_eq!(b.text("#pointname-decoded").await, "복지포인트");
+    b.screenshot("test-partner.png").await;
+    b.click("#again").await;
+    b.wait_for("#again").await;
+    assert_eq!(b.text("#result-code").await, "404");
+    b.close().await;
+    // The journal saw the browser's GATE and both cert calls.
+    let events = app.state.journal.snapshot();
+    let certs: Vec<_> = events
+        .iter()
+        .filter_map(|e| serde_json::to_value(&**e).ok())
+        .filter(|e| e["type"] == "cert")
+        .map(|e| e["resultCode"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(certs, ["OK", "404"]);
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn declining_consent_sends_the_partner_no_member_fields_and_no_token() {
+    let app = spawn_app().await;
+    let b = Browser::start(true).await;
+    log_in(&b, &app, "J01", "J01A00038746").await;
+    b.click("#tile-VR000216").await;
+    b.click("#decline").await;
+    b.wait_for("#no-token").await;
+    let fields = b.text("#fields").await;
+    for absent in [
+        "CFM_CUS_ID",
+        "USER_NAME",
+        "cmpy_cd",
+        "ReceiptYN",
+        "OTP_TOKEN",
+    ] {
+        assert!(!fields.contains(absent), "{absent} arrived: {fields}");
+    }
+    assert!(fields.contains("pointname") && fields.contains("CHECKURL"));
+    b.close().await;
+    assert_eq!(app.state.tokens.live(), 0);
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn with_javascript_off_the_visible_button_posts_the_gate_form() {
+    let app = spawn_app().await;
+    let b = Browser::start(false).await;
+    // 차세대테 has consented already: the tile leads straight to the self-posting page.
+    log_in(&b, &app, "J01", "J01A00038745").await;
+    b.click("#tile-VR000216").await;
+    let button = b.wait_for("#go").await;
+    assert!(button.is_displayed().await.unwrap());
+    // Without scripts the page stays until the button is pressed.
+    assert!(b
+        .c()
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/mall/go"));
+    button.click().await.unwrap();
+    assert_eq!(b.text("#result-code").await, "OK");
+    b.close().await;
+}
+
+/// The forms a receiver got, each as its (name, value) pairs.
+type Received = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+
+/// A GATE receiver of the test's own: records every form posted to it.
+async fn start_receiver() -> (
+    String,
+    Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    actix_web::dev::ServerHandle,
+) {
+    let got: Received = Arc::default();
+    let sink = got.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let sink = sink.clone();
+        actix_web::App::new().route(
+            "/gate",
+            actix_web::web::post().to(move |body: actix_web::web::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let form = form_urlencoded::parse(&body).into_owned().collect();
+                    sink.lock().unwrap().push(form);
+                    actix_web::HttpResponse::Ok()
+                        .content_type("text/html")
+                        .body("<p id='received'>received</p>")
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (format!("http://127.0.0.1:{port}/gate"), got, handle)
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn the_demo_form_posts_exactly_the_fields_typed_in_to_the_given_gate_url() {
+    let app = spawn_app().await;
+    let (receiver, got, handle) = start_receiver().await;
+    let b = Browser::start(true).await;
+    b.goto(&format!("{}/_sim/demo", app.http)).await;
+    b.wait_for("#member")
+        .await
+        .select_by_value("AA5|AA5A00001201")
+        .await
+        .unwrap();
+    b.wait_for("#vndrNo")
+        .await
+        .select_by_value("VR000216")
+        .await
+        .unwrap();
+    b.wait_for("#gateUrl")
+        .await
+        .send_keys(&receiver)
+        .await
+        .unwrap();
+    b.wait_for("#DirectURL")
+        .await
+        .send_keys("https://shop.example/goods/77")
+        .await
+        .unwrap();
+    b.wait_for("#BaroItem")
+        .await
+        .send_keys("G000123")
+        .await
+        .unwrap();
+    b.wait_for("#ReceiptYN")
+        .await
+        .select_by_value("Y")
+        .await
+        .unwrap();
+    b.wait_for("#pointname")
+        .await
+        .send_keys("테스트포인트")
+        .await
+        .unwrap();
+    b.wait_for("#pointnamecode")
+        .await
+        .send_keys("PX9")
+        .await
+        .unwrap();
+    b.wait_for("#forceMemberFields")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.click("#send").await;
+    b.wait_for("#received").await;
+    b.close().await;
+    handle.stop(false).await;
+    let forms = got.lock().unwrap().clone();
+    assert_eq!(forms.len(), 1);
+    let form: std::collections::HashMap<_, _> = forms[0].iter().cloned().collect();
+    assert_eq!(form["DirectFlag"], "Y");
+    assert_eq!(form["DirectURL"], "https://shop.example/goods/77");
+    assert_eq!(form["BaroItem"], "G000123");
+    assert_eq!(form["ReceiptYN"], "Y");
+    assert_eq!(form["pointname"], "테스트포인트");
+    assert_eq!(form["pointnameBase64"], "7YWM7Iqk7Yq47Y+s7J247Yq4");
+    assert_eq!(form["pointnamecode"], "PX9");
+    assert_eq!(form["cmpy_cd"], "AA5");
+    assert_eq!(form["CFM_CUS_ID"], "AA5A00001201");
+    assert_eq!(form["USER_NAME"], "박서연");
+    // A real token, usable once.
+    let token = form["OTP_TOKEN"].clone();
+    assert_eq!(
+        app.cert(&format!("otpTokenp={token}")).await.result_code(),
+        "OK"
+    );
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn a_member_whose_name_holds_html_shows_it_as_text() {
+    let app = spawn_app().await;
+    let name = "<script>window.hacked=1</script><b>굵게</b>";
+    let member = json!({"cmpyCd": "J01", "mbrNo": "J01X1", "mbrId": "x", "mbrNm": name, "empen": "1", "dob": "19900101"});
+    let r = app.put_json("/_sim/api/members/J01XSS00001", &member).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    let b = Browser::start(true).await;
+    b.goto(&format!("{}/member/login?cmpyNo=J01", app.http))
+        .await;
+    assert_eq!(b.text("button[data-cust-id='J01XSS00001']").await, name);
+    b.click("button[data-cust-id='J01XSS00001']").await;
+    assert_eq!(b.text("#member-name").await, format!("{name} 님"));
+    let hacked = b
+        .c()
+        .execute("return window.hacked === undefined;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(hacked, json!(true));
+    assert!(
+        b.c().find(Locator::Css("#member-name b")).await.is_err(),
+        "markup was rendered"
+    );
+    b.close().await;
+}
