@@ -170,6 +170,17 @@ impl Directory {
         self.deliveries.insert((member, vendor), delivery);
     }
 
+    /// Remembers a delivery by names (restoring state); unknown members or vendors are skipped.
+    pub fn record_delivery_named(&mut self, member: &str, vendor: &str, delivery: Delivery) {
+        if let (Some((m, _)), Some((v, _))) = (
+            self.members.get_key_value(member),
+            self.vendors.get_key_value(vendor),
+        ) {
+            let key = (m.clone(), v.clone());
+            self.deliveries.insert(key, delivery);
+        }
+    }
+
     /// Every remembered delivery (for saving state).
     pub fn deliveries(&self) -> impl Iterator<Item = (&str, &str, Delivery)> {
         self.deliveries

@@ -201,7 +201,7 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
         None => {
             fields.push(("DirectFlag", "N".into()));
             omitted.push(Omission {
-                field: "DirectURL",
+                field: "DirectURL".into(),
                 reason: "DirectFlag is N (no detail page asked for)".into(),
             });
         }
@@ -215,7 +215,7 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
     let send_member = if !consented {
         for field in MEMBER_FIELDS {
             omitted.push(Omission {
-                field,
+                field: field.into(),
                 reason: NO_CONSENT.into(),
             });
         }
@@ -229,7 +229,7 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
                 );
                 for field in MEMBER_FIELDS {
                     omitted.push(Omission {
-                        field,
+                        field: field.into(),
                         reason: reason.clone(),
                     });
                 }
@@ -256,7 +256,7 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
     match req.baro_item.as_deref().filter(|b| !b.is_empty()) {
         Some(item) => fields.push(("BaroItem", item.to_owned())),
         None => omitted.push(Omission {
-            field: "BaroItem",
+            field: "BaroItem".into(),
             reason: "no product code given".into(),
         }),
     }
@@ -268,7 +268,7 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
         fields.push(("ranNum", random_digits(10)));
     } else {
         omitted.push(Omission {
-            field: "ranNum",
+            field: "ranNum".into(),
             reason: "parameter encryption is off for this vendor".into(),
         });
     }
@@ -294,7 +294,7 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
         (Some(token), Some(expires))
     } else {
         omitted.push(Omission {
-            field: "OTP_TOKEN",
+            field: "OTP_TOKEN".into(),
             reason: NO_CONSENT.into(),
         });
         (None, None)
@@ -328,7 +328,7 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
             otp_token: token.clone(),
             expires_at: expires_ms.map(clock::rfc3339),
             omitted: omitted.clone(),
-            source: req.source.name(),
+            source: req.source.name().into(),
         },
     );
     tracing::info!(

@@ -5,10 +5,13 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// A fixed word (`cert`, `otpTokenp`) or one read back from a saved state file.
+pub type Text = std::borrow::Cow<'static, str>;
 
 /// One thing that happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     /// Increasing number, unique for the life of the process.
     pub id: u64,
@@ -22,14 +25,14 @@ pub struct Event {
 }
 
 /// A field left out of a GATE form, and why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Omission {
-    pub field: &'static str,
+    pub field: Text,
     pub reason: String,
 }
 
 /// What happened, with what a tester needs to see of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum EventKind {
     /// A GATE form was issued (through the control API or the browser pages).
@@ -43,17 +46,17 @@ pub enum EventKind {
         expires_at: Option<String>,
         omitted: Vec<Omission>,
         /// `api`, `browser` or `demo`.
-        source: &'static str,
+        source: Text,
     },
     /// A call to the cert endpoint.
     #[serde(rename_all = "camelCase")]
     Cert {
-        endpoint: &'static str,
+        endpoint: Text,
         method: String,
         /// Which parameter carried the token: `otpTokenp`, `otpToken`, or none.
-        param: Option<&'static str>,
+        param: Option<Text>,
         /// Where it was: `query` or `form`.
-        param_in: Option<&'static str>,
+        param_in: Option<Text>,
         /// The token as sent (truncated if absurdly long).
         otp_token: Option<String>,
         /// The caller's address as decided (peer, or forwarded by a trusted proxy).
@@ -67,22 +70,22 @@ pub enum EventKind {
         /// Why, in words a person understands.
         reason: String,
         /// Set when an injected fault shaped the answer.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         fault: Option<String>,
     },
     /// A call to CHECKURL.
     #[serde(rename_all = "camelCase")]
     Check {
-        endpoint: &'static str,
+        endpoint: Text,
         method: String,
         ip: String,
         cmpy_cd: Option<String>,
         cust_id: Option<String>,
         user_name: Option<String>,
-        answer: &'static str,
+        answer: Text,
         reason: String,
         /// Set when an injected fault shaped the answer.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         fault: Option<String>,
     },
 }
@@ -116,6 +119,25 @@ impl Journal {
             capacity,
             next_id: AtomicU64::new(1),
         }))
+    }
+
+    /// Puts saved events back (at start, from a state file), keeping ids increasing.
+    pub fn restore(&self, saved: Vec<Event>) {
+        let mut events = self.0.events.lock().unwrap_or_else(|e| e.into_inner());
+        for event in saved {
+            self.0.next_id.fetch_max(event.id + 1, Ordering::Relaxed);
+            if self.0.capacity > 0 {
+                if events.len() >= self.0.capacity {
+                    events.pop_front();
+                }
+                events.push_back(Arc::new(event));
+            }
+        }
+    }
+
+    /// The id the next event gets: changes whenever something is recorded.
+    pub fn next_id(&self) -> u64 {
+        self.0.next_id.load(Ordering::Relaxed)
     }
 
     /// Appends an event, dropping the oldest when full. Returns its id.

@@ -12,6 +12,9 @@
 //! - [`tokens`]: the one-time token store.
 //! - [`directory`]: companies, members, vendors, consents and delivery memory at run time.
 //! - [`fixtures`]: the fixture files and their validation.
+//! - [`params`]: strict reading of urlencoded query strings and form bodies.
+//! - [`persist`]: saving and loading state across restarts (`--state FILE`).
+//! - [`limits`]: request-size limits (413, 414).
 //! - [`journal`]: the bounded record of what happened.
 //! - [`domain`]: values parsed at the edge (`OtpToken`).
 //! - [`auth`]: the control API's bearer token rule.
@@ -33,6 +36,9 @@ pub mod faults;
 pub mod fixtures;
 pub mod gate;
 pub mod journal;
+pub mod limits;
+pub mod params;
+pub mod persist;
 pub mod routes;
 pub mod session;
 pub mod settings;

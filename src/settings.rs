@@ -97,6 +97,25 @@ pub struct Settings {
     #[arg(long, env = "SIM_CONTROL_TOKEN", hide_env_values = true)]
     pub control_token: Option<String>,
 
+    /// Keep state across restarts in this file (off by default): live tokens, consents, delivery
+    /// memory, run-time fixture changes and the journal. Saved atomically every few seconds
+    /// when something changed, and at shutdown.
+    #[arg(long, env = "SIM_STATE")]
+    pub state: Option<PathBuf>,
+
+    /// Seconds between saves of --state (only when something changed).
+    #[arg(long, env = "SIM_STATE_INTERVAL_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub state_interval_seconds: u64,
+
+    /// Longest query string accepted, in bytes; longer requests get 414.
+    #[arg(long, env = "SIM_MAX_QUERY_BYTES", default_value_t = 4096)]
+    pub max_query_bytes: usize,
+
+    /// Largest request body accepted, in bytes; larger requests get 413.
+    #[arg(long, env = "SIM_MAX_BODY_BYTES", default_value_t = 65_536)]
+    pub max_body_bytes: usize,
+
     /// Worker threads of the HTTP server. Default: one per core.
     #[arg(long, env = "SIM_WORKERS")]
     pub workers: Option<usize>,

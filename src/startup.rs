@@ -19,6 +19,10 @@ use crate::tokens::MemoryTokenStore;
 pub struct Application {
     server: Server,
     state: AppState,
+    /// Where state is kept, with `--state`, and how often it is saved.
+    state_file: Option<(std::path::PathBuf, Duration)>,
+    /// What `--state` brought back at start.
+    restored: Option<crate::persist::Restored>,
     /// The fixtures folder to watch, with `--watch`.
     watch: Option<std::path::PathBuf>,
     https_addr: SocketAddr,
@@ -68,6 +72,8 @@ impl Application {
             cert_status: settings.cert_status,
             force_member_fields: settings.force_member_fields,
             control_token: control_token(&settings, https_addr, http_addr),
+            max_query_bytes: settings.max_query_bytes,
+            max_body_bytes: settings.max_body_bytes,
             tls_chain: tls.chain.clone(),
         };
         let tokens = MemoryTokenStore::new(
@@ -81,13 +87,24 @@ impl Application {
             Journal::new(settings.journal_capacity),
         );
 
+        let restored = match &settings.state {
+            Some(path) => crate::persist::load(&state, path)?,
+            None => None,
+        };
+        let max_body = settings.max_body_bytes;
         let data = web::Data::new(state.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     crate::auth::require_control_token,
                 ))
+                .wrap(actix_web::middleware::from_fn(crate::limits::check))
+                .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    crate::limits::payload_too_large,
+                ))
                 .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(max_body))
                 .configure(crate::routes::configure)
         })
         .disable_signals()
@@ -104,6 +121,11 @@ impl Application {
             server,
             state,
             watch: settings.watch.then(|| settings.fixtures.clone()),
+            state_file: settings
+                .state
+                .clone()
+                .map(|p| (p, Duration::from_secs(settings.state_interval_seconds))),
+            restored,
             https_addr,
             http_addr,
             cert_path: tls.cert_path.clone(),
@@ -164,6 +186,17 @@ impl Application {
         if let Some(token) = &c.control_token {
             tracing::warn!("the control API (/_sim/api/) requires `Authorization: Bearer {token}`");
         }
+        if let Some((path, _)) = &self.state_file {
+            match &self.restored {
+                Some(r) => tracing::info!(
+                    "state restored from {}: {} live tokens, {} journal events",
+                    path.display(),
+                    r.tokens,
+                    r.events
+                ),
+                None => tracing::info!("state will be kept in {}", path.display()),
+            }
+        }
         if let Some(dir) = &self.watch {
             tracing::info!("watching {} for fixture changes", dir.display());
         }
@@ -199,12 +232,49 @@ impl Application {
             tracing::info!("shutting down: finishing requests in flight");
             handle.stop(true).await;
         });
+        let saver = self.state_file.clone().map(|(path, every)| {
+            let state = self.state.clone();
+            actix_web::rt::spawn(async move {
+                let mut last = crate::persist::signature(&state);
+                let mut tick = actix_web::rt::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let now = crate::persist::signature(&state);
+                    if now != last {
+                        last = now;
+                        save_state(&state, &path).await;
+                    }
+                }
+            })
+        });
         let result = self.server.await;
         sweeper.abort();
+        if let Some(s) = saver {
+            s.abort();
+        }
+        if let Some((path, _)) = &self.state_file {
+            save_state(&self.state, path).await;
+        }
         if let Some(w) = watcher {
             w.abort();
         }
         result
+    }
+}
+
+/// Saves state off the async threads; a failure is logged (the next save tries again).
+async fn save_state(state: &AppState, path: &std::path::Path) {
+    let (state, path) = (state.clone(), path.to_owned());
+    let shown = path.display().to_string();
+    match actix_web::rt::task::spawn_blocking(move || crate::persist::save(&state, &path)).await {
+        Ok(Ok(saved)) => tracing::debug!(
+            tokens = saved.tokens,
+            events = saved.events,
+            bytes = saved.bytes,
+            "state saved to {shown}"
+        ),
+        Ok(Err(e)) => tracing::error!("cannot save state to {shown}: {e:#}"),
+        Err(e) => tracing::error!("cannot save state to {shown}: {e}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The shared state of a running simulator: a cheap `Clone` handle around `Arc<Shared>`.
 
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ipnet::IpNet;
@@ -31,6 +32,10 @@ pub struct Config {
     pub force_member_fields: bool,
     /// The bearer token the control API requires, when it is not open (see [`crate::auth`]).
     pub control_token: Option<String>,
+    /// Longest query string accepted (414 beyond).
+    pub max_query_bytes: usize,
+    /// Largest body accepted (413 beyond).
+    pub max_body_bytes: usize,
     /// PEM of the HTTPS certificate, for the built-in partner's client.
     pub tls_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
@@ -47,6 +52,8 @@ pub struct Shared {
     pub journal: Journal,
     /// Faults injected through the control API.
     pub faults: Faults,
+    /// Counts changes of the directory, so that saving state can tell whether anything changed.
+    generation: AtomicU64,
 }
 
 /// The handle the handlers get.
@@ -74,6 +81,7 @@ impl AppState {
             tokens,
             journal,
             faults: Faults::default(),
+            generation: AtomicU64::new(0),
         }))
     }
 }
@@ -86,7 +94,20 @@ impl Shared {
 
     /// Changes the directory.
     pub fn directory_mut(&self) -> RwLockWriteGuard<'_, Directory> {
+        self.generation.fetch_add(1, Ordering::Relaxed);
         self.directory.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many times the directory was opened for change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the directory with saved fixtures, then lets `fill` add saved deliveries.
+    pub fn restore_directory(&self, fixtures: &Fixtures, fill: impl FnOnce(&mut Directory)) {
+        let mut fresh = Directory::from_fixtures(fixtures);
+        fill(&mut fresh);
+        *self.directory_mut() = fresh;
     }
 
     /// The fixtures loaded at start (or last reloaded).

@@ -11,7 +11,7 @@
 //! memory follows the tokens in flight, not the tokens ever issued.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::RandomState;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -84,30 +84,27 @@ pub trait TokenStore: Send + Sync + 'static {
     fn held(&self) -> usize;
     /// Forgets every token.
     fn clear(&self);
+    /// The live tokens (unused, unexpired), for saving state.
+    fn export(&self, now_ms: u64) -> Vec<(OtpToken, TokenView)>;
+    /// Puts a saved token back. Ignores the live-token maximum: what was saved is restored.
+    fn restore(&self, token: OtpToken, view: TokenView);
 }
 
-/// The tokens are random, so their own bytes are as good a hash as any: no hashing work on the
-/// hot path. Only tokens the simulator drew are ever inserted, so callers cannot pick keys that
-/// collide.
-#[derive(Default)]
-struct TokenBytesHasher(u64);
+/// The map key: a token's bytes, compared in constant time. The maps hash keys with a
+/// randomly keyed SipHash (`RandomState`), so neither the bucket a guess lands in nor the key
+/// comparison tells a caller anything about the tokens held.
+#[derive(Clone, Copy, Hash)]
+struct TokenKey([u8; 32]);
 
-impl Hasher for TokenBytesHasher {
-    fn finish(&self) -> u64 {
-        self.0
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        crate::auth::constant_time_eq(&self.0, &other.0)
     }
-    fn write(&mut self, bytes: &[u8]) {
-        if bytes.len() >= 8 {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[..8]);
-            self.0 ^= u64::from_le_bytes(word);
-        }
-    }
-    // The length prefix of the key array carries no information.
-    fn write_usize(&mut self, _: usize) {}
 }
 
-type Shard = HashMap<[u8; 32], Record, BuildHasherDefault<TokenBytesHasher>>;
+impl Eq for TokenKey {}
+
+type Shard = HashMap<TokenKey, Record, RandomState>;
 
 /// The stored state of one token; kept small, a million of them must fit in little memory.
 #[derive(Debug)]
@@ -188,7 +185,9 @@ impl TokenStore for MemoryTokenStore {
             let token = OtpToken::generate();
             let mut shard = self.shard(&token);
             // 256 random bits never collide in practice; the check makes it certain.
-            if let std::collections::hash_map::Entry::Vacant(slot) = shard.entry(*token.bytes()) {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                shard.entry(TokenKey(*token.bytes()))
+            {
                 slot.insert(record);
                 self.held.fetch_add(1, Ordering::Relaxed);
                 return Ok(token);
@@ -198,7 +197,7 @@ impl TokenStore for MemoryTokenStore {
 
     fn redeem(&self, token: &OtpToken, now_ms: u64, by: IpAddr) -> Redeem {
         let mut shard = self.shard(token);
-        let Some(record) = shard.get_mut(token.bytes()) else {
+        let Some(record) = shard.get_mut(&TokenKey(*token.bytes())) else {
             return Redeem::Unknown;
         };
         if now_ms >= record.expires_ms {
@@ -218,11 +217,13 @@ impl TokenStore for MemoryTokenStore {
     }
 
     fn peek(&self, token: &OtpToken) -> Option<TokenView> {
-        self.shard(token).get(token.bytes()).map(Record::view)
+        self.shard(token)
+            .get(&TokenKey(*token.bytes()))
+            .map(Record::view)
     }
 
     fn expire(&self, token: &OtpToken, now_ms: u64) -> bool {
-        match self.shard(token).get_mut(token.bytes()) {
+        match self.shard(token).get_mut(&TokenKey(*token.bytes())) {
             Some(record) => {
                 record.expires_ms = record.expires_ms.min(now_ms);
                 true
@@ -263,6 +264,45 @@ impl TokenStore for MemoryTokenStore {
 
     fn held(&self) -> usize {
         self.held.load(Ordering::Relaxed)
+    }
+
+    fn export(&self, now_ms: u64) -> Vec<(OtpToken, TokenView)> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            out.extend(
+                shard
+                    .iter()
+                    .filter(|(_, r)| r.used.is_none() && now_ms < r.expires_ms)
+                    .map(|(k, r)| (OtpToken::from_bytes(k.0), r.view())),
+            );
+        }
+        out
+    }
+
+    fn restore(&self, token: OtpToken, view: TokenView) {
+        let counted = view.used.is_none();
+        let record = Record {
+            grant: view.grant,
+            issued_ms: view.issued_ms,
+            expires_ms: view.expires_ms,
+            used: view.used.map(Box::new),
+            counted,
+        };
+        let previous = self.shard(&token).insert(TokenKey(*token.bytes()), record);
+        match previous {
+            Some(old) => {
+                if old.counted {
+                    self.live.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.held.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if counted {
+            self.live.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn clear(&self) {

@@ -107,40 +107,76 @@ pub struct TokenParam {
     pub spelling: Spelling,
     /// `query` or `form`.
     pub place: &'static str,
+    /// Set when the parameter cannot be taken at face value: the token then counts as not of
+    /// the simulator's format (401), and the sentence says why.
+    pub problem: Option<String>,
 }
 
-/// Finds the token parameter: the query first, then a form body; `otpTokenp` before `otpToken`.
+/// Finds the token parameter in the query and a form body. Every occurrence of `otpTokenp` and
+/// `otpToken` is read: the same value repeated is fine; different values, or a value that is
+/// not valid percent-encoding or UTF-8, make the parameter unusable (with the reason).
 pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
-    let in_query = best_token(query.as_bytes(), "query");
-    match (in_query, form) {
-        (Some(found), _) => Some(found),
-        (None, Some(body)) => best_token(body, "form"),
-        (None, None) => None,
+    let mut found: Vec<(
+        Spelling,
+        &'static str,
+        Result<String, crate::params::Problem>,
+    )> = Vec::new();
+    let mut collect = |bytes: &[u8], place: &'static str| {
+        for pair in crate::params::pairs(bytes) {
+            let spelling = match pair.name.as_ref() {
+                "otpTokenp" => Spelling::Guide,
+                "otpToken" => Spelling::Common,
+                _ => continue,
+            };
+            found.push((spelling, place, pair.value));
+        }
+    };
+    collect(query.as_bytes(), "query");
+    if let Some(body) = form {
+        collect(body, "form");
     }
-}
-
-/// The token parameter in one urlencoded string: `otpTokenp` before `otpToken`, first of each.
-fn best_token(bytes: &[u8], place: &'static str) -> Option<TokenParam> {
-    let mut found: Option<TokenParam> = None;
-    for (k, v) in form_urlencoded::parse(bytes) {
-        let spelling = match k.as_ref() {
-            "otpTokenp" => Spelling::Guide,
-            "otpToken" => Spelling::Common,
-            _ => continue,
-        };
-        let better = match &found {
-            None => true,
-            Some(f) => f.spelling == Spelling::Common && spelling == Spelling::Guide,
-        };
-        if better {
-            found = Some(TokenParam {
-                value: v.into_owned(),
-                spelling,
-                place,
-            });
+    // The guide's spelling first, then the query before the form.
+    let (spelling, place, first) = found
+        .iter()
+        .find(|(s, _, _)| *s == Spelling::Guide)
+        .or(found.first())
+        .cloned()?;
+    let mut param = TokenParam {
+        value: String::new(),
+        spelling,
+        place,
+        problem: None,
+    };
+    match first {
+        Err(p) => {
+            param.problem = Some(format!(
+                "the {} parameter {}",
+                spelling.name(),
+                p.describe()
+            ));
+            return Some(param);
+        }
+        Ok(v) => param.value = v,
+    }
+    for (s, at, v) in &found {
+        match v {
+            Err(p) => {
+                param.problem = Some(format!(
+                    "a {} parameter in the {at} {}",
+                    s.name(),
+                    p.describe()
+                ));
+            }
+            Ok(v) if *v != param.value => {
+                param.problem = Some(
+                    "the token is given more than once with different values (otpTokenp/otpToken, query/form)"
+                        .into(),
+                );
+            }
+            Ok(_) => {}
         }
     }
-    found
+    Some(param)
 }
 
 #[derive(Serialize)]
@@ -292,7 +328,17 @@ pub async fn handle(
             }
         }
     }
-    let outcome = decide(&state, caller, param.as_ref());
+    let mut outcome = decide(&state, caller, param.as_ref());
+    if outcome.code == ResultCode::TokenMissing && form.is_none() && !body.is_empty() {
+        let kind = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        outcome.reason.push_str(&format!(
+            "; the body (Content-Type {kind}) was not read: the token goes in the query or an application/x-www-form-urlencoded body"
+        ));
+    }
     call.answer(outcome, fault_note)
 }
 
@@ -341,10 +387,10 @@ impl Call<'_> {
         self.state.journal.record(
             clock::now_ms(),
             EventKind::Cert {
-                endpoint: "cert",
+                endpoint: "cert".into(),
                 method: self.req.method().to_string(),
-                param: self.param.map(|p| p.spelling.name()),
-                param_in: self.param.map(|p| p.place),
+                param: self.param.map(|p| p.spelling.name().into()),
+                param_in: self.param.map(|p| p.place.into()),
                 otp_token: self.param.map(|p| truncate(&p.value, 128)),
                 ip: self.caller.ip.to_string(),
                 peer: self.caller.peer.to_string(),
@@ -380,7 +426,10 @@ impl actix_web::body::MessageBody for DroppedConnection {
 }
 
 fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outcome {
-    let parsed = param.map(|p| OtpToken::parse(&p.value));
+    let parsed = param.map(|p| match &p.problem {
+        Some(_) => Err(TokenFormatError::Malformed),
+        None => OtpToken::parse(&p.value),
+    });
     let known = match &parsed {
         Some(Ok(token)) => state.tokens.peek(token),
         _ => None,
@@ -439,12 +488,10 @@ fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outco
             )
         }
         Some(Err(TokenFormatError::Malformed)) => {
-            return Outcome::failure(
-                ResultCode::TokenInvalid,
-                "the token is not 64 lowercase hex characters, as this simulator issues them"
-                    .into(),
-                None,
-            )
+            let reason = param.and_then(|p| p.problem.clone()).unwrap_or_else(|| {
+                "the token is not 64 lowercase hex characters, as this simulator issues them".into()
+            });
+            return Outcome::failure(ResultCode::TokenInvalid, reason, None);
         }
         Some(Ok(token)) => token,
     };
@@ -556,7 +603,7 @@ fn https_required(state: &AppState, req: &HttpRequest, caller: Caller) -> HttpRe
     state.journal.record(
         clock::now_ms(),
         EventKind::Cert {
-            endpoint: "cert",
+            endpoint: "cert".into(),
             method: req.method().to_string(),
             param: None,
             param_in: None,
@@ -620,13 +667,30 @@ mod tests {
 
     #[test]
     fn the_guide_spelling_wins_and_the_query_comes_before_the_form() {
-        let p = find_token("otpToken=a&otpTokenp=b", None).unwrap();
-        assert_eq!((p.value.as_str(), p.spelling), ("b", Spelling::Guide));
+        let p = find_token("otpToken=a&otpTokenp=a", None).unwrap();
+        assert_eq!((p.value.as_str(), p.spelling), ("a", Spelling::Guide));
+        assert!(p.problem.is_none());
         let p = find_token("x=1", Some(b"otpToken=c")).unwrap();
         assert_eq!((p.value.as_str(), p.place), ("c", "form"));
-        let p = find_token("otpToken=q", Some(b"otpTokenp=f")).unwrap();
-        assert_eq!(p.value, "q");
         assert!(find_token("other=1", Some(b"also=2")).is_none());
+    }
+
+    #[test]
+    fn different_values_or_bad_encoding_make_the_parameter_unusable() {
+        assert!(find_token("otpToken=a&otpTokenp=b", None)
+            .unwrap()
+            .problem
+            .is_some());
+        assert!(find_token("otpToken=q", Some(b"otpTokenp=f"))
+            .unwrap()
+            .problem
+            .is_some());
+        assert!(find_token("otpTokenp=%zz", None).unwrap().problem.is_some());
+        assert!(find_token("otpTokenp=%ff", None).unwrap().problem.is_some());
+        assert!(find_token("otpTokenp=a&otpTokenp=a", None)
+            .unwrap()
+            .problem
+            .is_none());
     }
 
     #[test]

@@ -76,13 +76,13 @@ pub async fn handle(
     state.journal.record(
         clock::now_ms(),
         EventKind::Check {
-            endpoint: "check",
+            endpoint: "check".into(),
             method: req.method().to_string(),
             ip: caller.ip.to_string(),
             cmpy_cd: company,
             cust_id: customer,
             user_name: name,
-            answer,
+            answer: answer.into(),
             reason: reason.clone(),
             fault: fault.map(|f| f.describe()),
         },

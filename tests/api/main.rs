@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod bad_input;
 mod browser;
 mod cert;
 mod checkurl;

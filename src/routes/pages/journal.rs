@@ -67,7 +67,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     ok: otp_token.is_some(),
                     reason: omitted
                         .iter()
-                        .filter(|o| ["CFM_CUS_ID", "OTP_TOKEN"].contains(&o.field))
+                        .filter(|o| ["CFM_CUS_ID", "OTP_TOKEN"].contains(&o.field.as_ref()))
                         .map(|o| format!("{}: {}", o.field, o.reason))
                         .collect::<Vec<_>>()
                         .join(" / "),
@@ -90,12 +90,12 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     ip: ip.clone(),
                     detail: format!(
                         "{method} {}={} ({})",
-                        param.unwrap_or("-"),
+                        param.as_deref().unwrap_or("-"),
                         otp_token
                             .as_deref()
                             .map(crate::gate::mask)
                             .unwrap_or_default(),
-                        param_in.unwrap_or("-")
+                        param_in.as_deref().unwrap_or("-")
                     ),
                     result: result_code.clone(),
                     ok: result_code == "OK",
@@ -122,8 +122,8 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                         cmpy_cd.as_deref().unwrap_or("-"),
                         cust_id.as_deref().unwrap_or("-")
                     ),
-                    result: (*answer).to_owned(),
-                    ok: *answer == "Y",
+                    result: answer.to_string(),
+                    ok: answer == "Y",
                     reason: reason.clone(),
                 },
             }

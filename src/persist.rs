@@ -1,0 +1,237 @@
+//! `--state FILE`: what the simulator has learnt at run time survives a restart. Saved are the
+//! directory as it is now (run-time fixture changes and consents), the delivery memory, the live
+//! tokens (unused, unexpired) and the journal.
+//!
+//! The file is written atomically (a temporary file in the same folder, flushed to disk, then
+//! renamed over the old one), so a crash mid-write leaves the previous file whole. A file that
+//! cannot be read back stops the start with an error and is never overwritten.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+use crate::directory::Delivery;
+use crate::domain::OtpToken;
+use crate::fixtures::Fixtures;
+use crate::journal::Event;
+use crate::state::AppState;
+use crate::tokens::{Grant, TokenView};
+
+/// The format marker: a file of another format is refused, not misread.
+const FORMAT: &str = "benecafe-sim-state/1";
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StateFile {
+    format: String,
+    saved_at: String,
+    fixtures: Fixtures,
+    deliveries: Vec<SavedDelivery>,
+    tokens: Vec<SavedToken>,
+    journal: Vec<Event>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SavedDelivery {
+    cust_id: String,
+    vndr_no: String,
+    fingerprint: u64,
+    at_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SavedToken {
+    otp_token: String,
+    cmpy_cd: String,
+    cust_id: String,
+    vndr_no: String,
+    issued_ms: u64,
+    expires_ms: u64,
+}
+
+/// What a save wrote.
+#[derive(Debug)]
+pub struct Saved {
+    pub tokens: usize,
+    pub events: usize,
+    pub bytes: usize,
+}
+
+/// What changes when anything worth saving changes: the journal's next id (every GATE and call
+/// is journaled) and the directory's generation (every change through the control API).
+pub fn signature(state: &AppState) -> (u64, u64) {
+    (state.journal.next_id(), state.generation())
+}
+
+/// Writes the state to `path`, atomically.
+pub fn save(state: &AppState, path: &Path) -> anyhow::Result<Saved> {
+    let now = clock::now_ms();
+    let (fixtures, deliveries) = {
+        let dir = state.directory();
+        let deliveries = dir
+            .deliveries()
+            .map(|(m, v, d)| SavedDelivery {
+                cust_id: m.to_owned(),
+                vndr_no: v.to_owned(),
+                fingerprint: d.fingerprint,
+                at_ms: d.at_ms,
+            })
+            .collect();
+        (dir.to_fixtures(), deliveries)
+    };
+    let tokens: Vec<SavedToken> = state
+        .tokens
+        .export(now)
+        .into_iter()
+        .map(|(token, view)| SavedToken {
+            otp_token: token.to_string(),
+            cmpy_cd: view.grant.company.to_string(),
+            cust_id: view.grant.customer_id.to_string(),
+            vndr_no: view.grant.vendor.to_string(),
+            issued_ms: view.issued_ms,
+            expires_ms: view.expires_ms,
+        })
+        .collect();
+    let journal: Vec<Event> = state
+        .journal
+        .snapshot()
+        .iter()
+        .map(|e| (**e).clone())
+        .collect();
+    let file = StateFile {
+        format: FORMAT.into(),
+        saved_at: clock::rfc3339(now),
+        fixtures,
+        deliveries,
+        tokens,
+        journal,
+    };
+    let bytes = serde_json::to_vec(&file).context("cannot serialize the state")?;
+    write_atomically(path, &bytes)?;
+    Ok(Saved {
+        tokens: file.tokens.len(),
+        events: file.journal.len(),
+        bytes: bytes.len(),
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("the state path names no file")?
+        .to_string_lossy();
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(file);
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot replace {}", path.display())
+    })?;
+    // The rename itself reaches the disk with the folder.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// What was restored.
+#[derive(Debug)]
+pub struct Restored {
+    pub tokens: usize,
+    pub events: usize,
+}
+
+/// Reads `path` into the state. `Ok(None)` when there is no file yet (first start).
+pub fn load(state: &AppState, path: &Path) -> anyhow::Result<Option<Restored>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read the state file {}", path.display()))
+        }
+    };
+    let broken = |why: String| {
+        anyhow::anyhow!(
+            "the state file {} cannot be used: {why}. It was left as it is; move it away or remove it to start without saved state",
+            path.display()
+        )
+    };
+    let file: StateFile = serde_json::from_slice(&bytes).map_err(|e| broken(e.to_string()))?;
+    if file.format != FORMAT {
+        return Err(broken(format!(
+            "its format is {:?}, this simulator reads {FORMAT:?}",
+            file.format
+        )));
+    }
+    file.fixtures
+        .validate(&path.display().to_string())
+        .map_err(|e| broken(e.to_string()))?;
+    let mut parsed = Vec::with_capacity(file.tokens.len());
+    for t in &file.tokens {
+        let token = OtpToken::parse(&t.otp_token)
+            .map_err(|_| broken(format!("token {:?} is not a token", t.otp_token)))?;
+        parsed.push(token);
+    }
+    let now = clock::now_ms();
+    state.restore_directory(&file.fixtures, |dir| {
+        for d in &file.deliveries {
+            dir.record_delivery_named(
+                &d.cust_id,
+                &d.vndr_no,
+                Delivery {
+                    fingerprint: d.fingerprint,
+                    at_ms: d.at_ms,
+                },
+            );
+        }
+    });
+    let mut tokens = 0;
+    {
+        let dir = state.directory();
+        for (token, t) in parsed.into_iter().zip(&file.tokens) {
+            if t.expires_ms <= now {
+                continue;
+            }
+            let (Some((c, _)), Some((m, _)), Some((v, _))) = (
+                dir.company(&t.cmpy_cd),
+                dir.member(&t.cust_id),
+                dir.vendor(&t.vndr_no),
+            ) else {
+                continue;
+            };
+            state.tokens.restore(
+                token,
+                TokenView {
+                    grant: Grant {
+                        company: c.clone(),
+                        customer_id: m.clone(),
+                        vendor: v.clone(),
+                    },
+                    issued_ms: t.issued_ms,
+                    expires_ms: t.expires_ms,
+                    used: None,
+                },
+            );
+            tokens += 1;
+        }
+    }
+    let events = file.journal.len();
+    state.journal.restore(file.journal);
+    if events > 0 && state.journal.is_empty() && state.journal.capacity() > 0 {
+        bail!("the journal could not be restored");
+    }
+    Ok(Some(Restored { tokens, events }))
+}
