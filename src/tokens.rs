@@ -93,8 +93,15 @@ pub trait TokenStore: Send + Sync + 'static {
 /// The map key: a token's bytes, compared in constant time. The maps hash keys with a
 /// randomly keyed SipHash (`RandomState`), so neither the bucket a guess lands in nor the key
 /// comparison tells a caller anything about the tokens held.
-#[derive(Clone, Copy, Hash)]
+#[derive(Clone, Copy)]
 struct TokenKey([u8; 32]);
+
+// Equal keys have equal bytes, so hashing the bytes agrees with the constant-time equality.
+impl std::hash::Hash for TokenKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
 
 impl PartialEq for TokenKey {
     fn eq(&self, other: &Self) -> bool {
