@@ -254,7 +254,8 @@ async fn nothing_a_caller_sends_can_add_or_split_a_response_header() {
 async fn odd_input_never_gives_a_500() {
     let app = spawn_app().await;
     let client = app.client();
-    let cases: Vec<(&str, String, Option<(&str, Vec<u8>)>)> = vec![
+    type Body = Option<(&'static str, Vec<u8>)>;
+    let cases: Vec<(&str, String, Body)> = vec![
         ("GET", "/sso/vendorUserCertTonken?%".into(), None),
         (
             "GET",
