@@ -75,7 +75,7 @@ pub fn caller(req: &HttpRequest, trusted: &[IpNet]) -> Caller {
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `"[::1]:80"`, `[::1]`, `::1`.
-fn parse_node(s: &str) -> Option<IpAddr> {
+pub fn parse_node(s: &str) -> Option<IpAddr> {
     let s = s.trim_matches('"');
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Some(canonical(ip));

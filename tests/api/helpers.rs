@@ -258,3 +258,112 @@ impl TestApp {
         .await
     }
 }
+
+/// The real binary running as a child process (for restarts, signals and memory readings).
+pub struct SimProcess {
+    pub child: std::process::Child,
+    pub http: String,
+    pub https: String,
+    /// Where its log (stderr) goes.
+    pub log: PathBuf,
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free right now on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SimProcess {
+    /// Starts the binary with `args` (fixtures, data folder and free ports are added) and waits
+    /// until it answers, or returns its log if it exits first.
+    pub async fn start(data: &Path, args: &[&str]) -> Result<SimProcess, String> {
+        let (https, http) = (free_port(), free_port());
+        let log = data.join(format!("sim-{http}.log"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
+            .args(["--https-addr", &format!("127.0.0.1:{https}")])
+            .args(["--http-addr", &format!("127.0.0.1:{http}")])
+            .arg("--fixtures")
+            .arg(shipped_fixtures())
+            .arg("--data-dir")
+            .arg(data)
+            .args(args)
+            .env("SIM_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary starts");
+        let mut sim = SimProcess {
+            child,
+            http: format!("http://127.0.0.1:{http}"),
+            https: format!("https://127.0.0.1:{https}"),
+            log,
+        };
+        let client = awc::Client::default();
+        for _ in 0..300 {
+            if let Ok(Some(_)) = sim.child.try_wait() {
+                return Err(sim.log_text());
+            }
+            if let Ok(r) = client
+                .get(format!("{}/_sim/healthz", sim.http))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return Ok(sim);
+                }
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(format!("not ready in time: {}", sim.log_text()))
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit; true when it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        self.child.wait().expect("exits").success()
+    }
+
+    /// Resident memory in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc")
+    }
+
+    /// A client trusting the process's certificate (in `data`).
+    pub fn client(&self, data: &Path) -> awc::Client {
+        use rustls::pki_types::pem::PemObject;
+        let pem = std::fs::read(data.join("cert.pem")).unwrap();
+        let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let config = benecafe_sim::tls::client_config(&chain).unwrap();
+        awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(Arc::new(config)).limit(0))
+            .timeout(Duration::from_secs(30))
+            .finish()
+    }
+}

@@ -9,3 +9,4 @@ mod checkurl;
 mod control;
 mod fixtures;
 mod gate;
+mod reliability;
