@@ -2,52 +2,42 @@
 //! simulator listens on loopback alone; as soon as either listener is bound to another address,
 //! every call under `/_sim/api/` needs `Authorization: Bearer <control token>`.
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::dev::ServiceRequest;
+use actix_web::HttpResponse;
 
 use crate::state::AppState;
 
 /// The prefix the rule guards.
 pub const CONTROL_PREFIX: &str = "/_sim/api/";
 
-/// Middleware: refuses control-API calls without the bearer token when one is required.
-pub async fn require_control_token(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let required = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.config.control_token.clone());
-    if let Some(expected) = required {
-        if req.path().starts_with(CONTROL_PREFIX) {
-            let given = req
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
-            let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes()));
-            if !ok {
-                let message = if given.is_some() {
-                    "the bearer token is not the control token"
-                } else {
-                    "the control API needs `Authorization: Bearer <control token>` when the simulator listens beyond loopback; the token is printed at start-up or set with --control-token"
-                };
-                let res = HttpResponse::Unauthorized()
-                    .insert_header((
-                        "WWW-Authenticate",
-                        "Bearer realm=\"benecafe-sim control API\"",
-                    ))
-                    .json(serde_json::json!({ "error": message }));
-                return Ok(req.into_response(res).map_into_right_body());
-            }
-        }
+/// The refusal for a control-API call without the bearer token, when one is required.
+pub fn refusal(req: &ServiceRequest, state: &AppState) -> Option<HttpResponse> {
+    let expected = state.config.control_token.as_deref()?;
+    if !req.path().starts_with(CONTROL_PREFIX) {
+        return None;
     }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+        return None;
+    }
+    let message = if given.is_some() {
+        "the bearer token is not the control token"
+    } else {
+        "the control API needs `Authorization: Bearer <control token>` when the simulator listens beyond loopback; the token is printed at start-up or set with --control-token"
+    };
+    Some(
+        HttpResponse::Unauthorized()
+            .insert_header((
+                "WWW-Authenticate",
+                "Bearer realm=\"benecafe-sim control API\"",
+            ))
+            .json(serde_json::json!({ "error": message })),
+    )
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -15,8 +15,9 @@ pub type Text = std::borrow::Cow<'static, str>;
 pub struct Event {
     /// Increasing number, unique for the life of the process.
     pub id: u64,
-    /// When, RFC 3339.
-    pub at: String,
+    /// When, written as RFC 3339 (formatted only when read, not on the hot path).
+    #[serde(with = "rfc3339_ms")]
+    pub at: u64,
     /// Milliseconds since the Unix epoch (for filtering by time).
     #[serde(rename = "atMs")]
     pub at_ms: u64,
@@ -52,7 +53,7 @@ pub enum EventKind {
     #[serde(rename_all = "camelCase")]
     Cert {
         endpoint: Text,
-        method: String,
+        method: Text,
         /// Which parameter carried the token: `otpTokenp`, `otpToken`, or none.
         param: Option<Text>,
         /// Where it was: `query` or `form`.
@@ -60,15 +61,15 @@ pub enum EventKind {
         /// The token as sent (truncated if absurdly long).
         otp_token: Option<String>,
         /// The caller's address as decided (peer, or forwarded by a trusted proxy).
-        ip: String,
+        ip: std::net::IpAddr,
         /// The TCP peer.
-        peer: String,
+        peer: std::net::IpAddr,
         tls: bool,
         vndr_no: Option<String>,
         result_code: String,
         http_status: u16,
         /// Why, in words a person understands.
-        reason: String,
+        reason: Text,
         /// Set when an injected fault shaped the answer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fault: Option<String>,
@@ -77,8 +78,8 @@ pub enum EventKind {
     #[serde(rename_all = "camelCase")]
     Check {
         endpoint: Text,
-        method: String,
-        ip: String,
+        method: Text,
+        ip: std::net::IpAddr,
         cmpy_cd: Option<String>,
         cust_id: Option<String>,
         user_name: Option<String>,
@@ -148,7 +149,7 @@ impl Journal {
         }
         let event = Arc::new(Event {
             id,
-            at: crate::clock::rfc3339(at_ms),
+            at: at_ms,
             at_ms,
             kind,
         });
@@ -189,5 +190,30 @@ impl Journal {
 
     pub fn capacity(&self) -> usize {
         self.0.capacity
+    }
+}
+
+/// `u64` milliseconds as an RFC 3339 string in KST, and back.
+mod rfc3339_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ms: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::clock::rfc3339(*ms))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.timestamp_millis().max(0) as u64)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The request method as journal text, without allocating for the usual ones.
+pub fn method_text(m: &actix_web::http::Method) -> Text {
+    match *m {
+        actix_web::http::Method::GET => Text::Borrowed("GET"),
+        actix_web::http::Method::POST => Text::Borrowed("POST"),
+        _ => Text::Owned(m.to_string()),
     }
 }

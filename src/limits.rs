@@ -24,43 +24,46 @@ pub fn too_large(path: &str, status: StatusCode, message: String) -> HttpRespons
         .body(body.to_string())
 }
 
-/// Middleware: refuses oversize queries and declared bodies.
-pub async fn check(
+/// The one middleware in front of every route: the control API's bearer-token rule, then the
+/// size limits. One pass, no allocation when the request is let through.
+pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        let (max_query, max_body) = (state.config.max_query_bytes, state.config.max_body_bytes);
-        let query = req.query_string().len();
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let refusal = if query > max_query {
-            Some((
-                StatusCode::URI_TOO_LONG,
-                format!("the query string is {query} bytes, more than the {max_query} accepted"),
-            ))
-        } else if declared.is_some_and(|n| n > max_body as u64) {
-            Some((
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is {} bytes, more than the {max_body} accepted",
-                    declared.unwrap_or_default()
-                ),
-            ))
-        } else {
-            None
-        };
-        if let Some((status, message)) = refusal {
-            let res = too_large(req.path(), status, message);
-            return Ok(req.into_response(res).map_into_right_body());
-        }
+    let refused = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| crate::auth::refusal(&req, state).or_else(|| refusal(&req, state)));
+    if let Some(res) = refused {
+        return Ok(req.into_response(res).map_into_right_body());
     }
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// The refusal for an oversize query string or declared body.
+fn refusal(req: &ServiceRequest, state: &AppState) -> Option<HttpResponse> {
+    let (max_query, max_body) = (state.config.max_query_bytes, state.config.max_body_bytes);
+    let query = req.query_string().len();
+    if query > max_query {
+        return Some(too_large(
+            req.path(),
+            StatusCode::URI_TOO_LONG,
+            format!("the query string is {query} bytes, more than the {max_query} accepted"),
+        ));
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())?;
+    (declared > max_body as u64).then(|| {
+        too_large(
+            req.path(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is {declared} bytes, more than the {max_body} accepted"),
+        )
+    })
 }
 
 /// Error handler for 413s raised while reading a body without a declared length (chunked): the

@@ -215,11 +215,11 @@ pub fn load(state: &AppState, path: &Path) -> anyhow::Result<Option<Restored>> {
             state.tokens.restore(
                 token,
                 TokenView {
-                    grant: Grant {
+                    grant: std::sync::Arc::new(Grant {
                         company: c.clone(),
                         customer_id: m.clone(),
                         vendor: v.clone(),
-                    },
+                    }),
                     issued_ms: t.issued_ms,
                     expires_ms: t.expires_ms,
                     used: None,

@@ -95,10 +95,7 @@ impl Application {
         let data = web::Data::new(state.clone());
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(actix_web::middleware::from_fn(
-                    crate::auth::require_control_token,
-                ))
-                .wrap(actix_web::middleware::from_fn(crate::limits::check))
+                .wrap(actix_web::middleware::from_fn(crate::limits::guard))
                 .wrap(actix_web::middleware::ErrorHandlers::new().handler(
                     actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                     crate::limits::payload_too_large,
@@ -314,5 +311,37 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The whole program: parse settings from `args`, start, serve until stopped.
+pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::ExitCode {
+    use clap::Parser;
+    let settings = match Settings::try_parse_from(args) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::SUCCESS
+            };
+        }
+    };
+    crate::telemetry::init(&settings);
+    let app = match Application::build(settings) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("benecafe-sim: cannot start: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    app.announce();
+    match app.run_until_stopped().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benecafe-sim: server error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use crate::domain::OtpToken;
 
 /// What a token was issued for. The strings are shared with the directory's records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Grant {
     /// Company code.
     pub company: Arc<str>,
@@ -41,7 +41,7 @@ pub struct Use {
 /// Everything the store knows about one token.
 #[derive(Debug, Clone)]
 pub struct TokenView {
-    pub grant: Grant,
+    pub grant: Arc<Grant>,
     pub issued_ms: u64,
     pub expires_ms: u64,
     pub used: Option<Use>,
@@ -51,7 +51,7 @@ pub struct TokenView {
 #[derive(Debug, Clone)]
 pub enum Redeem {
     /// The token was valid and is now used up.
-    Redeemed(Grant),
+    Redeemed(Arc<Grant>),
     /// The token's lifetime is over (used or not): the cert endpoint's 401.
     Expired { view: TokenView },
     /// The token was used before: 404.
@@ -116,7 +116,8 @@ type Shard = HashMap<TokenKey, Record, RandomState>;
 /// The stored state of one token; kept small, a million of them must fit in little memory.
 #[derive(Debug)]
 struct Record {
-    grant: Grant,
+    /// Shared by every token of the same company, member and vendor: one pointer a record.
+    grant: Arc<Grant>,
     issued_ms: u64,
     expires_ms: u64,
     /// Boxed: most records in memory are unused, and `None` costs one word.
@@ -145,6 +146,9 @@ pub struct MemoryTokenStore {
     held: AtomicUsize,
     max_live: usize,
     retention_ms: u64,
+    /// One shared `Grant` per (company, member, vendor), so that records hold a pointer, not
+    /// three. Locked only when issuing; it grows with the pairs ever used, not the tokens.
+    grants: Mutex<std::collections::HashSet<Arc<Grant>>>,
 }
 
 impl MemoryTokenStore {
@@ -157,6 +161,7 @@ impl MemoryTokenStore {
             held: AtomicUsize::new(0),
             max_live,
             retention_ms,
+            grants: Mutex::default(),
         }
     }
 
@@ -164,6 +169,16 @@ impl MemoryTokenStore {
         let i = token.bytes()[31] as usize % SHARDS;
         // A poisoned shard only means another request panicked mid-operation on plain data.
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn intern(&self, grant: Grant) -> Arc<Grant> {
+        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shared) = grants.get(&grant) {
+            return shared.clone();
+        }
+        let shared = Arc::new(grant);
+        grants.insert(shared.clone());
+        shared
     }
 
     fn uncount(&self, record: &mut Record) {
@@ -182,7 +197,7 @@ impl TokenStore for MemoryTokenStore {
             return Err(StoreFull(self.max_live));
         }
         let record = Record {
-            grant,
+            grant: self.intern(grant),
             issued_ms: now_ms,
             expires_ms,
             used: None,
@@ -290,7 +305,7 @@ impl TokenStore for MemoryTokenStore {
     fn restore(&self, token: OtpToken, view: TokenView) {
         let counted = view.used.is_none();
         let record = Record {
-            grant: view.grant,
+            grant: self.intern((*view.grant).clone()),
             issued_ms: view.issued_ms,
             expires_ms: view.expires_ms,
             used: view.used.map(Box::new),
@@ -343,7 +358,7 @@ mod tests {
         let store = MemoryTokenStore::new(10, 1000);
         let t = store.issue(grant(), 0, 100).unwrap();
         assert_eq!(store.live(), 1);
-        assert!(matches!(store.redeem(&t, 10, LOCAL), Redeem::Redeemed(g) if g == grant()));
+        assert!(matches!(store.redeem(&t, 10, LOCAL), Redeem::Redeemed(g) if *g == grant()));
         assert_eq!(store.live(), 0);
         assert!(matches!(
             store.redeem(&t, 11, LOCAL),

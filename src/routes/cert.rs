@@ -11,7 +11,7 @@ use crate::client_ip::{self, Caller};
 use crate::clock;
 use crate::domain::{OtpToken, TokenFormatError};
 use crate::faults::{Endpoint, FaultKind};
-use crate::journal::EventKind;
+use crate::journal::{EventKind, Text};
 use crate::settings::CertStatus;
 use crate::state::AppState;
 use crate::tokens::{Redeem, TokenView};
@@ -54,6 +54,26 @@ impl ResultCode {
             ResultCode::TokenInvalid => "OTP 값이 유효하지 않습니다.",
             ResultCode::TokenUsedOrUnknown => {
                 "OTP 토큰이 이미 사용되었거나 일치하는 사용자가 없습니다."
+            }
+        }
+    }
+
+    /// The whole failure body, `{"resultCode":…,"message":…}`, written once: the same bytes
+    /// every time, so a refused call costs no rendering.
+    pub fn failure_body(self) -> &'static str {
+        match self {
+            ResultCode::Ok => r#"{"resultCode":"OK","message":"OTP 토큰 인증 되었습니다."}"#,
+            ResultCode::IpNotAllowed => {
+                r#"{"resultCode":"403","message":"허용된 아이피가 아닙니다."}"#
+            }
+            ResultCode::TokenMissing => {
+                r#"{"resultCode":"400","message":"OTP 토큰이 누락되었습니다."}"#
+            }
+            ResultCode::TokenInvalid => {
+                r#"{"resultCode":"401","message":"OTP 값이 유효하지 않습니다."}"#
+            }
+            ResultCode::TokenUsedOrUnknown => {
+                r#"{"resultCode":"404","message":"OTP 토큰이 이미 사용되었거나 일치하는 사용자가 없습니다."}"#
             }
         }
     }
@@ -180,13 +200,6 @@ pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
 }
 
 #[derive(Serialize)]
-struct Failure {
-    #[serde(rename = "resultCode")]
-    result_code: &'static str,
-    message: &'static str,
-}
-
-#[derive(Serialize)]
 struct Success<'a> {
     #[serde(rename = "resultCode")]
     result_code: &'static str,
@@ -225,22 +238,17 @@ pub struct User<'a> {
 /// The decided answer of one call.
 struct Outcome {
     code: ResultCode,
-    body: Vec<u8>,
-    reason: String,
+    body: web::Bytes,
+    reason: Text,
     vendor: Option<String>,
 }
 
 impl Outcome {
-    fn failure(code: ResultCode, reason: String, vendor: Option<String>) -> Self {
-        let body = serde_json::to_vec(&Failure {
-            result_code: code.code(),
-            message: code.message(),
-        })
-        .expect("plain strings serialize");
+    fn failure(code: ResultCode, reason: impl Into<Text>, vendor: Option<String>) -> Self {
         Outcome {
             code,
-            body,
-            reason,
+            body: web::Bytes::from_static(code.failure_body().as_bytes()),
+            reason: reason.into(),
             vendor,
         }
     }
@@ -274,7 +282,7 @@ pub async fn handle(
             .as_ref()
             .and_then(|p| OtpToken::parse(&p.value).ok())
             .and_then(|t| state.tokens.peek(&t))
-            .map(|v| v.grant.vendor);
+            .map(|v| v.grant.vendor.clone());
         state
             .faults
             .take(Endpoint::Cert, vendor.as_deref())
@@ -335,9 +343,11 @@ pub async fn handle(
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("none");
-        outcome.reason.push_str(&format!(
-            "; the body (Content-Type {kind}) was not read: the token goes in the query or an application/x-www-form-urlencoded body"
-        ));
+        outcome.reason = format!(
+            "{}; the body (Content-Type {kind}) was not read: the token goes in the query or an application/x-www-form-urlencoded body",
+            outcome.reason
+        )
+        .into();
     }
     call.answer(outcome, fault_note)
 }
@@ -363,16 +373,21 @@ impl Call<'_> {
             reason = %outcome.reason,
             "cert call"
         );
+        let reason_header = match &outcome.reason {
+            // The fixed sentences are plain ASCII already.
+            Text::Borrowed(s) => HeaderValue::from_static(s),
+            Text::Owned(s) => header_safe(s),
+        };
         self.journal(
             outcome.code.code(),
             status.as_u16(),
             outcome.vendor,
-            &outcome.reason,
+            outcome.reason,
             fault,
         );
         HttpResponse::build(status)
             .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
-            .insert_header((REASON_HEADER, header_safe(&outcome.reason)))
+            .insert_header((REASON_HEADER, reason_header))
             .body(outcome.body)
     }
 
@@ -381,24 +396,24 @@ impl Call<'_> {
         result_code: &str,
         http_status: u16,
         vendor: Option<String>,
-        reason: &str,
+        reason: impl Into<Text>,
         fault: Option<String>,
     ) {
         self.state.journal.record(
             clock::now_ms(),
             EventKind::Cert {
                 endpoint: "cert".into(),
-                method: self.req.method().to_string(),
+                method: crate::journal::method_text(self.req.method()),
                 param: self.param.map(|p| p.spelling.name().into()),
                 param_in: self.param.map(|p| p.place.into()),
                 otp_token: self.param.map(|p| truncate(&p.value, 128)),
-                ip: self.caller.ip.to_string(),
-                peer: self.caller.peer.to_string(),
+                ip: self.caller.ip,
+                peer: self.caller.peer,
                 tls: self.tls,
                 vndr_no: vendor,
                 result_code: result_code.to_owned(),
                 http_status,
-                reason: reason.to_owned(),
+                reason: reason.into(),
                 fault,
             },
         );
@@ -476,14 +491,14 @@ fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outco
         None => {
             return Outcome::failure(
                 ResultCode::TokenMissing,
-                "no otpTokenp or otpToken parameter in the query or a form body".into(),
+                "no otpTokenp or otpToken parameter in the query or a form body",
                 None,
             )
         }
         Some(Err(TokenFormatError::Blank)) => {
             return Outcome::failure(
                 ResultCode::TokenMissing,
-                "the token parameter is empty".into(),
+                "the token parameter is empty",
                 None,
             )
         }
@@ -492,6 +507,10 @@ fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outco
                 "the token is not 64 lowercase hex characters, as this simulator issues them".into()
             });
             return Outcome::failure(ResultCode::TokenInvalid, reason, None);
+        }
+        Some(Ok(_)) if known.is_none() => {
+            // Never issued (or forgotten): nothing can make it appear now, so no second look.
+            return Outcome::failure(ResultCode::TokenUsedOrUnknown, UNKNOWN_REASON, None);
         }
         Some(Ok(token)) => token,
     };
@@ -505,12 +524,7 @@ fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outco
         Redeem::AlreadyUsed { view } => {
             Outcome::failure(ResultCode::TokenUsedOrUnknown, used_reason(&view), vendor)
         }
-        Redeem::Unknown => Outcome::failure(
-            ResultCode::TokenUsedOrUnknown,
-            "no such token: never issued by this simulator, or forgotten after its retention"
-                .into(),
-            vendor,
-        ),
+        Redeem::Unknown => Outcome::failure(ResultCode::TokenUsedOrUnknown, UNKNOWN_REASON, vendor),
         Redeem::Redeemed(grant) => {
             let token_text = token.to_string();
             let dir = state.directory();
@@ -557,16 +571,20 @@ fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outco
             .expect("plain strings serialize");
             Outcome {
                 code: ResultCode::Ok,
-                body,
+                body: body.into(),
                 reason: format!(
                     "token valid: member {} of {} for vendor {}; now used up",
                     grant.customer_id, grant.company, grant.vendor
-                ),
+                )
+                .into(),
                 vendor,
             }
         }
     }
 }
+
+const UNKNOWN_REASON: &str =
+    "no such token: never issued by this simulator, or forgotten after its retention";
 
 /// "expired 3.2 s ago" and the like.
 pub fn expired_reason(view: &TokenView, now_ms: u64) -> String {
@@ -604,17 +622,17 @@ fn https_required(state: &AppState, req: &HttpRequest, caller: Caller) -> HttpRe
         clock::now_ms(),
         EventKind::Cert {
             endpoint: "cert".into(),
-            method: req.method().to_string(),
+            method: crate::journal::method_text(req.method()),
             param: None,
             param_in: None,
             otp_token: None,
-            ip: caller.ip.to_string(),
-            peer: caller.peer.to_string(),
+            ip: caller.ip,
+            peer: caller.peer,
             tls: false,
             vndr_no: None,
             result_code: "HTTPS_REQUIRED".into(),
             http_status: 403,
-            reason: reason.clone(),
+            reason: reason.clone().into(),
             fault: None,
         },
     );
@@ -647,7 +665,8 @@ pub fn header_safe(s: &str) -> HeaderValue {
         .chars()
         .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
         .collect();
-    HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    HeaderValue::from_maybe_shared(web::Bytes::from(clean))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -691,6 +710,21 @@ mod tests {
             .unwrap()
             .problem
             .is_none());
+    }
+
+    #[test]
+    fn the_written_failure_bodies_are_what_serde_would_render() {
+        for code in [
+            ResultCode::IpNotAllowed,
+            ResultCode::TokenMissing,
+            ResultCode::TokenInvalid,
+            ResultCode::TokenUsedOrUnknown,
+        ] {
+            let rendered =
+                serde_json::json!({"resultCode": code.code(), "message": code.message()});
+            let written: serde_json::Value = serde_json::from_str(code.failure_body()).unwrap();
+            assert_eq!(written, rendered);
+        }
     }
 
     #[test]

@@ -77,8 +77,8 @@ pub async fn handle(
         clock::now_ms(),
         EventKind::Check {
             endpoint: "check".into(),
-            method: req.method().to_string(),
-            ip: caller.ip.to_string(),
+            method: crate::journal::method_text(req.method()),
+            ip: caller.ip,
             cmpy_cd: company,
             cust_id: customer,
             user_name: name,

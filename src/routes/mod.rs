@@ -118,6 +118,7 @@ pub fn register(r: &mut impl Routes) {
         "/_sim/api/consents/{custId}/{vndrNo}",
         admin::delete_consent,
     );
+    r.add(Method::POST, "/_sim/api/tokens/bulk", api::bulk::post);
     r.add(Method::GET, "/_sim/api/tokens/{token}", api::tokens::get);
     r.add(
         Method::POST,

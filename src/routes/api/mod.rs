@@ -2,6 +2,7 @@
 //! `{"error": "..."}` with a message that says what was wrong.
 
 pub mod admin;
+pub mod bulk;
 pub mod faults;
 pub mod gate;
 pub mod journal;

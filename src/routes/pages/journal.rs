@@ -37,7 +37,8 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
         .rev()
         .take(SHOWN)
         .map(|e| {
-            let at = e.at.get(11..23).unwrap_or(&e.at).to_owned();
+            let stamp = crate::clock::rfc3339(e.at);
+            let at = stamp.get(11..23).unwrap_or(&stamp).to_owned();
             match &e.kind {
                 EventKind::Gate {
                     cmpy_cd,
@@ -87,7 +88,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     at,
                     kind: "CERT",
                     vendor: vndr_no.clone().unwrap_or_default(),
-                    ip: ip.clone(),
+                    ip: ip.to_string(),
                     detail: format!(
                         "{method} {}={} ({})",
                         param.as_deref().unwrap_or("-"),
@@ -101,7 +102,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     ok: result_code == "OK",
                     reason: match fault {
                         Some(f) => format!("[fault: {f}] {reason}"),
-                        None => reason.clone(),
+                        None => reason.to_string(),
                     },
                 },
                 EventKind::Check {
@@ -116,7 +117,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     at,
                     kind: "CHECK",
                     vendor: String::new(),
-                    ip: ip.clone(),
+                    ip: ip.to_string(),
                     detail: format!(
                         "{method} {}/{}",
                         cmpy_cd.as_deref().unwrap_or("-"),
