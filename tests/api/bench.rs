@@ -2,6 +2,7 @@
 //! noisy; the figures are for people.
 
 #[test]
+#[ignore = "needs wrk; .ci/run runs it with --include-ignored"]
 fn the_benchmark_runs_on_a_small_load_and_prints_its_table() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
         .arg("--quick")
