@@ -7,7 +7,7 @@ use askama::Template;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::{gate_post, message, render};
+use super::{gate_error, gate_post, message, render};
 use crate::gate::{self, ConsentChoice, GateRequest, Source};
 use crate::state::AppState;
 
@@ -117,11 +117,7 @@ pub async fn submit(state: web::Data<AppState>, form: web::Form<DemoForm>) -> Ht
     );
     let mut g = match issued {
         Ok(g) => g,
-        Err(e) => {
-            let text = format!("GATE를 만들 수 없습니다: {e}");
-            let status = actix_web::ResponseError::status_code(&crate::error::ApiError::from(e));
-            return message(status, "입력 오류", &text);
-        }
+        Err(e) => return gate_error(e, "입력 오류"),
     };
     // The hand edits replace what the mall would have sent.
     let set =

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{gate_post, message, render, see_other, thousands};
+use super::{gate_error, gate_post, message, render, see_other, thousands};
 use crate::gate::{self, ConsentChoice, GateRequest, Source};
 use crate::session::Session;
 use crate::state::AppState;
@@ -255,11 +255,7 @@ fn issue_and_post(
     );
     match issued {
         Ok(g) => gate_post(&g, &g.form_action, hold),
-        Err(e) => {
-            let text = format!("GATE를 만들 수 없습니다: {e}");
-            let status = actix_web::ResponseError::status_code(&crate::error::ApiError::from(e));
-            message(status, "제휴사로 이동할 수 없습니다", &text)
-        }
+        Err(e) => gate_error(e, "제휴사로 이동할 수 없습니다"),
     }
 }
 

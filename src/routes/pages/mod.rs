@@ -44,6 +44,13 @@ pub fn message(status: actix_web::http::StatusCode, title: &str, message: &str) 
     res
 }
 
+/// A GATE that could not be issued, as a page with the control API's status for the same error.
+pub fn gate_error(e: crate::gate::GateError, title: &str) -> HttpResponse {
+    let text = format!("GATE를 만들 수 없습니다: {e}");
+    let status = actix_web::ResponseError::status_code(&crate::error::ApiError::from(e));
+    message(status, title, &text)
+}
+
 /// 303 to `to`.
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
