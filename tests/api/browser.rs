@@ -116,17 +116,33 @@ impl Browser {
         self.c().goto(url).await.expect("navigates");
     }
 
+    /// The element, once it is on the page. Any error while looking (no such element yet, or
+    /// "aborted by navigation" while the self-posting page submits itself) means "look again".
     async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
-        self.c()
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.c().find(Locator::Css(css)).await {
+                Ok(e) => return e,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("no {css} on the page: {e}")
+                }
+                Err(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
+    /// The element's text, retried while the page is still changing under it.
     async fn text(&self, css: &str) -> String {
-        self.wait_for(css).await.text().await.unwrap()
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.wait_for(css).await.text().await {
+                Ok(t) => return t,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("cannot read {css}: {e}")
+                }
+                Err(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     async fn click(&self, css: &str) {
@@ -180,7 +196,8 @@ async fn a_member_logs_in_agrees_and_the_test_partner_gets_the_member_then_a_404
     assert_eq!(b.text("#pointname-decoded").await, "복지포인트");
     b.screenshot("test-partner.png").await;
     b.click("#again").await;
-    b.wait_for("#again").await;
+    // The same element ids are on the page before and after the click: wait for the new answer.
+    b.wait_for("#recheck").await;
     assert_eq!(b.text("#result-code").await, "404");
     b.close().await;
     // The journal saw the browser's GATE and both cert calls.
