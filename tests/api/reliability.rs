@@ -129,21 +129,28 @@ async fn at_the_live_token_maximum_issuing_gets_503_and_existing_tokens_keep_wor
     }
 }
 
+/// `POST /_sim/api/gate` on a running process, the answer as JSON.
+async fn gate(client: &awc::Client, sim: &SimProcess, body: &str) -> Value {
+    let res = client
+        .post(format!("{}/_sim/api/gate", sim.http))
+        .insert_header(("content-type", "application/json"))
+        .send_body(body.to_owned())
+        .await
+        .expect("gate");
+    json_of(res).await
+}
+
 /// One round of issue-and-use cycles against a running process.
 async fn cycles(sim: &SimProcess, data: &std::path::Path, n: usize) {
     let client = sim.client(data);
-    let body = serde_json::to_vec(
-        &json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216", "ttlSeconds": 1}),
-    )
-    .unwrap();
+    let body =
+        json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216", "ttlSeconds": 1})
+            .to_string();
     for _ in 0..n {
-        let res = client
-            .post(format!("{}/_sim/api/gate", sim.http))
-            .insert_header(("content-type", "application/json"))
-            .send_body(body.clone())
-            .await
-            .expect("gate");
-        let token = json_of(res).await["otpToken"].as_str().unwrap().to_owned();
+        let token = gate(&client, sim, &body).await["otpToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let res = client
             .get(format!(
                 "{}/sso/vendorUserCertTonken?otpTokenp={token}",
@@ -207,13 +214,17 @@ async fn after_a_sigterm_restart_unused_tokens_work_once_and_used_ones_stay_404(
     let client = sim.client(data.path());
     let mut tokens = Vec::new();
     for _ in 0..3 {
-        let res = client
-            .post(format!("{}/_sim/api/gate", sim.http))
-            .insert_header(("content-type", "application/json"))
-            .send_body(r#"{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"VR000216"}"#)
-            .await
-            .unwrap();
-        tokens.push(json_of(res).await["otpToken"].as_str().unwrap().to_owned());
+        tokens.push(
+            gate(
+                &client,
+                &sim,
+                r#"{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"VR000216"}"#,
+            )
+            .await["otpToken"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let cert = |t: &str| {
         client
@@ -298,16 +309,13 @@ async fn after_a_sigterm_restart_unused_tokens_work_once_and_used_ones_stay_404(
         .unwrap()
         .iter()
         .any(|m| m["mbrNm"] == "김민지2"));
-    let gate = json_of(
-        client
-            .post(format!("{}/_sim/api/gate", sim.http))
-            .insert_header(("content-type", "application/json"))
-            .send_body(r#"{"cmpyCd":"J01","custId":"J01A00038746","vndrNo":"VR000216"}"#)
-            .await
-            .unwrap(),
+    let kept = gate(
+        &client,
+        &sim,
+        r#"{"cmpyCd":"J01","custId":"J01A00038746","vndrNo":"VR000216"}"#,
     )
     .await;
-    assert!(gate["otpToken"].is_string(), "the consent was kept: {gate}");
+    assert!(kept["otpToken"].is_string(), "the consent was kept: {kept}");
     // The journal came back too: the calls before the restart are still there.
     let journal = json_of(
         client
@@ -319,13 +327,10 @@ async fn after_a_sigterm_restart_unused_tokens_work_once_and_used_ones_stay_404(
     .await;
     assert!(journal.as_array().unwrap().len() >= 6);
     // Delivery memory came back: 차세대테's fields were delivered before the restart.
-    let again = json_of(
-        client
-            .post(format!("{}/_sim/api/gate", sim.http))
-            .insert_header(("content-type", "application/json"))
-            .send_body(r#"{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"VR000216"}"#)
-            .await
-            .unwrap(),
+    let again = gate(
+        &client,
+        &sim,
+        r#"{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"VR000216"}"#,
     )
     .await;
     assert!(again["fields"].get("USER_NAME").is_none(), "{again}");
@@ -340,12 +345,12 @@ async fn a_truncated_state_file_stops_the_start_with_a_clear_error_and_is_left_a
         .await
         .expect("starts");
     let client = sim.client(data.path());
-    client
-        .post(format!("{}/_sim/api/gate", sim.http))
-        .insert_header(("content-type", "application/json"))
-        .send_body(r#"{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"VR000216"}"#)
-        .await
-        .unwrap();
+    gate(
+        &client,
+        &sim,
+        r#"{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"VR000216"}"#,
+    )
+    .await;
     assert!(sim.terminate());
     drop(sim);
     let whole = std::fs::read(&state).unwrap();
