@@ -64,7 +64,10 @@ pub async fn gate(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse 
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .unwrap_or_else(|| "(Base64/UTF-8로 해석할 수 없음)".into())
     });
-    let token = get("OTP_TOKEN").filter(|t| !t.is_empty());
+    // The scanned guide writes the field "OTP TOKEN"; a partner reading both is safe.
+    let token = get("OTP_TOKEN")
+        .or_else(|| get("OTP TOKEN"))
+        .filter(|t| !t.is_empty());
     let foreign_cus_url =
         get("CUS_URL").filter(|u| u.trim_end_matches('/') != state.config.public_url);
     let cert = match &token {
