@@ -29,9 +29,9 @@ pub struct Pair<'a> {
     pub value: Result<String, Problem>,
 }
 
-/// Splits urlencoded text into pairs. Empty pieces (`a=1&&b=2`) are skipped; a piece without
-/// `=` is a name with an empty value.
-pub fn pairs(input: &[u8]) -> Vec<Pair<'_>> {
+/// Splits urlencoded text into pairs, lazily. Empty pieces (`a=1&&b=2`) are skipped; a piece
+/// without `=` is a name with an empty value.
+pub fn pairs(input: &[u8]) -> impl Iterator<Item = Pair<'_>> {
     input
         .split(|b| *b == b'&')
         .filter(|piece| !piece.is_empty())
@@ -40,16 +40,19 @@ pub fn pairs(input: &[u8]) -> Vec<Pair<'_>> {
                 Some(i) => (&piece[..i], &piece[i + 1..]),
                 None => (piece, &b""[..]),
             };
-            let name = match decode(name) {
-                Ok(s) => Cow::Owned(s),
-                Err(_) => String::from_utf8_lossy(name),
+            let name = match std::str::from_utf8(name) {
+                // Names without escapes (all the protocol's) are borrowed, not copied.
+                Ok(plain) if !name.contains(&b'%') && !name.contains(&b'+') => Cow::Borrowed(plain),
+                _ => match decode(name) {
+                    Ok(s) => Cow::Owned(s),
+                    Err(_) => String::from_utf8_lossy(name),
+                },
             };
             Pair {
                 name,
                 value: decode(value),
             }
         })
-        .collect()
 }
 
 /// Decodes one urlencoded component: `+` is a space, `%XX` a byte; the result must be UTF-8.
@@ -99,7 +102,7 @@ mod tests {
 
     #[test]
     fn pairs_keep_every_occurrence_in_order() {
-        let p = pairs(b"a=1&&b&a=%zz");
+        let p: Vec<_> = pairs(b"a=1&&b&a=%zz").collect();
         assert_eq!(p.len(), 3);
         assert_eq!(
             (p[0].name.as_ref(), p[0].value.clone()),

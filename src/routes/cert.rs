@@ -156,11 +156,11 @@ pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
         collect(body, "form");
     }
     // The guide's spelling first, then the query before the form.
-    let (spelling, place, first) = found
+    let chosen = found
         .iter()
-        .find(|(s, _, _)| *s == Spelling::Guide)
-        .or(found.first())
-        .cloned()?;
+        .position(|(s, _, _)| *s == Spelling::Guide)
+        .or(if found.is_empty() { None } else { Some(0) })?;
+    let (spelling, place, first) = found.swap_remove(chosen);
     let mut param = TokenParam {
         value: String::new(),
         spelling,
