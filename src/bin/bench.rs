@@ -465,7 +465,7 @@ fn run_in(dir: &Path, plan: &Plan, quick: bool) -> Result<(), String> {
         let base = |port: u16| format!("{}://127.0.0.1:{port}", scheme.to_ascii_lowercase());
         // Enough fresh tokens for the whole row, each used once.
         let expected = table.iter().map(|(_, s, _)| s.rps).fold(0.0, f64::max);
-        let count = ((expected * plan.seconds as f64 * 1.5) as usize).clamp(10_000, 1_000_000);
+        let count = ((expected * plan.seconds as f64 * 2.0) as usize).clamp(10_000, 1_000_000);
         let tokens = bulk(sim.http, count, 600, true)?;
         let sim_script = tokens_script(dir, &tokens, "")?;
         let ref_script = tokens_script(dir, &tokens, "/ok")?;
