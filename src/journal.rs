@@ -1,7 +1,6 @@
 //! The journal: a bounded ring of what happened (tokens issued, cert and CHECKURL calls), newest
 //! last, for the journal page and `GET /_sim/api/journal`.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -103,35 +102,57 @@ impl EventKind {
 }
 
 /// The bounded ring. Cheap to clone.
+///
+/// Each event has a slot of its own, chosen by its id modulo the capacity, and each slot its own
+/// lock: requests recording at the same time lock different slots, so the journal takes no lock
+/// that all requests share. A slot is only ever replaced by a newer event (the one `capacity` ids
+/// later), which is what makes it a ring.
 #[derive(Clone)]
 pub struct Journal(Arc<Inner>);
 
 struct Inner {
-    /// A std mutex: held only to push or copy, never across an await.
-    events: Mutex<VecDeque<Arc<Event>>>,
+    /// Std mutexes: each held only to put or copy one `Arc`, never across an await.
+    slots: Box<[Mutex<Option<Arc<Event>>>]>,
     capacity: usize,
     next_id: AtomicU64,
+    /// Events with a smaller id were cleared and are never shown again.
+    floor: AtomicU64,
 }
+
+/// The largest journal capacity accepted (a slot costs 16 bytes before it holds an event).
+pub const MAX_CAPACITY: usize = 1_000_000;
 
 impl Journal {
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.min(MAX_CAPACITY);
         Journal(Arc::new(Inner {
-            events: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
             capacity,
             next_id: AtomicU64::new(1),
+            floor: AtomicU64::new(1),
         }))
+    }
+
+    /// Puts an event in its slot unless a newer one is there already.
+    fn put(&self, event: Arc<Event>) {
+        let slot = &self.0.slots[(event.id % self.0.capacity as u64) as usize];
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|old| old.id < event.id) {
+            *slot = Some(event);
+        }
     }
 
     /// Puts saved events back (at start, from a state file), keeping ids increasing.
     pub fn restore(&self, saved: Vec<Event>) {
-        let mut events = self.0.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(first) = saved.first() {
+            if self.is_empty() {
+                self.0.floor.store(first.id, Ordering::Relaxed);
+            }
+        }
         for event in saved {
             self.0.next_id.fetch_max(event.id + 1, Ordering::Relaxed);
             if self.0.capacity > 0 {
-                if events.len() >= self.0.capacity {
-                    events.pop_front();
-                }
-                events.push_back(Arc::new(event));
+                self.put(Arc::new(event));
             }
         }
     }
@@ -141,47 +162,50 @@ impl Journal {
         self.0.next_id.load(Ordering::Relaxed)
     }
 
-    /// Appends an event, dropping the oldest when full. Returns its id.
+    /// Appends an event, replacing the oldest when full. Returns its id.
     pub fn record(&self, at_ms: u64, kind: EventKind) -> u64 {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        if self.0.capacity == 0 {
-            return id;
+        if self.0.capacity > 0 {
+            self.put(Arc::new(Event {
+                id,
+                at: at_ms,
+                at_ms,
+                kind,
+            }));
         }
-        let event = Arc::new(Event {
-            id,
-            at: at_ms,
-            at_ms,
-            kind,
-        });
-        let mut events = self.0.events.lock().unwrap_or_else(|e| e.into_inner());
-        if events.len() >= self.0.capacity {
-            events.pop_front();
-        }
-        events.push_back(event);
         id
     }
 
-    /// A copy of the events, oldest first.
+    /// A copy of the last `capacity` events, oldest first.
     pub fn snapshot(&self) -> Vec<Arc<Event>> {
-        let events = self.0.events.lock().unwrap_or_else(|e| e.into_inner());
-        events.iter().cloned().collect()
+        let floor = self.0.floor.load(Ordering::Relaxed);
+        let next = self.next_id();
+        let oldest = next.saturating_sub(self.0.capacity as u64).max(floor);
+        let mut events: Vec<Arc<Event>> = self
+            .0
+            .slots
+            .iter()
+            .filter_map(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .filter(|e| e.id >= oldest)
+            .collect();
+        events.sort_unstable_by_key(|e| e.id);
+        events
     }
 
     /// Empties the journal.
     pub fn clear(&self) {
-        self.0
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.0.floor.store(self.next_id(), Ordering::Relaxed);
+        for slot in self.0.slots.iter() {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
     }
 
+    /// How many events it holds (without copying them).
     pub fn len(&self) -> usize {
-        self.0
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        let held = self
+            .next_id()
+            .saturating_sub(self.0.floor.load(Ordering::Relaxed));
+        held.min(self.0.capacity as u64) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -190,6 +214,74 @@ impl Journal {
 
     pub fn capacity(&self) -> usize {
         self.0.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(n: u64) -> EventKind {
+        EventKind::Check {
+            endpoint: "check".into(),
+            method: "GET".into(),
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            cmpy_cd: None,
+            cust_id: Some(n.to_string()),
+            user_name: None,
+            answer: "N".into(),
+            reason: String::new(),
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_events_in_order() {
+        let journal = Journal::new(3);
+        for n in 0..5 {
+            journal.record(n, check(n));
+        }
+        let ids: Vec<u64> = journal.snapshot().iter().map(|e| e.id).collect();
+        assert_eq!(ids, [3, 4, 5]);
+        assert_eq!(journal.len(), 3);
+        journal.clear();
+        assert!(journal.snapshot().is_empty() && journal.is_empty());
+        journal.record(9, check(9));
+        assert_eq!(journal.snapshot().len(), 1);
+    }
+
+    #[test]
+    fn many_threads_record_without_losing_an_event() {
+        let journal = Journal::new(10_000);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for n in 0..1000 {
+                        journal.record(n, check(n));
+                    }
+                });
+            }
+        });
+        let ids: Vec<u64> = journal.snapshot().iter().map(|e| e.id).collect();
+        assert_eq!(ids, (1..=4000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn restored_events_come_back_and_new_ids_follow_them() {
+        let journal = Journal::new(10);
+        let saved: Vec<Event> = (101..=103)
+            .map(|id| Event {
+                id,
+                at: 0,
+                at_ms: 0,
+                kind: check(id),
+            })
+            .collect();
+        journal.restore(saved);
+        assert_eq!(journal.len(), 3);
+        assert_eq!(journal.record(1, check(1)), 104);
+        let ids: Vec<u64> = journal.snapshot().iter().map(|e| e.id).collect();
+        assert_eq!(ids, [101, 102, 103, 104]);
     }
 }
 

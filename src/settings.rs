@@ -83,8 +83,9 @@ pub struct Settings {
     pub force_member_fields: bool,
 
     /// Events kept in the journal (a ring: the oldest go first).
-    #[arg(long, env = "SIM_JOURNAL_CAPACITY", default_value_t = 10_000)]
-    pub journal_capacity: usize,
+    #[arg(long, env = "SIM_JOURNAL_CAPACITY", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub journal_capacity: u64,
 
     /// Reload the fixtures folder when a file in it changes (polled twice a second); a change
     /// that does not validate is logged and the previous fixtures stay.

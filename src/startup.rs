@@ -84,7 +84,7 @@ impl Application {
             config,
             fixtures,
             Box::new(tokens),
-            Journal::new(settings.journal_capacity),
+            Journal::new(settings.journal_capacity as usize),
         );
 
         let restored = match &settings.state {
