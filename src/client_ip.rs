@@ -5,11 +5,17 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
+use crate::settings::ForwardedHeader;
+
 /// The caller as decided, and the TCP peer it was decided from.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {
+    /// The client's address; the peer's when no usable one was forwarded.
     pub ip: IpAddr,
     pub peer: IpAddr,
+    /// Set when a trusted proxy's forwarding headers name no usable client (or two that
+    /// disagree): the caller is then unknown, and the cert endpoint refuses it (403).
+    pub unusable: Option<&'static str>,
 }
 
 /// `::ffff:127.0.0.1` is 127.0.0.1: compare addresses as the caller meant them.
@@ -23,55 +29,108 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The caller's address. `Forwarded` (RFC 7239) or else `X-Forwarded-For` are read only when
-/// the TCP peer is a trusted proxy; the chain is walked from the nearest hop, skipping trusted
-/// proxies, and the first untrusted address is the client.
-pub fn caller(req: &HttpRequest, trusted: &[IpNet]) -> Caller {
+/// The caller's address. Forwarding headers are read only when the TCP peer is a trusted
+/// proxy; the chain is walked from the nearest hop, skipping trusted proxies, and the first
+/// untrusted address is the client. Fails closed: from a trusted proxy, a header that names no
+/// usable address (`for=unknown`, `_hidden`, empty), the named header missing, or `Forwarded`
+/// and `X-Forwarded-For` naming different clients, leave the caller unknown rather than taking
+/// the proxy itself for the client.
+pub fn caller(req: &HttpRequest, trusted: &[IpNet], header: ForwardedHeader) -> Caller {
     let peer = req
         .peer_addr()
         .map(|a| canonical(a.ip()))
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let known = |ip| Caller {
+        ip,
+        peer,
+        unusable: None,
+    };
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if trusted.is_empty() || !is_trusted(&peer) {
-        return Caller { ip: peer, peer };
+        return known(peer);
     }
-    let mut hops: Vec<IpAddr> = Vec::new();
-    let forwarded: Vec<_> = req.headers().get_all("forwarded").collect();
-    if !forwarded.is_empty() {
-        for value in forwarded {
-            let Ok(value) = value.to_str() else { continue };
-            for element in value.split(',') {
-                for pair in element.split(';') {
-                    let mut kv = pair.splitn(2, '=');
-                    let (Some(k), Some(v)) = (kv.next(), kv.next()) else {
-                        continue;
-                    };
-                    if k.trim().eq_ignore_ascii_case("for") {
-                        if let Some(ip) = parse_node(v.trim()) {
-                            hops.push(ip);
-                        }
-                    }
-                }
+    let unknown = |why| Caller {
+        ip: peer,
+        peer,
+        unusable: Some(why),
+    };
+    let headers = req.headers();
+    let client = |name: &str, hops: fn(&str, &mut Vec<Option<IpAddr>>)| {
+        let mut found = Vec::new();
+        let mut present = false;
+        for value in headers.get_all(name) {
+            present = true;
+            match value.to_str() {
+                Ok(v) => hops(v, &mut found),
+                Err(_) => found.push(None),
             }
         }
-    } else {
-        for value in req.headers().get_all("x-forwarded-for") {
-            let Ok(value) = value.to_str() else { continue };
-            for part in value.split(',') {
-                if let Some(ip) = parse_node(part.trim()) {
-                    hops.push(ip);
-                }
+        present.then(|| client_of(&found, &is_trusted))
+    };
+    let forwarded = client("forwarded", forwarded_hops);
+    let xff = client("x-forwarded-for", xff_hops);
+    let chosen =
+        match (header, forwarded, xff) {
+            (ForwardedHeader::Auto, None, None) => return known(peer),
+            (ForwardedHeader::Auto, Some(f), Some(x)) if f != x => {
+                return unknown("Forwarded and X-Forwarded-For name different clients")
             }
+            (ForwardedHeader::Auto, Some(one), _) | (ForwardedHeader::Auto, None, Some(one)) => one,
+            (ForwardedHeader::XForwardedFor, f, x) => match x {
+                None => {
+                    return unknown(
+                        "no X-Forwarded-For header (--forwarded-header x-forwarded-for)",
+                    )
+                }
+                Some(x) if f.is_some_and(|f| f != x) => return unknown(
+                    "a Forwarded header disagrees with X-Forwarded-For, the header the proxy sets",
+                ),
+                Some(x) => x,
+            },
+            (ForwardedHeader::Forwarded, f, x) => match f {
+                None => return unknown("no Forwarded header (--forwarded-header forwarded)"),
+                Some(f) if x.is_some_and(|x| x != f) => return unknown(
+                    "an X-Forwarded-For header disagrees with Forwarded, the header the proxy sets",
+                ),
+                Some(f) => f,
+            },
+        };
+    match chosen {
+        Some(ip) => known(ip),
+        None => unknown("the forwarding header names no usable client address"),
+    }
+}
+
+/// The client of a chain of hops (nearest last): the first untrusted address from the end, or
+/// the farthest when all are trusted. `None` when a hop that decides is not an address.
+fn client_of(hops: &[Option<IpAddr>], is_trusted: &impl Fn(&IpAddr) -> bool) -> Option<IpAddr> {
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) if is_trusted(ip) => continue,
+            Some(ip) => return Some(*ip),
+            None => return None,
         }
     }
-    let ip = hops
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer);
-    Caller { ip, peer }
+    hops.first().copied().flatten()
+}
+
+/// The `for=` nodes of a `Forwarded` value, in order; an element without `for=` counts as a hop
+/// that names nobody.
+fn forwarded_hops(value: &str, hops: &mut Vec<Option<IpAddr>>) {
+    for element in value.split(',') {
+        let node = element.split(';').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("for").then(|| v.trim())
+        });
+        hops.push(node.and_then(parse_node));
+    }
+}
+
+/// The addresses of an `X-Forwarded-For` value, in order.
+fn xff_hops(value: &str, hops: &mut Vec<Option<IpAddr>>) {
+    for part in value.split(',') {
+        hops.push(parse_node(part.trim()));
+    }
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `"[::1]:80"`, `[::1]`, `::1`.

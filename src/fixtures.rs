@@ -315,8 +315,12 @@ impl Vendor {
         for ip in &self.allowed_ips {
             parse_allowed(ip).map_err(|p| ("allowedIps", p))?;
         }
-        if self.token_ttl_seconds == Some(0) {
-            return Err(("tokenTtlSeconds", "must be at least 1".into()));
+        let max = crate::gate::MAX_TTL_SECONDS;
+        if self
+            .token_ttl_seconds
+            .is_some_and(|ttl| ttl == 0 || ttl > max)
+        {
+            return Err(("tokenTtlSeconds", format!("must be from 1 to {max}")));
         }
         Ok(())
     }

@@ -277,9 +277,9 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
         let ttl_ms = req
             .ttl_seconds
             .or(vendor.token_ttl_seconds)
-            .map(|s| s * 1000)
+            .map(|s| s.min(MAX_TTL_SECONDS) * 1000)
             .unwrap_or(config.token_ttl_ms);
-        let expires = now + ttl_ms;
+        let expires = now.saturating_add(ttl_ms);
         let token = state.tokens.issue(
             Grant {
                 company: company_key.clone(),

@@ -1,7 +1,9 @@
 //! The journal: a bounded ring of what happened (tokens issued, cert and CHECKURL calls), newest
-//! last, for the journal page and `GET /_sim/api/journal`.
+//! last, for the journal page and `GET /_sim/api/journal`. Bounded three ways, because callers
+//! choose what goes in it: by event count, by bytes, and each text field cut to a few hundred
+//! bytes when it is recorded.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -90,7 +92,114 @@ pub enum EventKind {
     },
 }
 
+/// The most bytes a text field of an event keeps (more is cut, with `…`).
+pub const MAX_FIELD_BYTES: usize = 256;
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn cut(s: &mut String) {
+    if s.len() > MAX_FIELD_BYTES {
+        *s = truncate(s, MAX_FIELD_BYTES);
+    }
+}
+
+fn cut_text(t: &mut Text) {
+    if t.len() > MAX_FIELD_BYTES {
+        *t = Text::Owned(truncate(t, MAX_FIELD_BYTES));
+    }
+}
+
 impl EventKind {
+    /// Cuts every text field a caller can fill to [`MAX_FIELD_BYTES`].
+    fn bound(&mut self) {
+        match self {
+            EventKind::Gate {
+                cmpy_cd,
+                cust_id,
+                vndr_no,
+                otp_token,
+                omitted,
+                ..
+            } => {
+                for s in [cmpy_cd, cust_id, vndr_no] {
+                    cut(s);
+                }
+                otp_token.iter_mut().for_each(cut);
+                omitted.iter_mut().for_each(|o| cut(&mut o.reason));
+            }
+            EventKind::Cert {
+                otp_token,
+                vndr_no,
+                reason,
+                ..
+            } => {
+                otp_token.iter_mut().for_each(cut);
+                vndr_no.iter_mut().for_each(cut);
+                cut_text(reason);
+            }
+            EventKind::Check {
+                cmpy_cd,
+                cust_id,
+                user_name,
+                reason,
+                ..
+            } => {
+                for s in [cmpy_cd, cust_id, user_name] {
+                    s.iter_mut().for_each(cut);
+                }
+                cut(reason);
+            }
+        }
+    }
+
+    /// About how many bytes the event holds (its text and a fixed part), for the byte bound.
+    fn size(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        256 + match self {
+            EventKind::Gate {
+                cmpy_cd,
+                cust_id,
+                vndr_no,
+                otp_token,
+                expires_at,
+                omitted,
+                ..
+            } => {
+                cmpy_cd.len()
+                    + cust_id.len()
+                    + vndr_no.len()
+                    + opt(otp_token)
+                    + opt(expires_at)
+                    + omitted.iter().map(|o| 64 + o.reason.len()).sum::<usize>()
+            }
+            EventKind::Cert {
+                otp_token,
+                vndr_no,
+                reason,
+                fault,
+                ..
+            } => opt(otp_token) + opt(vndr_no) + reason.len() + opt(fault),
+            EventKind::Check {
+                cmpy_cd,
+                cust_id,
+                user_name,
+                reason,
+                fault,
+                ..
+            } => opt(cmpy_cd) + opt(cust_id) + opt(user_name) + reason.len() + opt(fault),
+        }
+    }
+
     /// The endpoint name used for filtering: `gate`, `cert` or `check`.
     pub fn endpoint(&self) -> &'static str {
         match self {
@@ -114,6 +223,12 @@ struct Inner {
     /// Std mutexes: each held only to put or copy one `Arc`, never across an await.
     slots: Box<[Mutex<Option<Arc<Event>>>]>,
     capacity: usize,
+    /// The most bytes the held events may take (their [`EventKind::size`]).
+    max_bytes: usize,
+    /// What the held events take now.
+    bytes: AtomicUsize,
+    /// Taken only to drop the oldest events when over `max_bytes`, never on the usual path.
+    evicting: Mutex<()>,
     next_id: AtomicU64,
     /// Events with a smaller id were cleared and are never shown again.
     floor: AtomicU64,
@@ -123,22 +238,58 @@ struct Inner {
 pub const MAX_CAPACITY: usize = 1_000_000;
 
 impl Journal {
-    pub fn new(capacity: usize) -> Self {
+    /// A journal of at most `capacity` events taking at most `max_bytes`.
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         let capacity = capacity.min(MAX_CAPACITY);
         Journal(Arc::new(Inner {
             slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
             capacity,
+            max_bytes,
+            bytes: AtomicUsize::new(0),
+            evicting: Mutex::new(()),
             next_id: AtomicU64::new(1),
             floor: AtomicU64::new(1),
         }))
     }
 
-    /// Puts an event in its slot unless a newer one is there already.
+    /// Puts an event in its slot unless a newer one is there already, then drops the oldest
+    /// events while the journal holds more than its bytes.
     fn put(&self, event: Arc<Event>) {
-        let slot = &self.0.slots[(event.id % self.0.capacity as u64) as usize];
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_none_or(|old| old.id < event.id) {
-            *slot = Some(event);
+        let size = event.kind.size();
+        {
+            let slot = &self.0.slots[(event.id % self.0.capacity as u64) as usize];
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_none_or(|old| old.id < event.id) {
+                if let Some(old) = slot.replace(event) {
+                    self.0.bytes.fetch_sub(old.kind.size(), Ordering::Relaxed);
+                }
+                self.0.bytes.fetch_add(size, Ordering::Relaxed);
+            }
+        }
+        if self.0.bytes.load(Ordering::Relaxed) > self.0.max_bytes {
+            self.evict();
+        }
+    }
+
+    /// Drops the oldest events until the journal is within its bytes.
+    fn evict(&self) {
+        let _only_one = self.0.evicting.lock().unwrap_or_else(|e| e.into_inner());
+        while self.0.bytes.load(Ordering::Relaxed) > self.0.max_bytes {
+            let next = self.next_id();
+            let oldest = next
+                .saturating_sub(self.0.capacity as u64)
+                .max(self.0.floor.load(Ordering::Relaxed));
+            if oldest + 1 >= next {
+                break; // keep the newest event whatever its size
+            }
+            let slot = &self.0.slots[(oldest % self.0.capacity as u64) as usize];
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_some_and(|e| e.id == oldest) {
+                if let Some(old) = slot.take() {
+                    self.0.bytes.fetch_sub(old.kind.size(), Ordering::Relaxed);
+                }
+            }
+            self.0.floor.fetch_max(oldest + 1, Ordering::Relaxed);
         }
     }
 
@@ -162,8 +313,10 @@ impl Journal {
         self.0.next_id.load(Ordering::Relaxed)
     }
 
-    /// Appends an event, replacing the oldest when full. Returns its id.
-    pub fn record(&self, at_ms: u64, kind: EventKind) -> u64 {
+    /// Appends an event (its text fields cut to [`MAX_FIELD_BYTES`]), replacing the oldest when
+    /// full. Returns its id.
+    pub fn record(&self, at_ms: u64, mut kind: EventKind) -> u64 {
+        kind.bound();
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         if self.0.capacity > 0 {
             self.put(Arc::new(Event {
@@ -196,7 +349,9 @@ impl Journal {
     pub fn clear(&self) {
         self.0.floor.store(self.next_id(), Ordering::Relaxed);
         for slot in self.0.slots.iter() {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            if let Some(old) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                self.0.bytes.fetch_sub(old.kind.size(), Ordering::Relaxed);
+            }
         }
     }
 
@@ -237,7 +392,7 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_newest_events_in_order() {
-        let journal = Journal::new(3);
+        let journal = Journal::new(3, usize::MAX);
         for n in 0..5 {
             journal.record(n, check(n));
         }
@@ -252,7 +407,7 @@ mod tests {
 
     #[test]
     fn many_threads_record_without_losing_an_event() {
-        let journal = Journal::new(10_000);
+        let journal = Journal::new(10_000, usize::MAX);
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
@@ -267,8 +422,33 @@ mod tests {
     }
 
     #[test]
+    fn the_journal_keeps_within_its_bytes_and_cuts_long_fields() {
+        let journal = Journal::new(1000, 20 * 1024);
+        for n in 0..500 {
+            let mut kind = check(n);
+            if let EventKind::Check { user_name, .. } = &mut kind {
+                *user_name = Some("가".repeat(20_000));
+            }
+            journal.record(n, kind);
+        }
+        let events = journal.snapshot();
+        let held: usize = events.iter().map(|e| e.kind.size()).sum();
+        assert!(held <= 20 * 1024, "{held} bytes held");
+        assert!(
+            events.len() > 10 && events.len() < 500,
+            "{} events",
+            events.len()
+        );
+        assert_eq!(events.last().unwrap().id, 500, "the newest stays");
+        let EventKind::Check { user_name, .. } = &events[0].kind else {
+            panic!()
+        };
+        assert!(user_name.as_ref().unwrap().len() <= MAX_FIELD_BYTES + 3);
+    }
+
+    #[test]
     fn restored_events_come_back_and_new_ids_follow_them() {
-        let journal = Journal::new(10);
+        let journal = Journal::new(10, usize::MAX);
         let saved: Vec<Event> = (101..=103)
             .map(|id| Event {
                 id,

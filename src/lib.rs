@@ -17,7 +17,8 @@
 //! - [`limits`]: request-size limits (413, 414).
 //! - [`journal`]: the bounded record of what happened.
 //! - [`domain`]: values parsed at the edge (`OtpToken`).
-//! - [`auth`]: the control API's bearer token rule.
+//! - [`access`]: who may reach what: the access level of every route (control token, operator
+//!   sign-in, served hosts, cross-site refusals).
 //! - [`watch`]: reloading the fixtures folder when it changes (`--watch`).
 //! - [`client_ip`]: who is calling (TCP peer, trusted proxies).
 //! - [`tls`]: the HTTPS certificate and rustls configurations.
@@ -26,7 +27,7 @@
 //! - [`faults`]: faults injected into the protocol endpoints for the next N calls.
 //! - [`telemetry`]: logging set-up.
 
-pub mod auth;
+pub mod access;
 pub mod client_ip;
 pub mod clock;
 pub mod directory;

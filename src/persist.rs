@@ -7,7 +7,7 @@
 //! cannot be read back stops the start with an error and is never overwritten.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -112,7 +112,7 @@ pub fn save(state: &AppState, path: &Path) -> anyhow::Result<Saved> {
         journal,
     };
     let bytes = serde_json::to_vec(&file).context("cannot serialize the state")?;
-    write_atomically(path, &bytes)?;
+    write_private(path, &bytes)?;
     Ok(Saved {
         tokens: file.tokens.len(),
         events: file.journal.len(),
@@ -120,26 +120,25 @@ pub fn save(state: &AppState, path: &Path) -> anyhow::Result<Saved> {
     })
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to `path` readable by the owner only (0600), atomically: a temporary file
+/// with a random name, created exclusively in the same folder (so a link planted there is never
+/// followed), flushed to disk, then renamed over `path` (which replaces a link at `path` rather
+/// than writing through it). The state file and the TLS keys are written this way.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .context("the state path names no file")?
-        .to_string_lossy();
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    // tempfile creates its files 0600 on Unix; the rename keeps that mode.
+    let mut file = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
     file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(file);
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot replace {}", path.display())
-    })?;
+        .and_then(|_| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", file.path().display()))?;
+    file.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
     // The rename itself reaches the disk with the folder.
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

@@ -1,5 +1,6 @@
 //! The mall's member session: a cookie naming the chosen company and member, signed with a key
-//! drawn at start so that a page cannot be pointed at another member by editing the cookie.
+//! drawn at start so that a page cannot be pointed at another member by editing the cookie. The
+//! same key signs the operator's sign-in and the built-in partner's received token.
 
 use std::sync::OnceLock;
 
@@ -25,15 +26,31 @@ pub struct Session {
     pub customer_id: String,
 }
 
+/// `value|tag`: the value with its HMAC, for a cookie.
+pub fn sign(value: &str) -> String {
+    let tag = ring::hmac::sign(key(), value.as_bytes());
+    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref());
+    format!("{value}|{tag}")
+}
+
+/// The value of a signed `value|tag`, if the tag is genuine.
+pub fn verify(signed: &str) -> Option<&str> {
+    let (value, tag) = signed.rsplit_once('|')?;
+    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(tag)
+        .ok()?;
+    ring::hmac::verify(key(), value.as_bytes(), &tag).ok()?;
+    Some(value)
+}
+
 impl Session {
-    /// The signed cookie for this session.
-    pub fn cookie(&self) -> Cookie<'static> {
+    /// The signed cookie for this session; `Secure` when set over HTTPS.
+    pub fn cookie(&self, secure: bool) -> Cookie<'static> {
         let value = format!("{}|{}", self.company, self.customer_id);
-        let tag = ring::hmac::sign(key(), value.as_bytes());
-        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref());
-        Cookie::build(COOKIE, format!("{value}|{tag}"))
+        Cookie::build(COOKIE, sign(&value))
             .path("/")
             .http_only(true)
+            .secure(secure)
             .same_site(SameSite::Lax)
             .finish()
     }
@@ -48,11 +65,7 @@ impl Session {
     /// The session of the request, if its cookie is present and genuine.
     pub fn from_request(req: &HttpRequest) -> Option<Session> {
         let cookie = req.cookie(COOKIE)?;
-        let (value, tag) = cookie.value().rsplit_once('|')?;
-        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(tag)
-            .ok()?;
-        ring::hmac::verify(key(), value.as_bytes(), &tag).ok()?;
+        let value = verify(cookie.value())?;
         let (company, customer_id) = value.split_once('|')?;
         Some(Session {
             company: company.to_owned(),

@@ -98,6 +98,35 @@ pub struct Settings {
     #[arg(long, env = "SIM_CONTROL_TOKEN", hide_env_values = true)]
     pub control_token: Option<String>,
 
+    /// Host names (besides localhost, *.localhost, 127.0.0.1, ::1, the public URLs' hosts and
+    /// the bound addresses) that requests may name in `Host` and `Origin`, comma-separated;
+    /// `.example.com` also admits its subdomains, `*` admits any (turns off the DNS-rebinding
+    /// defence). Other names get 421.
+    #[arg(long, env = "SIM_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Leave the browser pages (mall, demo, journal, built-in partner) open to anyone who can
+    /// reach the simulator when it listens beyond loopback. By default they then need a sign-in
+    /// with the control token once; the start-up log says loudly when this is on.
+    #[arg(long, env = "SIM_OPEN_PAGES")]
+    pub open_pages: bool,
+
+    /// The one forwarding header the trusted proxies set: `x-forwarded-for` or `forwarded`.
+    /// Default `auto`: either, and both present must name the same client. From a trusted proxy,
+    /// a header that names no usable client address gets 403.
+    #[arg(long, env = "SIM_FORWARDED_HEADER", value_enum, default_value_t = ForwardedHeader::Auto)]
+    pub forwarded_header: ForwardedHeader,
+
+    /// Seconds a client has to send a whole request body; a slower body gets 408.
+    #[arg(long, env = "SIM_BODY_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_seconds: u64,
+
+    /// Most bytes the journal holds (besides --journal-capacity events); the oldest events go
+    /// first. Each event's text fields are cut to a few hundred bytes.
+    #[arg(long, env = "SIM_JOURNAL_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub journal_max_bytes: usize,
+
     /// Keep state across restarts in this file (off by default): live tokens, consents, delivery
     /// memory, run-time fixture changes and the journal. Saved atomically every few seconds
     /// when something changed, and at shutdown.
@@ -138,6 +167,18 @@ pub enum CertStatus {
     Always200,
     /// The resultCode as HTTP status (OK as 200).
     Mirror,
+}
+
+/// Which forwarding header carries the client's address from a trusted proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForwardedHeader {
+    /// `Forwarded` or `X-Forwarded-For`; when both are present they must agree.
+    Auto,
+    /// Only `X-Forwarded-For`; a `Forwarded` header that disagrees is refused.
+    #[value(name = "x-forwarded-for")]
+    XForwardedFor,
+    /// Only `Forwarded` (RFC 7239); an `X-Forwarded-For` header that disagrees is refused.
+    Forwarded,
 }
 
 /// Log line format.

@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+use crate::access::{bound_host, url_host, Exposure, ServedHosts};
 use crate::fixtures::Fixtures;
 use crate::journal::Journal;
 use crate::settings::Settings;
@@ -17,7 +18,8 @@ use crate::tokens::MemoryTokenStore;
 
 /// A built, not yet running, simulator.
 pub struct Application {
-    server: Server,
+    /// The HTTPS and the plain-HTTP server.
+    servers: [Server; 2],
     state: AppState,
     /// Where state is kept, with `--state`, and how often it is saved.
     state_file: Option<(std::path::PathBuf, Duration)>,
@@ -55,23 +57,42 @@ impl Application {
         )?;
         let server_config = tls.server_config()?;
 
+        let public_url = settings
+            .public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("https://{}", host_for(https_addr)));
+        let public_http_url = settings
+            .public_http_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{}", host_for(http_addr)));
+        let exposure = if https_addr.ip().is_loopback() && http_addr.ip().is_loopback() {
+            Exposure::Loopback
+        } else {
+            Exposure::Network
+        };
+        let served: Vec<String> = [url_host(&public_url), url_host(&public_http_url)]
+            .into_iter()
+            .flatten()
+            .chain(bound_host(https_addr.ip()))
+            .chain(bound_host(http_addr.ip()))
+            .chain(settings.allowed_hosts.iter().cloned())
+            .collect();
         let config = Config {
-            public_url: settings
-                .public_url
-                .clone()
-                .map(|u| u.trim_end_matches('/').to_owned())
-                .unwrap_or_else(|| format!("https://{}", host_for(https_addr))),
-            public_http_url: settings
-                .public_http_url
-                .clone()
-                .map(|u| u.trim_end_matches('/').to_owned())
-                .unwrap_or_else(|| format!("http://{}", host_for(http_addr))),
+            served_hosts: ServedHosts::new(served.iter().map(String::as_str)),
+            public_url,
+            public_http_url,
             token_ttl_ms: settings.token_ttl_seconds * 1000,
             trusted_proxies: settings.trusted_proxies.clone(),
             allow_plain_http_cert: settings.allow_plain_http_cert,
             cert_status: settings.cert_status,
             force_member_fields: settings.force_member_fields,
-            control_token: control_token(&settings, https_addr, http_addr),
+            control_token: control_token(&settings, exposure),
+            exposure,
+            open_pages: settings.open_pages,
+            forwarded_header: settings.forwarded_header,
+            body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             max_query_bytes: settings.max_query_bytes,
             max_body_bytes: settings.max_body_bytes,
             tls_chain: tls.chain.clone(),
@@ -84,38 +105,23 @@ impl Application {
             config,
             fixtures,
             Box::new(tokens),
-            Journal::new(settings.journal_capacity as usize),
+            Journal::new(
+                settings.journal_capacity as usize,
+                settings.journal_max_bytes,
+            ),
         );
 
         let restored = match &settings.state {
             Some(path) => crate::persist::load(&state, path)?,
             None => None,
         };
-        let max_body = settings.max_body_bytes;
-        let data = web::Data::new(state.clone());
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(crate::limits::guard))
-                .wrap(actix_web::middleware::ErrorHandlers::new().handler(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    crate::limits::payload_too_large,
-                ))
-                .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(max_body))
-                .configure(crate::routes::configure)
-        })
-        .disable_signals()
-        .shutdown_timeout(10);
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers.max(1));
-        }
-        let server = server
-            .listen_rustls_0_23(https, server_config)?
-            .listen(http)?
-            .run();
+        // Two servers, each with its own workers and accept loop: TLS handshakes that never
+        // finish can hold the HTTPS side's connection slots, and must not stall plain HTTP.
+        let https_server = serve(&state, &settings, https, Some(server_config))?;
+        let http_server = serve(&state, &settings, http, None)?;
 
         Ok(Application {
-            server,
+            servers: [https_server, http_server],
             state,
             watch: settings.watch.then(|| settings.fixtures.clone()),
             state_file: settings
@@ -139,9 +145,9 @@ impl Application {
         self.http_addr.port()
     }
 
-    /// A handle that stops the server (tests use it to never leak one).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// A handle that stops both servers (tests use it to never leak one).
+    pub fn handle(&self) -> AppHandle {
+        AppHandle(self.servers.each_ref().map(Server::handle))
     }
 
     pub fn state(&self) -> &AppState {
@@ -183,6 +189,16 @@ impl Application {
         if let Some(token) = &c.control_token {
             tracing::warn!("the control API (/_sim/api/) requires `Authorization: Bearer {token}`");
         }
+        if c.pages_need_sign_in() {
+            tracing::warn!(
+                "listening beyond loopback: the mall, demo, journal and built-in partner pages need a sign-in with the control token at {}/_sim/signin",
+                c.public_http_url
+            );
+        } else if c.exposure == Exposure::Network {
+            tracing::warn!(
+                "!!! --open-pages is on and the simulator listens beyond loopback: ANYONE who reaches it can see every member's data and issue tokens through the pages. !!!"
+            );
+        }
         if let Some((path, _)) = &self.state_file {
             match &self.restored {
                 Some(r) => tracing::info!(
@@ -208,7 +224,7 @@ impl Application {
 
     /// Runs until the server stops (SIGTERM or Ctrl-C: requests in flight finish first).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let handle = self.server.handle();
+        let handle = self.handle();
         let state = self.state.clone();
         let sweeper = actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
@@ -217,6 +233,7 @@ impl Application {
                 state.tokens.sweep(crate::clock::now_ms());
             }
         });
+        let noise = actix_web::rt::spawn(crate::telemetry::summarize());
         let watcher = self.watch.clone().map(|dir| {
             actix_web::rt::spawn(crate::watch::run(
                 self.state.clone(),
@@ -244,8 +261,11 @@ impl Application {
                 }
             })
         });
-        let result = self.server.await;
+        let [https, http] = self.servers;
+        let (a, b) = futures_util::future::join(https, http).await;
+        let result = a.and(b);
         sweeper.abort();
+        noise.abort();
         if let Some(s) = saver {
             s.abort();
         }
@@ -258,6 +278,64 @@ impl Application {
         result
     }
 }
+
+/// Stops both servers of an [`Application`].
+#[derive(Clone)]
+pub struct AppHandle([actix_web::dev::ServerHandle; 2]);
+
+impl AppHandle {
+    /// Stops accepting connections; with `graceful`, requests in flight finish first.
+    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
+        let [a, b] = self.0.clone();
+        let (a, b) = (a.stop(graceful), b.stop(graceful));
+        async move {
+            futures_util::future::join(a, b).await;
+        }
+    }
+}
+
+/// One HTTP server over the shared state, on one listener (with TLS when a configuration is
+/// given): the routes, the middleware in front of every route, and the connection limits.
+fn serve(
+    state: &AppState,
+    settings: &Settings,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
+    let max_body = settings.max_body_bytes;
+    let data = web::Data::new(state.clone());
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(crate::limits::guard))
+            .wrap(actix_web::middleware::from_fn(
+                crate::access::canonical_path,
+            ))
+            .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                crate::limits::payload_too_large,
+            ))
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .configure(crate::routes::configure)
+    })
+    .disable_signals()
+    .shutdown_timeout(10)
+    // A handshake that has not finished in two seconds is dropped, and many may be under way
+    // at once: idle connections to the HTTPS port cannot take every handshake slot.
+    .tls_handshake_timeout(Duration::from_secs(2))
+    .max_connection_rate(MAX_PENDING_HANDSHAKES);
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers.max(1));
+    }
+    Ok(match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?.run(),
+        None => server.listen(listener)?.run(),
+    })
+}
+
+/// Handshakes under way at once, per worker (actix's default is 256; an attacker's idle
+/// connections then fill them in a moment).
+const MAX_PENDING_HANDSHAKES: usize = 16_384;
 
 /// Saves state off the async threads; a failure is logged (the next save tries again).
 async fn save_state(state: &AppState, path: &std::path::Path) {
@@ -277,11 +355,11 @@ async fn save_state(state: &AppState, path: &std::path::Path) {
 
 /// The control API's bearer token: the configured one, or a generated one when a listener is
 /// bound beyond loopback, or none (open on loopback).
-fn control_token(settings: &Settings, https: SocketAddr, http: SocketAddr) -> Option<String> {
+fn control_token(settings: &Settings, exposure: Exposure) -> Option<String> {
     if let Some(token) = settings.control_token.clone().filter(|t| !t.is_empty()) {
         return Some(token);
     }
-    if https.ip().is_loopback() && http.ip().is_loopback() {
+    if exposure == Exposure::Loopback {
         return None;
     }
     Some(crate::domain::OtpToken::generate().to_string())

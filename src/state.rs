@@ -6,11 +6,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ipnet::IpNet;
 
+use crate::access::{Exposure, ServedHosts};
 use crate::directory::Directory;
 use crate::faults::Faults;
 use crate::fixtures::Fixtures;
 use crate::journal::Journal;
-use crate::settings::CertStatus;
+use crate::settings::{CertStatus, ForwardedHeader};
 use crate::tokens::TokenStore;
 
 /// What the handlers need of the settings, fixed once the listeners are bound.
@@ -30,8 +31,18 @@ pub struct Config {
     pub cert_status: CertStatus,
     /// Member fields on every GATE.
     pub force_member_fields: bool,
-    /// The bearer token the control API requires, when it is not open (see [`crate::auth`]).
+    /// The bearer token the control API requires, when it is not open (see [`crate::access`]).
     pub control_token: Option<String>,
+    /// Whether a listener is bound beyond loopback.
+    pub exposure: Exposure,
+    /// `--open-pages`: the pages stay open beyond loopback.
+    pub open_pages: bool,
+    /// The host names requests may name (`Host`, `Origin`).
+    pub served_hosts: ServedHosts,
+    /// The forwarding header trusted proxies set.
+    pub forwarded_header: ForwardedHeader,
+    /// How long a client may take to send a request body.
+    pub body_timeout: std::time::Duration,
     /// Longest query string accepted (414 beyond).
     pub max_query_bytes: usize,
     /// Largest body accepted (413 beyond).
@@ -40,11 +51,19 @@ pub struct Config {
     pub tls_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
+impl Config {
+    /// Whether the pages that show member data need the operator's sign-in.
+    pub fn pages_need_sign_in(&self) -> bool {
+        self.exposure == Exposure::Network && !self.open_pages && self.control_token.is_some()
+    }
+}
+
 /// Everything shared between requests.
 pub struct Shared {
     pub config: Config,
     /// Companies, members, vendors, consents, deliveries. A std `RwLock`: read on the hot path,
-    /// written only by the control API; never held across an await.
+    /// written by the control API and by every GATE (delivery memory, consent); never held
+    /// across an await.
     directory: RwLock<Directory>,
     /// The fixtures as loaded at start (what a reset goes back to).
     loaded: RwLock<Fixtures>,

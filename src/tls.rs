@@ -51,7 +51,7 @@ impl TlsMaterial {
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         let key_pair = rcgen::KeyPair::generate()?;
         let cert = params.self_signed(&key_pair)?;
-        write_private(&key_path, key_pair.serialize_pem().as_bytes())?;
+        crate::persist::write_private(&key_path, key_pair.serialize_pem().as_bytes())?;
         std::fs::write(&cert_path, cert.pem())
             .with_context(|| format!("cannot write {}", cert_path.display()))?;
         let mut material = Self::from_files(&cert_path, &key_path, true)?;
@@ -116,20 +116,4 @@ pub fn client_config(trusted: &[CertificateDer<'static>]) -> anyhow::Result<rust
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(bytes)?;
-    Ok(())
 }

@@ -105,7 +105,7 @@ impl std::hash::Hash for TokenKey {
 
 impl PartialEq for TokenKey {
     fn eq(&self, other: &Self) -> bool {
-        crate::auth::constant_time_eq(&self.0, &other.0)
+        subtle::ConstantTimeEq::ct_eq(&self.0[..], &other.0[..]).into()
     }
 }
 

@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(value) = pair.value {
             // Whatever decodes is valid UTF-8 by construction; re-encoding decodes back.
             let encoded: String = form_encode(&value);
-            assert_eq!(params::decode(encoded.as_bytes()).as_deref(), Ok(value.as_str()));
+            assert_eq!(
+                params::decode(encoded.as_bytes()).as_deref(),
+                Ok(value.as_str())
+            );
         }
     }
     let text = String::from_utf8_lossy(data);
@@ -38,7 +41,9 @@ fuzz_target!(|data: &[u8]| {
 fn form_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
             b' ' => "+".to_string(),
             other => format!("%{other:02X}"),
         })

@@ -22,6 +22,11 @@ pub const PATH: &str = "/sso/vendorUserCertTonken";
 /// The header that carries the reason sentence; the body stays exactly the mall's.
 pub const REASON_HEADER: &str = "x-sim-reason";
 
+/// `X-Sim-Reason` beyond loopback for a caller without the control token: the journal keeps
+/// the detail (allow-lists, who used a token) for the operator.
+pub const ANONYMOUS_REASON: &str =
+    "details are in the simulator's journal (or send the control token to see them here)";
+
 /// The JSON content type the real mall answers with.
 pub const JSON_UTF8: &str = "application/json;charset=UTF-8";
 
@@ -261,7 +266,11 @@ pub async fn handle(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let tls = req.app_config().secure();
-    let caller = client_ip::caller(&req, &state.config.trusted_proxies);
+    let caller = client_ip::caller(
+        &req,
+        &state.config.trusted_proxies,
+        state.config.forwarded_header,
+    );
     if !tls && !state.config.allow_plain_http_cert {
         return https_required(&state, &req, caller);
     }
@@ -373,10 +382,14 @@ impl Call<'_> {
             reason = %outcome.reason,
             "cert call"
         );
-        let reason_header = match &outcome.reason {
-            // The fixed sentences are plain ASCII already.
-            Text::Borrowed(s) => HeaderValue::from_static(s),
-            Text::Owned(s) => header_safe(s),
+        let reason_header = if !crate::access::may_see_detail(self.req, self.state) {
+            HeaderValue::from_static(ANONYMOUS_REASON)
+        } else {
+            match &outcome.reason {
+                // The fixed sentences are plain ASCII already.
+                Text::Borrowed(s) => HeaderValue::from_static(s),
+                Text::Owned(s) => header_safe(s),
+            }
         };
         self.journal(
             outcome.code.code(),
@@ -406,7 +419,7 @@ impl Call<'_> {
                 method: crate::journal::method_text(self.req.method()),
                 param: self.param.map(|p| p.spelling.name().into()),
                 param_in: self.param.map(|p| p.place.into()),
-                otp_token: self.param.map(|p| truncate(&p.value, 128)),
+                otp_token: self.param.map(|p| crate::journal::truncate(&p.value, 128)),
                 ip: self.caller.ip,
                 peer: self.caller.peer,
                 tls: self.tls,
@@ -450,7 +463,18 @@ fn decide(state: &AppState, caller: Caller, param: Option<&TokenParam>) -> Outco
         _ => None,
     };
 
-    // 1. The caller's address: the token's vendor's list when the token is known.
+    // 1. The caller's address: the token's vendor's list when the token is known. A trusted
+    // proxy that names no usable client leaves the caller unknown: refused, whatever the list.
+    if let Some(why) = caller.unusable {
+        return Outcome::failure(
+            ResultCode::IpNotAllowed,
+            format!(
+                "the trusted proxy {} did not name a usable client address: {why}",
+                caller.peer
+            ),
+            known.as_ref().map(|v| v.grant.vendor.to_string()),
+        );
+    }
     {
         let dir = state.directory();
         match &known {
@@ -667,17 +691,6 @@ pub fn header_safe(s: &str) -> HeaderValue {
         .collect();
     HeaderValue::from_maybe_shared(web::Bytes::from(clean))
         .unwrap_or_else(|_| HeaderValue::from_static("-"))
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]

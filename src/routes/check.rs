@@ -36,7 +36,11 @@ pub async fn handle(
     if is_form(&req) {
         take(&body);
     }
-    let caller = client_ip::caller(&req, &state.config.trusted_proxies);
+    let caller = client_ip::caller(
+        &req,
+        &state.config.trusted_proxies,
+        state.config.forwarded_header,
+    );
     let fault = state.faults.take(Endpoint::Check, None);
     let (mut answer, mut reason) = decide(
         &state,
@@ -94,7 +98,13 @@ pub async fn handle(
         .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
         .insert_header((
             crate::routes::cert::REASON_HEADER,
-            crate::routes::cert::header_safe(&reason),
+            if crate::access::may_see_detail(&req, &state) {
+                crate::routes::cert::header_safe(&reason)
+            } else {
+                actix_web::http::header::HeaderValue::from_static(
+                    crate::routes::cert::ANONYMOUS_REASON,
+                )
+            },
         ))
         .body(answer)
 }

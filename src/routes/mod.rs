@@ -8,14 +8,16 @@ pub mod health;
 pub mod openapi;
 pub mod pages;
 
+use actix_web::body::BoxBody;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
 
+use crate::access::Access;
 use crate::fixtures::{Company, Member, Vendor};
 
 /// Something routes can be added to: the app's configuration, or a plain list.
 pub trait Routes {
-    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    fn add<F, Args>(&mut self, access: Access, method: Method, path: &'static str, handler: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
@@ -23,132 +25,204 @@ pub trait Routes {
 }
 
 impl Routes for web::ServiceConfig {
-    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    /// Each route is its own resource (guarded by its method, so that routes sharing a path fall
+    /// through to each other as `ServiceConfig::route` does), with its access rule wrapped
+    /// around it: the rule runs on what the router matched, however the path was spelled.
+    fn add<F, Args>(&mut self, access: Access, method: Method, path: &'static str, handler: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.route(path, web::method(method).to(handler));
+        self.service(
+            web::resource(path)
+                .guard(actix_web::guard::Method(method))
+                .wrap(actix_web::middleware::from_fn(
+                    move |req, next: actix_web::middleware::Next<BoxBody>| {
+                        crate::access::enforce(access, req, next)
+                    },
+                ))
+                .to(handler),
+        );
     }
 }
 
-/// The routes as (method, path) pairs.
+/// The routes as (access, method, path).
 #[derive(Default)]
-pub struct RouteList(pub Vec<(Method, &'static str)>);
+pub struct RouteList(pub Vec<(Access, Method, &'static str)>);
 
 impl Routes for RouteList {
-    fn add<F, Args>(&mut self, method: Method, path: &'static str, _: F)
+    fn add<F, Args>(&mut self, access: Access, method: Method, path: &'static str, _: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.0.push((method, path));
+        self.0.push((access, method, path));
     }
 }
 
-/// The one table of routes.
+/// The one table of routes, each with what it needs of its caller.
 pub fn register(r: &mut impl Routes) {
     use api::admin;
-    r.add(Method::GET, cert::PATH, cert::handle);
-    r.add(Method::POST, cert::PATH, cert::handle);
-    r.add(Method::GET, check::PATH, check::handle);
-    r.add(Method::POST, check::PATH, check::handle);
-    r.add(Method::GET, "/_sim/healthz", health::handle);
-    r.add(Method::GET, "/_sim/openapi.json", openapi::get);
+    use Access::{Control, Operator, Protocol, Public, Receiver};
+    r.add(Protocol, Method::GET, cert::PATH, cert::handle);
+    r.add(Protocol, Method::POST, cert::PATH, cert::handle);
+    r.add(Protocol, Method::GET, check::PATH, check::handle);
+    r.add(Protocol, Method::POST, check::PATH, check::handle);
+    r.add(Public, Method::GET, "/_sim/healthz", health::handle);
+    r.add(Public, Method::GET, "/_sim/openapi.json", openapi::get);
 
-    r.add(Method::POST, "/_sim/api/gate", api::gate::post);
-    r.add(Method::GET, "/_sim/api/companies", api::lists::companies);
+    r.add(Control, Method::POST, "/_sim/api/gate", api::gate::post);
     r.add(
+        Control,
+        Method::GET,
+        "/_sim/api/companies",
+        api::lists::companies,
+    );
+    r.add(
+        Control,
         Method::PUT,
         "/_sim/api/companies/{cmpyCd}",
         admin::put::<Company>,
     );
     r.add(
+        Control,
         Method::PATCH,
         "/_sim/api/companies/{cmpyCd}",
         admin::patch::<Company>,
     );
     r.add(
+        Control,
         Method::DELETE,
         "/_sim/api/companies/{cmpyCd}",
         admin::delete::<Company>,
     );
-    r.add(Method::GET, "/_sim/api/members", api::lists::members);
     r.add(
+        Control,
+        Method::GET,
+        "/_sim/api/members",
+        api::lists::members,
+    );
+    r.add(
+        Control,
         Method::PUT,
         "/_sim/api/members/{custId}",
         admin::put::<Member>,
     );
     r.add(
+        Control,
         Method::PATCH,
         "/_sim/api/members/{custId}",
         admin::patch::<Member>,
     );
     r.add(
+        Control,
         Method::DELETE,
         "/_sim/api/members/{custId}",
         admin::delete::<Member>,
     );
-    r.add(Method::GET, "/_sim/api/vendors", api::lists::vendors);
     r.add(
+        Control,
+        Method::GET,
+        "/_sim/api/vendors",
+        api::lists::vendors,
+    );
+    r.add(
+        Control,
         Method::PUT,
         "/_sim/api/vendors/{vndrNo}",
         admin::put::<Vendor>,
     );
     r.add(
+        Control,
         Method::PATCH,
         "/_sim/api/vendors/{vndrNo}",
         admin::patch::<Vendor>,
     );
     r.add(
+        Control,
         Method::DELETE,
         "/_sim/api/vendors/{vndrNo}",
         admin::delete::<Vendor>,
     );
-    r.add(Method::GET, "/_sim/api/consents", admin::consents);
+    r.add(Control, Method::GET, "/_sim/api/consents", admin::consents);
     r.add(
+        Control,
         Method::PUT,
         "/_sim/api/consents/{custId}/{vndrNo}",
         admin::put_consent,
     );
     r.add(
+        Control,
         Method::DELETE,
         "/_sim/api/consents/{custId}/{vndrNo}",
         admin::delete_consent,
     );
-    r.add(Method::POST, "/_sim/api/tokens/bulk", api::bulk::post);
-    r.add(Method::GET, "/_sim/api/tokens/{token}", api::tokens::get);
     r.add(
+        Control,
+        Method::POST,
+        "/_sim/api/tokens/bulk",
+        api::bulk::post,
+    );
+    r.add(
+        Control,
+        Method::GET,
+        "/_sim/api/tokens/{token}",
+        api::tokens::get,
+    );
+    r.add(
+        Control,
         Method::POST,
         "/_sim/api/tokens/{token}/expire",
         api::tokens::expire,
     );
-    r.add(Method::GET, "/_sim/api/journal", api::journal::get);
-    r.add(Method::DELETE, "/_sim/api/journal", api::journal::clear);
-    r.add(Method::GET, "/_sim/api/faults", api::faults::list);
-    r.add(Method::POST, "/_sim/api/faults", api::faults::add);
-    r.add(Method::DELETE, "/_sim/api/faults", api::faults::clear);
-    r.add(Method::DELETE, "/_sim/api/faults/{id}", api::faults::remove);
-    r.add(Method::POST, "/_sim/api/reset", admin::reset);
+    r.add(Control, Method::GET, "/_sim/api/journal", api::journal::get);
+    r.add(
+        Control,
+        Method::DELETE,
+        "/_sim/api/journal",
+        api::journal::clear,
+    );
+    r.add(Control, Method::GET, "/_sim/api/faults", api::faults::list);
+    r.add(Control, Method::POST, "/_sim/api/faults", api::faults::add);
+    r.add(
+        Control,
+        Method::DELETE,
+        "/_sim/api/faults",
+        api::faults::clear,
+    );
+    r.add(
+        Control,
+        Method::DELETE,
+        "/_sim/api/faults/{id}",
+        api::faults::remove,
+    );
+    r.add(Control, Method::POST, "/_sim/api/reset", admin::reset);
 
-    use pages::{demo, journal, mall, partner};
-    r.add(Method::GET, "/", mall::landing);
-    r.add(Method::GET, "/member/login", mall::login);
-    r.add(Method::POST, "/member/login", mall::login_post);
-    r.add(Method::GET, "/member/logout", mall::logout);
-    r.add(Method::GET, "/mall", mall::home);
-    r.add(Method::GET, "/mall/go", mall::go);
-    r.add(Method::GET, "/mall/consent", mall::consent);
-    r.add(Method::POST, "/mall/consent", mall::consent_post);
-    r.add(Method::GET, "/mall/point", mall::point);
-    r.add(Method::GET, "/_sim/demo", demo::form);
-    r.add(Method::POST, "/_sim/demo", demo::submit);
-    r.add(Method::GET, "/_sim/partner/gate", partner::info);
-    r.add(Method::POST, "/_sim/partner/gate", partner::gate);
-    r.add(Method::POST, "/_sim/partner/recheck", partner::recheck);
-    r.add(Method::GET, "/_sim/journal", journal::page);
+    use pages::{demo, journal, mall, partner, signin};
+    r.add(Public, Method::GET, "/", mall::landing);
+    r.add(Public, Method::GET, "/_sim/signin", signin::form);
+    r.add(Public, Method::POST, "/_sim/signin", signin::submit);
+    r.add(Operator, Method::GET, "/member/login", mall::login);
+    r.add(Operator, Method::POST, "/member/login", mall::login_post);
+    r.add(Operator, Method::GET, "/member/logout", mall::logout);
+    r.add(Operator, Method::GET, "/mall", mall::home);
+    r.add(Operator, Method::GET, "/mall/go", mall::go);
+    r.add(Operator, Method::GET, "/mall/consent", mall::consent);
+    r.add(Operator, Method::POST, "/mall/consent", mall::consent_post);
+    r.add(Operator, Method::GET, "/mall/point", mall::point);
+    r.add(Operator, Method::GET, "/_sim/demo", demo::form);
+    r.add(Operator, Method::POST, "/_sim/demo", demo::submit);
+    r.add(Receiver, Method::GET, "/_sim/partner/gate", partner::info);
+    r.add(Receiver, Method::POST, "/_sim/partner/gate", partner::gate);
+    r.add(
+        Operator,
+        Method::POST,
+        "/_sim/partner/recheck",
+        partner::recheck,
+    );
+    r.add(Operator, Method::GET, "/_sim/journal", journal::page);
 }
 
 /// Registers the routes on an app.
@@ -159,8 +233,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
 }
 
-/// The routes as (method, path) pairs.
-pub fn list() -> Vec<(Method, &'static str)> {
+/// The routes as (access, method, path).
+pub fn list() -> Vec<(Access, Method, &'static str)> {
     let mut list = RouteList::default();
     register(&mut list);
     list.0

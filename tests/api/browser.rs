@@ -124,7 +124,10 @@ impl Browser {
             match self.c().find(Locator::Css(css)).await {
                 Ok(e) => return e,
                 Err(e) if std::time::Instant::now() > deadline => {
-                    panic!("no {css} on the page: {e}")
+                    let url = self.c().current_url().await.map(|u| u.to_string());
+                    let source = self.c().source().await.unwrap_or_default();
+                    let excerpt: String = source.chars().take(1500).collect();
+                    panic!("no {css} on the page {url:?}: {e}\n{excerpt}")
                 }
                 Err(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
             }

@@ -604,13 +604,13 @@ async fn the_openapi_document_parses_as_openapi_3_and_lists_every_route() {
     }
     let mut served: Vec<String> = benecafe_sim::routes::list()
         .into_iter()
-        .filter(|(_, p)| {
+        .filter(|(_, _, p)| {
             p.starts_with("/sso/")
                 || p.starts_with("/_sim/api/")
                 || *p == "/_sim/healthz"
                 || *p == "/_sim/openapi.json"
         })
-        .map(|(m, p)| format!("{m} {p}"))
+        .map(|(_, m, p)| format!("{m} {p}"))
         .collect();
     documented.sort();
     served.sort();

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use awc::http::StatusCode;
 use benecafe_sim::settings::Settings;
+use benecafe_sim::startup::AppHandle;
 use benecafe_sim::startup::Application;
 use benecafe_sim::state::AppState;
 use serde_json::{json, Value};
@@ -26,7 +26,7 @@ pub struct TestApp {
     pub data: PathBuf,
     /// PEM of the server's certificate.
     pub cert_pem: Vec<u8>,
-    handle: ServerHandle,
+    handle: AppHandle,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
@@ -132,15 +132,29 @@ impl Reply {
 impl TestApp {
     /// A client that trusts this server's certificate and nothing else.
     pub fn client(&self) -> awc::Client {
+        self.client_with(true)
+    }
+
+    /// The same client, but it shows redirects instead of following them.
+    #[allow(dead_code)]
+    pub fn client_without_redirects(&self) -> awc::Client {
+        self.client_with(false)
+    }
+
+    fn client_with(&self, follow_redirects: bool) -> awc::Client {
         use rustls::pki_types::pem::PemObject;
         let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&self.cert_pem)
             .collect::<Result<_, _>>()
             .expect("PEM certificate");
         let config = benecafe_sim::tls::client_config(&chain).expect("client TLS config");
-        awc::Client::builder()
+        let builder = awc::Client::builder()
             .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
-            .timeout(Duration::from_secs(30))
-            .finish()
+            .timeout(Duration::from_secs(30));
+        if follow_redirects {
+            builder.finish()
+        } else {
+            builder.disable_redirects().finish()
+        }
     }
 
     async fn wait_ready(&self) {

@@ -11,3 +11,4 @@ mod control;
 mod fixtures;
 mod gate;
 mod reliability;
+mod security;

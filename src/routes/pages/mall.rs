@@ -109,7 +109,11 @@ pub struct LoginForm {
     customer_id: String,
 }
 
-pub async fn login_post(state: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpResponse {
+pub async fn login_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
     let dir = state.directory();
     let Some((_, member)) = dir.member(&form.customer_id) else {
         return message(
@@ -137,7 +141,7 @@ pub async fn login_post(state: web::Data<AppState>, form: web::Form<LoginForm>) 
         customer_id: member.customer_id.clone(),
     };
     HttpResponse::SeeOther()
-        .cookie(session.cookie())
+        .cookie(session.cookie(req.app_config().secure()))
         .insert_header(("location", "/mall"))
         .finish()
 }

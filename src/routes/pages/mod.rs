@@ -6,6 +6,7 @@ pub mod demo;
 pub mod journal;
 pub mod mall;
 pub mod partner;
+pub mod signin;
 
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::HttpResponse;
@@ -14,12 +15,19 @@ use askama::Template;
 use crate::gate::Gate;
 use crate::journal::Omission;
 
-/// Renders a page; a template failure is logged and answered with a plain 500.
+/// Renders a page; a template failure is logged and answered with a plain 500. Pages are never
+/// framed (clickjacking), never sniffed as another type, and send only their origin as referrer
+/// to other sites: the mall's URLs carry member keys. (`no-referrer` would also make browsers
+/// send `Origin: null` with the mall's own form posts, which the cross-site rule refuses.)
 pub fn render<T: Template>(page: &T) -> HttpResponse {
     match page.render() {
         Ok(html) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header(("x-content-type-options", "nosniff"))
+            .insert_header(("x-frame-options", "DENY"))
+            .insert_header(("content-security-policy", "frame-ancestors 'none'"))
+            .insert_header(("referrer-policy", "strict-origin-when-cross-origin"))
             .body(html),
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");

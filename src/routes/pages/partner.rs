@@ -2,15 +2,21 @@
 //! GATE page does, shows every field, and then calls the cert endpoint server to server, over
 //! HTTPS, as a partner's server does, and shows the answer. Partner developers compare their
 //! own implementation with it.
+//!
+//! It calls from loopback, which its vendor's allow-list admits, so it must not become a way
+//! around anyone's allow-list: it redeems only tokens of vendors whose GATE it is, and "call
+//! again" only the token that reached its GATE in that browser (kept in a signed cookie), never
+//! one typed into a form.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use base64::Engine;
 
-use super::render;
+use super::{message, render};
 use crate::routes::cert;
 use crate::state::AppState;
 
@@ -48,8 +54,36 @@ pub async fn info() -> HttpResponse {
     })
 }
 
+/// The path of the built-in partner's GATE.
+pub const GATE_PATH: &str = "/_sim/partner/gate";
+
+/// The cookie holding the token that reached the GATE in this browser (signed).
+const RECEIVED_COOKIE: &str = "sim_partner_token";
+
+/// Why the built-in partner will not redeem `token`, if it will not: the token must belong to a
+/// vendor whose GATE URL is this page.
+fn not_ours(state: &AppState, token: &str) -> Option<String> {
+    let parsed = crate::domain::OtpToken::parse(token).ok()?;
+    let view = state.tokens.peek(&parsed)?;
+    let dir = state.directory();
+    let gate_url = dir
+        .vendor(&view.grant.vendor)
+        .map(|(_, v)| v.vendor.gate_url.clone())
+        .unwrap_or_default();
+    let ours = gate_url == GATE_PATH
+        || gate_url.strip_suffix(GATE_PATH).is_some_and(|base| {
+            base == state.config.public_url || base == state.config.public_http_url
+        });
+    (!ours).then(|| {
+        format!(
+            "이 토큰은 제휴사 {}의 것입니다 (GATE {gate_url}). 내장 테스트 제휴사는 자기 GATE로 온 토큰만 인증 요청합니다. (the built-in partner redeems only its own vendors' tokens)",
+            view.grant.vendor
+        )
+    })
+}
+
 /// POST: the GATE form arrives.
-pub async fn gate(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn gate(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let get = |name: &str| {
         fields
@@ -70,18 +104,31 @@ pub async fn gate(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse 
         .filter(|t| !t.is_empty());
     let foreign_cus_url =
         get("CUS_URL").filter(|u| u.trim_end_matches('/') != state.config.public_url);
+    if let Some(why) = token.as_deref().and_then(|t| not_ours(&state, t)) {
+        return message(StatusCode::FORBIDDEN, "테스트 제휴사", &why);
+    }
     let cert = match &token {
         Some(t) => Some(call_cert(&state, t).await),
         None => None,
     };
-    render(&PartnerPage {
+    let mut res = render(&PartnerPage {
         fields,
         point_name_decoded,
-        token,
+        token: token.clone(),
         cert,
         foreign_cus_url,
         recheck: false,
-    })
+    });
+    if let Some(t) = token {
+        let cookie = actix_web::cookie::Cookie::build(RECEIVED_COOKIE, crate::session::sign(&t))
+            .path("/_sim/partner")
+            .http_only(true)
+            .secure(req.app_config().secure())
+            .same_site(actix_web::cookie::SameSite::Lax)
+            .finish();
+        let _ = res.add_cookie(&cookie);
+    }
+    res
 }
 
 #[derive(serde::Deserialize)]
@@ -89,8 +136,24 @@ pub struct Recheck {
     token: String,
 }
 
-/// POST: call the cert endpoint again with the same token (shows the 404 of a used token).
-pub async fn recheck(state: web::Data<AppState>, form: web::Form<Recheck>) -> HttpResponse {
+/// POST: call the cert endpoint again with the same token (shows the 404 of a used token). Only
+/// the token this browser's GATE received, as its cookie says.
+pub async fn recheck(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<Recheck>,
+) -> HttpResponse {
+    let received = req.cookie(RECEIVED_COOKIE);
+    let received = received
+        .as_ref()
+        .and_then(|c| crate::session::verify(c.value()));
+    if received != Some(form.token.as_str()) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "테스트 제휴사",
+            "이 브라우저의 GATE로 받은 토큰만 다시 호출할 수 있습니다. (only the token this browser's GATE received can be sent again)",
+        );
+    }
     let cert = call_cert(&state, &form.token).await;
     render(&PartnerPage {
         fields: Vec::new(),

@@ -1,0 +1,444 @@
+//! Who may reach what. Every route is registered with an [`Access`] level, and the rule of that
+//! level runs as middleware on the route itself, after the router has matched the decoded path:
+//! a control path however encoded (`/_sim/%61pi/...`) is still a control route, so the rule
+//! cannot be walked around by spelling the path differently. Before routing, [`canonical_path`]
+//! folds `//`, `/./` and `/../` so that such spellings reach the route they name.
+//!
+//! The rules, in order: the `Host` must be one the simulator serves (DNS rebinding); a
+//! state-changing request must not come from a foreign `Origin` (cross-site forms); then the
+//! level's own rule: the control API needs its bearer token whenever one is in force and takes
+//! JSON bodies only; pages that show member data or change state need the operator's sign-in
+//! while the simulator listens beyond loopback.
+
+use std::net::IpAddr;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use actix_web::http::{Method, StatusCode, Uri};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::state::AppState;
+
+/// What a route needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The mall's protocol endpoints: partners' servers call them; the IP allow-list is theirs.
+    Protocol,
+    /// Pages and documents without member data: landing, health, OpenAPI, sign-in.
+    Public,
+    /// The built-in partner's GATE receiver: a partner's page, which the mall posts to
+    /// cross-site, as in production.
+    Receiver,
+    /// The control API: the bearer token whenever one is in force; JSON bodies only.
+    Control,
+    /// Pages that show member data or change state: the operator's sign-in beyond loopback.
+    Operator,
+}
+
+/// Whether the simulator can be reached from other machines: decided by the listeners' addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// Both listeners on loopback addresses: only this machine's users reach it.
+    Loopback,
+    /// A listener beyond loopback: a shared QA environment.
+    Network,
+}
+
+/// The cookie of an operator who signed in with the control token.
+pub const OPERATOR_COOKIE: &str = "sim_operator";
+
+/// How long an operator's sign-in lasts, in milliseconds.
+const SIGN_IN_MS: u64 = 12 * 3600 * 1000;
+
+/// The host names requests may name, decided once at start.
+#[derive(Debug, Clone, Default)]
+pub struct ServedHosts {
+    /// Exact names, lower case, IPv6 without brackets.
+    exact: Vec<String>,
+    /// Suffixes (`.example.com`) whose subdomains are admitted.
+    suffixes: Vec<String>,
+    /// `--allowed-hosts '*'`: every name.
+    any: bool,
+}
+
+impl ServedHosts {
+    /// localhost, `*.localhost` (browsers resolve it to loopback, so no page can rebind it),
+    /// the loopback addresses, and the names given.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut hosts = ServedHosts {
+            exact: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            suffixes: vec![".localhost".into()],
+            any: false,
+        };
+        for name in names {
+            let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+            let name = name.trim_start_matches('[').trim_end_matches(']');
+            match name {
+                "" => {}
+                "*" => hosts.any = true,
+                _ if name.starts_with("*.") => hosts.suffixes.push(name[1..].to_owned()),
+                _ if name.starts_with('.') => hosts.suffixes.push(name.to_owned()),
+                _ => hosts.exact.push(name.to_owned()),
+            }
+        }
+        hosts
+    }
+
+    /// Whether `authority` (`host`, `host:port`, `[v6]:port`) names a served host.
+    pub fn admits(&self, authority: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        let host = host_of(authority).trim_end_matches('.');
+        let host = host.to_ascii_lowercase();
+        self.exact.contains(&host) || self.suffixes.iter().any(|s| host.ends_with(s.as_str()))
+    }
+}
+
+/// The host part of an authority, without port and brackets.
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// The host of a URL (`https://j01.localhost:8443/x` → `j01.localhost`), for the served names.
+pub fn url_host(url: &str) -> Option<String> {
+    let uri: Uri = url.parse().ok()?;
+    uri.host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+}
+
+/// Whether the address is a specific one (not 0.0.0.0 or ::) worth admitting as a host name.
+pub fn bound_host(ip: IpAddr) -> Option<String> {
+    (!ip.is_unspecified()).then(|| ip.to_string())
+}
+
+/// The middleware of one route: the common rules, then the level's own.
+pub async fn enforce(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refusal = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => check(access, req.request(), state),
+        None => None,
+    };
+    match refusal {
+        Some(res) => Ok(req.into_response(res)),
+        None => next.call(req).await,
+    }
+}
+
+/// The refusal a request gets at this level, if any.
+pub fn check(access: Access, req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let config = &state.config;
+    if let Some(host) = authority(req) {
+        if !config.served_hosts.admits(host) {
+            return Some(refuse(
+                access,
+                StatusCode::MISDIRECTED_REQUEST,
+                &format!(
+                    "this simulator does not serve the host '{}'; name it with --allowed-hosts (a page on another domain that resolves here is refused, against DNS rebinding)",
+                    host_of(host)
+                ),
+            ));
+        }
+    }
+    if access != Access::Receiver && changes_state(req.method()) {
+        if let Some(why) = cross_site(req, state) {
+            return Some(refuse(access, StatusCode::FORBIDDEN, &why));
+        }
+    }
+    match access {
+        Access::Protocol | Access::Public | Access::Receiver => None,
+        Access::Control => control(req, state),
+        Access::Operator => operator(req, state),
+    }
+}
+
+/// The host a request names: the URI's authority (HTTP/2) or the `Host` header.
+fn authority(req: &HttpRequest) -> Option<&str> {
+    req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+    })
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Why a state-changing request looks cross-site: an `Origin` that is not a served host (or
+/// `null`), or, without `Origin`, `Sec-Fetch-Site: cross-site`.
+fn cross_site(req: &HttpRequest, state: &AppState) -> Option<String> {
+    let headers = req.headers();
+    if let Some(origin) = headers.get("origin") {
+        let origin = origin.to_str().unwrap_or("null");
+        let host = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default());
+        return match host {
+            Some(h) if state.config.served_hosts.admits(h) => None,
+            _ => Some(format!(
+                "a cross-site request (Origin {origin}) cannot change the simulator's state"
+            )),
+        };
+    }
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    (site == Some("cross-site"))
+        .then(|| "a cross-site request cannot change the simulator's state".to_owned())
+}
+
+/// The control API's rule: the bearer token when one is in force, JSON bodies only.
+fn control(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if let Some(expected) = state.config.control_token.as_deref() {
+        let given = bearer(req);
+        if !given.is_some_and(|g| same_secret(g, expected)) {
+            let message = if given.is_some() {
+                "the bearer token is not the control token"
+            } else {
+                "the control API needs `Authorization: Bearer <control token>` when the simulator listens beyond loopback; the token is printed at start-up or set with --control-token"
+            };
+            let mut res = refuse(Access::Control, StatusCode::UNAUTHORIZED, message);
+            res.headers_mut().insert(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"benecafe-sim control API\""),
+            );
+            return Some(res);
+        }
+    }
+    let has_body = req.headers().contains_key("transfer-encoding")
+        || req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or_default());
+    let json = content_type.is_some_and(|t| {
+        let essence = t.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case("application/json")
+    });
+    if (has_body || content_type.is_some()) && changes_state(req.method()) && !json {
+        return Some(refuse(
+            Access::Control,
+            StatusCode::BAD_REQUEST,
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    None
+}
+
+/// The pages' rule: beyond loopback, the operator signs in once (or sends the bearer token).
+fn operator(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if !state.config.pages_need_sign_in() || is_operator(req, state) {
+        return None;
+    }
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let to = format!(
+            "/_sim/signin?next={}",
+            form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        );
+        return Some(
+            HttpResponse::SeeOther()
+                .insert_header((LOCATION, to))
+                .finish(),
+        );
+    }
+    Some(crate::routes::pages::message(
+        StatusCode::UNAUTHORIZED,
+        "운영자 로그인 필요",
+        "이 시뮬레이터는 네트워크에 열려 있어 먼저 제어 토큰으로 로그인해야 합니다: /_sim/signin (sign in with the control token first)",
+    ))
+}
+
+/// Whether the request carries the operator's sign-in or the control token.
+pub fn is_operator(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(expected) = state.config.control_token.as_deref() else {
+        return true;
+    };
+    if bearer(req).is_some_and(|g| same_secret(g, expected)) {
+        return true;
+    }
+    req.cookie(OPERATOR_COOKIE)
+        .and_then(|c| crate::session::verify(c.value()).map(str::to_owned))
+        .and_then(|v| v.strip_prefix("operator|")?.parse::<u64>().ok())
+        .is_some_and(|until| until > crate::clock::now_ms())
+}
+
+/// Whether a caller may read the simulator's reasons in detail (`X-Sim-Reason`): always on
+/// loopback, beyond it only with the control token.
+pub fn may_see_detail(req: &HttpRequest, state: &AppState) -> bool {
+    state.config.exposure == Exposure::Loopback
+        || state
+            .config
+            .control_token
+            .as_deref()
+            .is_some_and(|expected| bearer(req).is_some_and(|g| same_secret(g, expected)))
+}
+
+/// The operator's sign-in cookie, valid for twelve hours.
+pub fn operator_cookie(secure: bool) -> actix_web::cookie::Cookie<'static> {
+    let until = crate::clock::now_ms() + SIGN_IN_MS;
+    actix_web::cookie::Cookie::build(
+        OPERATOR_COOKIE,
+        crate::session::sign(&format!("operator|{until}")),
+    )
+    .path("/")
+    .http_only(true)
+    .secure(secure)
+    .same_site(actix_web::cookie::SameSite::Lax)
+    .finish()
+}
+
+/// Whether a sign-in's token is the control token.
+pub fn is_control_token(given: &str, state: &AppState) -> bool {
+    state
+        .config
+        .control_token
+        .as_deref()
+        .is_some_and(|expected| same_secret(given, expected))
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Compares secrets in time that depends only on their lengths.
+fn same_secret(given: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// A refusal in the shape the route's callers read: the cert endpoint's JSON, the control API's
+/// `{"error"}`, or a page.
+fn refuse(access: Access, status: StatusCode, message: &str) -> HttpResponse {
+    match access {
+        Access::Protocol => HttpResponse::build(status)
+            .insert_header((CONTENT_TYPE, crate::routes::cert::JSON_UTF8))
+            .body(
+                serde_json::json!({"resultCode": status.as_u16().to_string(), "message": message})
+                    .to_string(),
+            ),
+        Access::Control | Access::Public => {
+            HttpResponse::build(status).json(serde_json::json!({ "error": message }))
+        }
+        Access::Receiver | Access::Operator => {
+            crate::routes::pages::message(status, "요청 거부 (refused)", message)
+        }
+    }
+}
+
+/// A path with `//`, `.` and `..` segments folded, if it has any. Percent-encoded dots count as
+/// dots (the router decodes them), so `/_sim/%2e/api` folds too.
+pub fn fold_path(path: &str) -> Option<String> {
+    let suspicious =
+        path.contains("//") || path.contains("/.") || path.contains("%2e") || path.contains("%2E");
+    if !suspicious {
+        return None;
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for segment in path.split('/').skip(1) {
+        let dots = segment.replace("%2e", ".").replace("%2E", ".");
+        match dots.as_str() {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            _ => out.push(segment),
+        }
+    }
+    let mut folded = format!("/{}", out.join("/"));
+    if path.ends_with('/') && folded != "/" {
+        folded.push('/');
+    }
+    (folded != path).then_some(folded)
+}
+
+/// Middleware before routing: rewrites a path with `//`, `/./` or `/../` to the one it names, so
+/// the router matches (and the route's access rule guards) what the client asked for.
+pub async fn canonical_path(
+    mut req: ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if let Some(folded) = fold_path(req.path()) {
+        let mut parts = req.head().uri.clone().into_parts();
+        let query = req.query_string();
+        let pq = if query.is_empty() {
+            folded
+        } else {
+            format!("{folded}?{query}")
+        };
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                req.match_info_mut().get_mut().update(&uri);
+                req.head_mut().uri = uri;
+            }
+        }
+    }
+    next.call(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_hosts_admit_loopback_localhost_subdomains_and_the_names_given() {
+        let hosts = ServedHosts::new(["sim.qa.example", ".corp.example", "[2001:db8::1]"]);
+        for ok in [
+            "localhost:8080",
+            "127.0.0.1",
+            "[::1]:8443",
+            "j01.benecafe.localhost:8443",
+            "SIM.QA.EXAMPLE",
+            "a.corp.example",
+            "[2001:db8::1]:8443",
+        ] {
+            assert!(hosts.admits(ok), "{ok}");
+        }
+        for no in [
+            "evil.example",
+            "localhost.evil.example",
+            "corp.example",
+            "127.0.0.2",
+        ] {
+            assert!(!hosts.admits(no), "{no}");
+        }
+        assert!(ServedHosts::new(["*"]).admits("anything.example"));
+    }
+
+    #[test]
+    fn paths_are_folded_as_the_client_meant_them() {
+        assert_eq!(fold_path("/_sim/api/x"), None);
+        assert_eq!(fold_path("//_sim/api/x").as_deref(), Some("/_sim/api/x"));
+        assert_eq!(fold_path("/_sim/./api/x").as_deref(), Some("/_sim/api/x"));
+        assert_eq!(
+            fold_path("/_sim/x/../api/x").as_deref(),
+            Some("/_sim/api/x")
+        );
+        assert_eq!(fold_path("/_sim/%2e/api/x").as_deref(), Some("/_sim/api/x"));
+        assert_eq!(fold_path("/../../etc").as_deref(), Some("/etc"));
+        assert_eq!(fold_path("/a/.b").as_deref(), None);
+    }
+}

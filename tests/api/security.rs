@@ -1,0 +1,716 @@
+//! What a hostile client tries when the simulator is reachable from a network: encoded paths
+//! around the control token, member data through the built-in pages, stalled TLS handshakes, a
+//! journal grown without bound, cross-site requests and foreign `Host` names, symlinks planted
+//! for the state file and key, forwarding headers that name nobody, log floods and slow bodies.
+//! Each test failed on the code before the fix it checks.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use awc::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, Reply, SimProcess, TestApp};
+
+/// Settings from command-line words, on top of the test defaults (so a test can use a flag
+/// without naming a settings field).
+fn with_args<'a>(words: &'a [&'a str]) -> impl FnOnce(&mut benecafe_sim::settings::Settings) + 'a {
+    move |s| {
+        use clap::Parser;
+        let mut all = vec!["benecafe-sim"];
+        all.extend_from_slice(words);
+        let parsed = benecafe_sim::settings::Settings::try_parse_from(all)
+            .unwrap_or_else(|e| panic!("the flags {words:?} are accepted: {e}"));
+        let (fixtures, data) = (s.fixtures.clone(), s.data_dir.clone());
+        *s = parsed;
+        s.https_addr = "127.0.0.1:0".parse().unwrap();
+        s.http_addr = "127.0.0.1:0".parse().unwrap();
+        s.fixtures = fixtures;
+        s.data_dir = data;
+        s.log = "warn".into();
+        s.workers = Some(2);
+    }
+}
+
+impl TestApp {
+    /// A request on `base` (the HTTP or HTTPS URL) with extra headers and an optional body.
+    async fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, &str)>,
+    ) -> Reply {
+        let client = self.client_without_redirects();
+        let mut req = client.request(method.parse().unwrap(), url);
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        self.send(req, body.map(|(t, b)| (t, b.as_bytes().to_vec())))
+            .await
+    }
+
+    fn live_tokens(&self) -> usize {
+        self.state.tokens.live()
+    }
+
+    /// Whether `token` still redeems (once) from loopback.
+    async fn still_redeems(&self, token: &str) -> bool {
+        self.cert(&format!("otpTokenp={token}")).await.result_code() == "OK"
+    }
+}
+
+fn gate_body() -> Value {
+    json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"})
+}
+
+#[actix_web::test]
+async fn every_encoding_of_a_control_path_needs_the_token_on_both_listeners() {
+    let app = spawn_app_with(|s| s.control_token = Some("s3cret".into())).await;
+    let paths = [
+        "/_sim/api/faults",
+        "/_sim/%61pi/faults",
+        "/%5Fsim/api/faults",
+        "/%5fsim/api/faults",
+        "/_%73im/api/faults",
+        "/_%73im/%61%70%69/faults",
+        "//_sim/api/faults",
+        "/_sim//api/faults",
+        "/_sim/./api/faults",
+        "/_sim/x/../api/faults",
+        "/_sim/%2e/api/faults",
+    ];
+    for base in [&app.https, &app.http] {
+        for path in paths {
+            let r = app.raw("GET", &format!("{base}{path}"), &[], None).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "GET {base}{path}");
+        }
+    }
+    // A state change through an encoded path changes nothing.
+    let client = app.client();
+    let token = {
+        let r = app
+            .send(
+                client
+                    .post(format!("{}/_sim/api/gate", app.http))
+                    .insert_header(("Authorization", "Bearer s3cret")),
+                Some(("application/json", gate_body().to_string().into_bytes())),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.json()["otpToken"].as_str().unwrap().to_owned()
+    };
+    for path in [
+        "/_sim/%61pi/reset",
+        "/%5Fsim/api/reset",
+        "/_sim/./api/reset",
+    ] {
+        let r = app
+            .raw("POST", &format!("{}{path}", app.http), &[], None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "POST {path}");
+    }
+    assert_eq!(app.live_tokens(), 1, "no reset happened");
+    assert!(app.still_redeems(&token).await);
+}
+
+/// Bound to 0.0.0.0 (called through 127.0.0.1), as a shared QA environment runs it.
+async fn spawn_exposed() -> (TestApp, String) {
+    let app = spawn_app_with(|s| {
+        s.http_addr = "0.0.0.0:0".parse().unwrap();
+        s.control_token = None;
+    })
+    .await;
+    let token = app.state.config.control_token.clone().unwrap();
+    (app, token)
+}
+
+#[actix_web::test]
+async fn beyond_loopback_pages_with_member_data_need_the_operator_sign_in() {
+    let (app, control) = spawn_exposed().await;
+    let member_pages = [
+        "/_sim/demo",
+        "/_sim/journal",
+        "/member/login?cmpyNo=J01",
+        "/mall/point?cmpyCd=J01&custId=J01A00038745",
+    ];
+    for page in member_pages {
+        let r = app
+            .raw("GET", &format!("{}{page}", app.http), &[], None)
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{page} without sign-in");
+        assert!(r
+            .header("location")
+            .unwrap()
+            .starts_with("/_sim/signin?next="));
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("차세대테"),
+            "{page}"
+        );
+    }
+    // The demo form issues nothing, the built-in partner redeems nothing.
+    let demo = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/demo", app.http),
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                "member=J01%7CJ01A00038745&vndrNo=VR000216&consent=agree",
+            )),
+        )
+        .await;
+    assert_ne!(demo.status, StatusCode::OK);
+    assert_eq!(app.live_tokens(), 0);
+    let r = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/api/gate", app.http),
+            &[("Authorization", &format!("Bearer {control}"))],
+            Some(("application/json", &gate_body().to_string())),
+        )
+        .await;
+    let token = r.json()["otpToken"].as_str().unwrap().to_owned();
+    let recheck = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/partner/recheck", app.http),
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                &format!("token={token}"),
+            )),
+        )
+        .await;
+    assert_ne!(recheck.status, StatusCode::OK);
+    assert!(!String::from_utf8_lossy(&recheck.body).contains("0310000000"));
+
+    // Signing in once with the control token opens the pages.
+    let wrong = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/signin", app.http),
+            &[],
+            Some(("application/x-www-form-urlencoded", "token=wrong&next=/")),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.header("set-cookie").is_none());
+    let signed = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/signin", app.http),
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                &format!("token={control}&next=/_sim/demo"),
+            )),
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed.header("location").as_deref(), Some("/_sim/demo"));
+    let cookie = signed.header("set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap();
+    let r = app
+        .raw(
+            "GET",
+            &format!("{}/member/login?cmpyNo=J01", app.http),
+            &[("Cookie", cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("차세대테"));
+    // The token was not used by any of this.
+    assert!(app.still_redeems(&token).await);
+}
+
+#[actix_web::test]
+async fn sign_in_never_redirects_off_the_simulator() {
+    let (app, control) = spawn_exposed().await;
+    for next in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+    ] {
+        let body = format!(
+            "token={control}&next={}",
+            form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        );
+        let r = app
+            .raw(
+                "POST",
+                &format!("{}/_sim/signin", app.http),
+                &[],
+                Some(("application/x-www-form-urlencoded", &body)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.header("location").as_deref(), Some("/"), "next={next}");
+    }
+}
+
+#[actix_web::test]
+async fn the_built_in_partner_redeems_only_tokens_that_reached_its_gate() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let r = app
+        .post_form("/_sim/partner/recheck", &format!("token={token}"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(app.still_redeems(&token).await, "the token was not used");
+
+    // A token of another vendor posted to its GATE is not redeemed either.
+    let foreign = app.issue_token("J01", "J01A00038745", "VR000301").await;
+    let r = app
+        .post_form("/_sim/partner/gate", &format!("OTP_TOKEN={foreign}"))
+        .await;
+    assert!(!r.text().contains("0310000000"), "no member data shown");
+    assert!(app.still_redeems(&foreign).await);
+}
+
+#[actix_web::test]
+async fn idle_connections_to_the_https_port_stall_neither_listener() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path(), &[]).await.unwrap();
+    let client = sim.client(data.path());
+    let https_addr = sim.https.trim_start_matches("https://").to_owned();
+    let token = {
+        let r = client
+            .post(format!("{}/_sim/api/gate", sim.http))
+            .send_json(&gate_body())
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        r["otpToken"].as_str().unwrap().to_owned()
+    };
+    // Connections that never send a ClientHello.
+    let idle: Vec<TcpStream> = (0..3000)
+        .map(|_| TcpStream::connect(&https_addr).expect("connects"))
+        .collect();
+
+    let client = sim.client(data.path());
+    let started = Instant::now();
+    let health = actix_web::rt::time::timeout(
+        Duration::from_secs(1),
+        client.get(format!("{}/_sim/healthz", sim.http)).send(),
+    )
+    .await
+    .expect("HTTP health answers within a second")
+    .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let cert: Value = actix_web::rt::time::timeout(Duration::from_secs(1), async {
+        client
+            .get(format!(
+                "{}/sso/vendorUserCertTonken?otpTokenp={token}",
+                sim.https
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+    .await
+    .expect("a cert call on a fresh HTTPS connection answers within a second");
+    assert_eq!(cert["resultCode"], "OK");
+    eprintln!(
+        "both answered in {:?} with 3000 idle connections",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
+#[actix_web::test]
+async fn huge_checkurl_values_do_not_grow_memory() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path(), &[]).await.unwrap();
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let url = format!("{}/sso/vendorUserCheck", sim.http);
+    let big = "가".repeat(20_000); // 60 kB of UTF-8
+    let body = format!("cmpyCd=J01&CFM_CUS_ID=J01A00038745&userName={big}");
+    // Warm up, then measure.
+    for _ in 0..50 {
+        client
+            .post(&url)
+            .content_type("application/x-www-form-urlencoded")
+            .send_body(body.clone())
+            .await
+            .unwrap();
+    }
+    let before = sim.rss_kib();
+    for _ in 0..2000 {
+        let mut r = client
+            .post(&url)
+            .content_type("application/x-www-form-urlencoded")
+            .send_body(body.clone())
+            .await
+            .unwrap();
+        assert_eq!(&r.body().await.unwrap()[..], b"N");
+    }
+    let grown = sim.rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "resident memory grew by {grown} KiB");
+    let journal: Value = client
+        .get(format!("{}/_sim/api/journal?limit=1", sim.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .limit(1 << 20)
+        .await
+        .unwrap();
+    let name = journal[0]["userName"].as_str().unwrap();
+    assert!(name.len() <= 512, "the journal keeps {} bytes", name.len());
+}
+
+#[actix_web::test]
+async fn cross_site_requests_and_foreign_hosts_change_nothing() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let evil = [("Origin", "http://evil.example")];
+    let r = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/api/reset", app.http),
+            &evil,
+            Some(("application/x-www-form-urlencoded", "")),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "reset: {}", r.status);
+    // A form body is not JSON, whoever sends it.
+    let r = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/api/reset", app.http),
+            &[],
+            Some(("application/x-www-form-urlencoded", "")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app
+        .raw(
+            "PUT",
+            &format!("{}/_sim/api/consents/J01A00038746/VR000452", app.http),
+            &[],
+            Some(("application/x-www-form-urlencoded", "agrDts=x")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let consents = app.api("GET", "/_sim/api/consents", None).await.json();
+    assert!(!consents
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["custId"] == "J01A00038746" && c["vndrNo"] == "VR000452"));
+
+    // A cross-site form post to the demo page records no consent and issues no token.
+    let demo_body = "member=J01%7CJ01A00038747&vndrNo=VR000216&consent=agree&gateUrl=https%3A%2F%2Fevil.example%2F";
+    for headers in [
+        &evil[..],
+        &[("Sec-Fetch-Site", "cross-site")][..],
+        &[("Origin", "null")][..],
+    ] {
+        let r = app
+            .raw(
+                "POST",
+                &format!("{}/_sim/demo", app.http),
+                headers,
+                Some(("application/x-www-form-urlencoded", demo_body)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    assert_eq!(app.live_tokens(), 1);
+    // A page of a rebinding domain reads and drives nothing.
+    for (method, path) in [("GET", "/_sim/api/companies"), ("POST", "/_sim/api/reset")] {
+        let r = app
+            .raw(
+                method,
+                &format!("{}{path}", app.http),
+                &[("Host", "rebind.evil.example")],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST, "{method} {path}");
+    }
+    assert!(app.still_redeems(&token).await, "nothing was reset");
+    // The simulator's own pages still post to it.
+    let own = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/demo", app.http),
+            &[("Origin", &app.http.clone())],
+            Some((
+                "application/x-www-form-urlencoded",
+                "member=J01%7CJ01A00038745&vndrNo=VR000216",
+            )),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+}
+
+#[cfg(unix)]
+#[actix_web::test]
+async fn the_state_file_and_key_are_private_and_planted_symlinks_are_not_followed() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("victim");
+    std::fs::write(&victim, "victim").unwrap();
+
+    // A key.pem symlink in a fresh data folder.
+    let fixtures = crate::helpers::copy_fixtures(&crate::helpers::shipped_fixtures());
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().join("state.json");
+    symlink(
+        &victim,
+        state_dir
+            .path()
+            .join(format!(".state.json.tmp-{}", std::process::id())),
+    )
+    .unwrap();
+    std::fs::write(&state, b"").ok();
+    std::fs::remove_file(&state).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    symlink(&victim, data.path().join("key.pem")).unwrap();
+    let data_path = data.path().to_owned();
+    let state_path = state.clone();
+    let app = crate::helpers::spawn_app_in(fixtures, move |s| {
+        s.data_dir = Some(data_path);
+        s.state = Some(state_path);
+        s.state_interval_seconds = 1;
+    })
+    .await;
+    app.token().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !state.exists() && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim");
+    assert!(state.exists(), "the state was saved");
+    assert_eq!(mode(&state), 0o600, "state.json");
+    let key = data.path().join("key.pem");
+    let key = if key.exists() {
+        key
+    } else {
+        data.path().join("ca-key.pem")
+    };
+    assert!(!std::fs::symlink_metadata(&key)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(mode(&key), 0o600, "the key");
+
+    // A state file that was readable by all becomes private at the next save.
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o644)).unwrap();
+    app.token().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mode(&state) != 0o600 && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(mode(&state), 0o600);
+}
+
+#[actix_web::test]
+async fn forwarding_headers_without_a_usable_client_address_get_403() {
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let token = app.token().await;
+    let url = format!("{}/sso/vendorUserCertTonken?otpTokenp={token}", app.https);
+    let cases: [&[(&str, &str)]; 7] = [
+        &[("Forwarded", "for=unknown")],
+        &[("Forwarded", "for=\"_hidden\"")],
+        &[("Forwarded", "by=127.0.0.1")],
+        &[("X-Forwarded-For", "")],
+        &[("X-Forwarded-For", "unknown")],
+        // The proxy manages one header; a client's own other header disagrees.
+        &[
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("Forwarded", "for=127.0.0.1"),
+        ],
+        &[
+            ("Forwarded", "for=203.0.113.9"),
+            ("X-Forwarded-For", "127.0.0.1"),
+        ],
+    ];
+    for headers in cases {
+        let r = app.raw("GET", &url, headers, None).await;
+        assert_eq!(
+            r.result_code(),
+            "403",
+            "{headers:?}: {:?}",
+            r.header("x-sim-reason")
+        );
+    }
+    assert!(app.still_redeems(&token).await);
+}
+
+#[actix_web::test]
+async fn the_operator_names_the_one_forwarding_header_the_proxy_sets() {
+    let app = spawn_app_with(|s| {
+        with_args(&[
+            "--trusted-proxies",
+            "127.0.0.1",
+            "--forwarded-header",
+            "x-forwarded-for",
+        ])(s)
+    })
+    .await;
+    let token = app.token().await;
+    let url = format!("{}/sso/vendorUserCertTonken?otpTokenp={token}", app.https);
+    // The client's own Forwarded header disagrees with the proxy's X-Forwarded-For.
+    let r = app
+        .raw(
+            "GET",
+            &url,
+            &[
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("Forwarded", "for=127.0.0.1"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.result_code(), "403");
+    // Without the named header, the trusted proxy names nobody.
+    let r = app.raw("GET", &url, &[], None).await;
+    assert_eq!(r.result_code(), "403");
+    let r = app
+        .raw("GET", &url, &[("X-Forwarded-For", "127.0.0.1")], None)
+        .await;
+    assert_eq!(r.result_code(), "OK");
+}
+
+#[actix_web::test]
+async fn a_thousand_malformed_requests_add_at_most_a_handful_of_log_lines() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path(), &[]).await.unwrap();
+    let before = sim.log_text().lines().count();
+    let addr = sim.http.trim_start_matches("http://").to_owned();
+    for _ in 0..1000 {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.write_all(b"GARBAGE \x01\x02 HTTP/9\r\n\r\n").unwrap();
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let log = sim.log_text();
+    let added = log.lines().count() - before;
+    assert!(added <= 5, "{added} log lines added:\n{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
+}
+
+#[actix_web::test]
+async fn a_vendor_token_lifetime_is_bounded() {
+    let app = spawn_app().await;
+    let mut vendor = app.api("GET", "/_sim/api/vendors", None).await.json()[0].clone();
+    vendor["tokenTtlSeconds"] = json!(18_446_744_073_709_551u64);
+    let r = app.put_json("/_sim/api/vendors/VR000216", &vendor).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.text().contains("tokenTtlSeconds"));
+}
+
+#[actix_web::test]
+async fn pages_forbid_framing_and_sniffing_and_the_session_cookie_is_secure_over_https() {
+    let app = spawn_app().await;
+    let r = app.get("/member/login?cmpyNo=J01").await;
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
+    assert!(r
+        .header("content-security-policy")
+        .is_some_and(|v| v.contains("frame-ancestors 'none'")));
+    assert!(r.header("referrer-policy").is_some());
+    let r = app
+        .raw(
+            "POST",
+            &format!("{}/member/login", app.https),
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                "cmpyNo=J01&custId=J01A00038745",
+            )),
+        )
+        .await;
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[actix_web::test]
+async fn a_body_trickled_byte_by_byte_is_cut_off() {
+    let app = spawn_app_with(with_args(&["--body-timeout-seconds", "1"])).await;
+    let addr = app.http.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    s.write_all(
+        b"POST /_sim/api/gate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    for _ in 0..40 {
+        if s.write_all(b" ").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = s.set_nonblocking(true);
+        let mut buf = [0u8; 1024];
+        if let Ok(n) = s.read(&mut buf) {
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || !answer.is_empty() {
+                break;
+            }
+        }
+        let _ = s.set_nonblocking(false);
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "cut off after {:?}",
+        started.elapsed()
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[actix_web::test]
+async fn beyond_loopback_the_reason_header_tells_an_anonymous_caller_little() {
+    let (app, control) = spawn_exposed().await;
+    let foreign = {
+        let r = app
+            .raw(
+                "POST",
+                &format!("{}/_sim/api/gate", app.http),
+                &[("Authorization", &format!("Bearer {control}"))],
+                Some((
+                    "application/json",
+                    &json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000452", "consent": "agree"})
+                        .to_string(),
+                )),
+            )
+            .await;
+        r.json()["otpToken"].as_str().unwrap().to_owned()
+    };
+    let url = format!("{}/sso/vendorUserCertTonken?otpTokenp={foreign}", app.https);
+    let anonymous = app.raw("GET", &url, &[], None).await;
+    assert_eq!(anonymous.result_code(), "403");
+    let reason = anonymous.header("x-sim-reason").unwrap_or_default();
+    assert!(!reason.contains("203.0.113.10"), "{reason}");
+    let operator = app
+        .raw(
+            "GET",
+            &url,
+            &[("Authorization", &format!("Bearer {control}"))],
+            None,
+        )
+        .await;
+    assert!(operator
+        .header("x-sim-reason")
+        .unwrap()
+        .contains("203.0.113.10"));
+}
