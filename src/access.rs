@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use actix_web::http::{Method, StatusCode, Uri};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -120,20 +120,33 @@ pub fn bound_host(ip: IpAddr) -> Option<String> {
     (!ip.is_unspecified()).then(|| ip.to_string())
 }
 
-/// The middleware of one route: the common rules, then the level's own.
+/// The middleware of one route: the common rules, the size limits, the level's own rule, then
+/// the body read whole within its limits.
 pub async fn enforce(
     access: Access,
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let refusal = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => check(access, req.request(), state),
-        None => None,
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
     };
-    match refusal {
-        Some(res) => Ok(req.into_response(res)),
-        None => next.call(req).await,
+    let refusal = crate::limits::oversize(&req, &state.config)
+        .map(|(status, why)| refuse(access, status, &why))
+        .or_else(|| check(access, req.request(), &state));
+    if let Some(res) = refusal {
+        return Ok(req.into_response(res));
     }
+    if let Err((status, why)) = crate::limits::read_body(&mut req, &state.config).await {
+        let mut res = refuse(access, status, &why);
+        if status == StatusCode::REQUEST_TIMEOUT {
+            res.headers_mut().insert(
+                actix_web::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+        }
+        return Ok(req.into_response(res));
+    }
+    next.call(req).await
 }
 
 /// The refusal a request gets at this level, if any.
@@ -215,12 +228,7 @@ fn control(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
             return Some(res);
         }
     }
-    let has_body = req.headers().contains_key("transfer-encoding")
-        || req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() != "0");
+    let has_body = crate::limits::has_body(req);
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -334,7 +342,7 @@ fn same_secret(given: &str, expected: &str) -> bool {
 fn refuse(access: Access, status: StatusCode, message: &str) -> HttpResponse {
     match access {
         Access::Protocol => HttpResponse::build(status)
-            .insert_header((CONTENT_TYPE, crate::routes::cert::JSON_UTF8))
+            .insert_header((CONTENT_TYPE, crate::protocol::JSON_UTF8))
             .body(
                 serde_json::json!({"resultCode": status.as_u16().to_string(), "message": message})
                     .to_string(),

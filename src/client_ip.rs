@@ -5,7 +5,17 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-use crate::settings::ForwardedHeader;
+/// Which forwarding header carries the client's address from a trusted proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `Forwarded` or `X-Forwarded-For`; when both are present they must agree.
+    Auto,
+    /// Only `X-Forwarded-For`; a `Forwarded` header that disagrees is refused.
+    #[value(name = "x-forwarded-for")]
+    XForwardedFor,
+    /// Only `Forwarded` (RFC 7239); an `X-Forwarded-For` header that disagrees is refused.
+    Forwarded,
+}
 
 /// The caller as decided, and the TCP peer it was decided from.
 #[derive(Debug, Clone, Copy)]

@@ -37,7 +37,7 @@ pub struct Delivery {
 ///
 /// Keys are `Arc<str>` so that tokens can name their company, member and vendor without a copy
 /// of the string each.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Directory {
     companies: BTreeMap<Arc<str>, Arc<Company>>,
     members: BTreeMap<Arc<str>, Arc<Member>>,
@@ -117,6 +117,13 @@ impl Directory {
     /// The vendor and its shared key.
     pub fn vendor(&self, vendor_no: &str) -> Option<(&Arc<str>, &Arc<VendorEntry>)> {
         self.vendors.get_key_value(vendor_no)
+    }
+
+    /// The vendor whose allow-list holds `ip`, when exactly one does (to name CHECKURL's caller).
+    pub fn only_vendor_allowing(&self, ip: IpAddr) -> Option<&str> {
+        let mut allowing = self.vendors.iter().filter(|(_, v)| v.allows(ip));
+        let (first, _) = allowing.next()?;
+        allowing.next().is_none().then_some(&**first)
     }
 
     /// Whether `ip` is allowed by any vendor.

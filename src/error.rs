@@ -48,6 +48,12 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
 impl From<GateError> for ApiError {
     fn from(e: GateError) -> Self {
         match e {
@@ -57,7 +63,7 @@ impl From<GateError> for ApiError {
             | GateError::UnknownVendor(_) => ApiError::NotFound(e.to_string()),
             GateError::InactiveMember(_) => ApiError::Conflict(e.to_string()),
             GateError::Invalid { .. } => ApiError::BadRequest(e.to_string()),
-            GateError::StoreFull(_) => ApiError::Unavailable(e.to_string()),
+            GateError::Store(_) => ApiError::Unavailable(e.to_string()),
         }
     }
 }

@@ -29,6 +29,17 @@ pub struct Company {
     /// Point name code (`pointnamecode` of the GATE form).
     #[serde(rename = "pointNameCode")]
     pub point_name_code: String,
+    /// The company's own mall domain (`CUS_URL`, an `https://` URL), as each real customer
+    /// company has one; without it the simulator's public HTTPS URL.
+    #[serde(rename = "cusUrl", default, skip_serializing_if = "Option::is_none")]
+    pub cus_url: Option<String>,
+    /// Whether an unknown `memID` arriving through `/sso/loginSsoGate` becomes a new member.
+    #[serde(rename = "autoJoin", default, skip_serializing_if = "is_false")]
+    pub auto_join: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A member (임직원 회원) of a company.
@@ -77,6 +88,10 @@ pub struct Member {
     /// Inactive members exist but fail CHECKURL and cannot enter the mall.
     #[serde(default = "default_true")]
     pub active: bool,
+    /// The password of the login page (`/member/login`); without one, the member logs in with
+    /// the ID alone (a simulator, not a vault: it is kept and compared as plain text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// A partner vendor (제휴사).
@@ -112,9 +127,25 @@ pub struct Vendor {
         skip_serializing_if = "Option::is_none"
     )]
     pub token_ttl_seconds: Option<u64>,
-    /// Parameter encryption is on for this vendor: the GATE form carries `ranNum`.
+    /// Parameter encryption: `false`, or the scheme and key; when on, the GATE form carries
+    /// `ranNum` and its member fields and token encrypted.
     #[serde(rename = "paramEncryption", default)]
-    pub param_encryption: bool,
+    pub param_encryption: crate::encryption::ParamEncryption,
+    /// Whether the GATE carries `CUS_URL` (false: the partner must fall back to
+    /// `https://cert.benecafe.co.kr`, as the guide says).
+    #[serde(
+        rename = "sendCusUrl",
+        default = "default_true",
+        skip_serializing_if = "is_true"
+    )]
+    pub send_cus_url: bool,
+    /// An optional partner page that answers the logged-in member's `custId` (conformance).
+    #[serde(rename = "whoamiUrl", default, skip_serializing_if = "Option::is_none")]
+    pub whoami_url: Option<String>,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A member's agreement to share data with a vendor (개인정보 제3자 제공 동의).
@@ -209,6 +240,9 @@ impl Fixtures {
             non_blank(&c.name).map_err(|p| bad("name", p))?;
             non_blank(&c.point_name).map_err(|p| bad("pntNm", p))?;
             non_blank(&c.mobile_point_name).map_err(|p| bad("moblPntNm", p))?;
+            if let Some(url) = &c.cus_url {
+                check_mall_url(url).map_err(|p| bad("cusUrl", p))?;
+            }
             if !codes.insert(c.code.as_str()) {
                 return Err(bad("cmpyCd", "duplicate company code".into()));
             }
@@ -371,6 +405,25 @@ pub fn parse_allowed(s: &str) -> Result<IpNet, String> {
 }
 
 /// A company code is 3 ASCII letters or digits (`J01`, `AA5`).
+/// A company's mall domain: an `https://` URL with a host, no path beyond `/`, no query.
+pub fn check_mall_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+    if parsed.scheme() != "https" {
+        return Err(format!(
+            "'{url}' must be an https:// URL: the mall answers HTTPS only"
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("'{url}' names no host"));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "'{url}' must be a bare domain, without a path or query"
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_company_code(code: &str) -> Result<(), String> {
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(())

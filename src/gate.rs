@@ -1,14 +1,24 @@
 //! Issuing a GATE: the consent and first-time/changed rules, the token, and exactly the form
 //! fields the member's browser posts to the vendor. The control API and the browser pages both
 //! call [`issue`], so what a test automates and what a person clicks cannot differ.
+//!
+//! A pipeline: [`resolve`] finds company, member and vendor (shared with bulk issuing), the
+//! consent and delivery rules fill a typed [`GateForm`], the demo page's hand edits change that
+//! form, and [`encode`] turns it into the posted fields: the one place where `ranNum` is drawn
+//! and the vendor's parameter encryption applied.
+
+use std::sync::Arc;
 
 use base64::Engine;
 use serde::Deserialize;
 
 use crate::clock;
-use crate::directory::{member_fingerprint, Delivery};
+use crate::directory::{member_fingerprint, Delivery, Directory, VendorEntry};
+use crate::encryption::{encrypt_field, ParamEncryption, RanNum};
+use crate::fixtures::{Company, Member};
 use crate::journal::{EventKind, Omission};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::tokens::Grant;
 
 /// What to do about the member's consent for this GATE.
@@ -57,6 +67,18 @@ pub struct GateRequest {
     pub force_member_fields: bool,
     pub consent: ConsentChoice,
     pub source: Source,
+    /// Hand edits (the demo page), applied to the form before it is encoded.
+    pub edits: Edits,
+}
+
+/// What a tester typed over the mall's values on the demo page.
+#[derive(Debug, Clone, Default)]
+pub struct Edits {
+    /// `DirectFlag=Y` even without a `DirectURL`.
+    pub direct_flag: bool,
+    pub point_name: Option<String>,
+    pub point_name_code: Option<String>,
+    pub cus_url: Option<String>,
 }
 
 /// The GATE the browser posts.
@@ -66,8 +88,12 @@ pub struct Gate {
     pub gate_url: String,
     /// The form action as the self-posting page writes it (a path for the built-in partner).
     pub form_action: String,
-    /// The form fields, in the guide's order, by their protocol names.
+    /// The form fields as posted (encrypted where the vendor has parameter encryption), in the
+    /// guide's order, by their protocol names.
     pub fields: Vec<(&'static str, String)>,
+    /// The same fields before encryption.
+    pub plain_fields: Vec<(&'static str, String)>,
+    pub ran_num: Option<String>,
     pub omitted: Vec<Omission>,
     pub token: Option<String>,
     pub expires_ms: Option<u64>,
@@ -94,7 +120,7 @@ pub enum GateError {
         problem: String,
     },
     #[error(transparent)]
-    StoreFull(#[from] crate::tokens::StoreFull),
+    Store(#[from] StoreError),
 }
 
 /// The longest lifetime a single token may be given, in seconds (one day).
@@ -104,24 +130,187 @@ pub const MAX_TTL_SECONDS: u64 = 86_400;
 const NO_CONSENT: &str =
     "개인정보 제3자 제공 미동의 (no consent to share member data with this vendor)";
 
-/// Issues a GATE: applies consent, decides member fields, draws the token, journals it.
-pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
+/// Company, member and vendor of a GATE, found and checked, with the token lifetime.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub company_key: Arc<str>,
+    pub company: Arc<Company>,
+    pub member_key: Arc<str>,
+    pub member: Arc<Member>,
+    pub vendor_key: Arc<str>,
+    pub vendor: Arc<VendorEntry>,
+    /// The token lifetime: the request's, else the vendor's, else the global one.
+    pub ttl_ms: u64,
+}
+
+impl Resolved {
+    /// What a token of this GATE is issued for.
+    pub fn grant(&self) -> Grant {
+        Grant {
+            company: self.company_key.clone(),
+            customer_id: self.member_key.clone(),
+            vendor: self.vendor_key.clone(),
+        }
+    }
+}
+
+/// Finds company, member and vendor; refuses an unknown one, a member of another company and
+/// an inactive member, for every way of issuing tokens alike.
+pub fn resolve(
+    dir: &Directory,
+    company: &str,
+    customer_id: &str,
+    vendor: &str,
+    ttl_seconds: Option<u64>,
+    default_ttl_ms: u64,
+) -> Result<Resolved, GateError> {
+    if let Some(ttl) = ttl_seconds {
+        if ttl == 0 || ttl > MAX_TTL_SECONDS {
+            return Err(GateError::Invalid {
+                field: "ttlSeconds",
+                problem: format!("must be from 1 to {MAX_TTL_SECONDS}"),
+            });
+        }
+    }
+    let (company_key, company) = dir
+        .company(company)
+        .ok_or_else(|| GateError::UnknownCompany(company.to_owned()))?;
+    let (member_key, member) = dir
+        .member(customer_id)
+        .ok_or_else(|| GateError::UnknownMember(customer_id.to_owned()))?;
+    if member.company != company.code {
+        return Err(GateError::MemberNotInCompany {
+            member: member.customer_id.clone(),
+            company: company.code.clone(),
+        });
+    }
+    let (vendor_key, entry) = dir
+        .vendor(vendor)
+        .ok_or_else(|| GateError::UnknownVendor(vendor.to_owned()))?;
+    if !member.active {
+        return Err(GateError::InactiveMember(member.customer_id.clone()));
+    }
+    let ttl_ms = ttl_seconds
+        .or(entry.vendor.token_ttl_seconds)
+        .map(|s| s.min(MAX_TTL_SECONDS) * 1000)
+        .unwrap_or(default_ttl_ms);
+    Ok(Resolved {
+        company_key: company_key.clone(),
+        company: company.clone(),
+        member_key: member_key.clone(),
+        member: member.clone(),
+        vendor_key: vendor_key.clone(),
+        vendor: entry.clone(),
+        ttl_ms,
+    })
+}
+
+/// The member fields of a GATE.
+#[derive(Debug, Clone)]
+pub struct MemberFields {
+    pub company: String,
+    pub customer_id: String,
+    pub name: String,
+    pub receipt_yn: String,
+}
+
+/// The GATE form, typed: `None` is a field not sent.
+#[derive(Debug, Clone)]
+pub struct GateForm {
+    pub popup_url: String,
+    pub direct_flag: bool,
+    pub direct_url: Option<String>,
+    pub cus_url: Option<String>,
+    pub member: Option<MemberFields>,
+    pub point_name: String,
+    pub point_name_code: String,
+    pub baro_item: Option<String>,
+    pub check_url: String,
+    pub otp_token: Option<String>,
+}
+
+/// The fields a GATE posts, before and after encryption, and the `ranNum` used.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub fields: Vec<(&'static str, String)>,
+    pub plain_fields: Vec<(&'static str, String)>,
+    pub ran_num: Option<String>,
+}
+
+/// The form as posted fields, in the guide's order. With the vendor's parameter encryption on,
+/// `ranNum` is drawn here and `cmpy_cd`, `CFM_CUS_ID`, `USER_NAME` and `OTP_TOKEN` are sent
+/// encrypted with it; the one place where either happens.
+pub fn encode(form: &GateForm, encryption: &ParamEncryption) -> Encoded {
+    let mut plain: Vec<(&'static str, String)> = Vec::with_capacity(15);
+    plain.push(("POPUPURL", form.popup_url.clone()));
+    plain.push((
+        "DirectFlag",
+        if form.direct_flag { "Y" } else { "N" }.into(),
+    ));
+    if let Some(d) = &form.direct_url {
+        plain.push(("DirectURL", d.clone()));
+    }
+    if let Some(c) = &form.cus_url {
+        plain.push(("CUS_URL", c.clone()));
+    }
+    if let Some(m) = &form.member {
+        plain.push(("cmpy_cd", m.company.clone()));
+        plain.push(("CFM_CUS_ID", m.customer_id.clone()));
+        plain.push(("USER_NAME", m.name.clone()));
+        plain.push(("ReceiptYN", m.receipt_yn.clone()));
+    }
+    plain.push(("pointname", form.point_name.clone()));
+    plain.push((
+        "pointnameBase64",
+        base64::engine::general_purpose::STANDARD.encode(form.point_name.as_bytes()),
+    ));
+    plain.push(("pointnamecode", form.point_name_code.clone()));
+    if let Some(b) = &form.baro_item {
+        plain.push(("BaroItem", b.clone()));
+    }
+    plain.push(("CHECKURL", form.check_url.clone()));
+    let cipher = encryption.cipher();
+    let ran_num = cipher.map(|_| RanNum::generate());
+    if let Some(r) = &ran_num {
+        plain.push(("ranNum", r.as_str().to_owned()));
+    }
+    if let Some(t) = &form.otp_token {
+        plain.push(("OTP_TOKEN", t.clone()));
+    }
+    let fields = match (cipher, &ran_num) {
+        (Some(cipher), Some(ran_num)) => plain
+            .iter()
+            .map(|(name, value)| match *name {
+                "cmpy_cd" | "CFM_CUS_ID" | "USER_NAME" | "OTP_TOKEN" => {
+                    (*name, encrypt_field(cipher, ran_num, value))
+                }
+                _ => (*name, value.clone()),
+            })
+            .collect(),
+        _ => plain.clone(),
+    };
+    Encoded {
+        fields,
+        plain_fields: plain,
+        ran_num: ran_num.map(|r| r.as_str().to_owned()),
+    }
+}
+
+/// Issues a GATE: applies consent, decides member fields, draws the token, journals it. The
+/// directory is changed (consent, delivery memory) through the store, and no lock is held while
+/// the token is issued.
+pub async fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
     let now = clock::now_ms();
     check_text("directUrl", req.direct_url.as_deref(), 2048)?;
     check_text("baroItem", req.baro_item.as_deref(), 200)?;
+    check_text("pointname", req.edits.point_name.as_deref(), 200)?;
+    check_text("pointnamecode", req.edits.point_name_code.as_deref(), 200)?;
+    check_text("CUS_URL", req.edits.cus_url.as_deref(), 2048)?;
     if let Some(r) = &req.receipt_yn {
         if r != "Y" && r != "N" {
             return Err(GateError::Invalid {
                 field: "receiptYn",
                 problem: format!("must be \"Y\" or \"N\", not {r:?}"),
-            });
-        }
-    }
-    if let Some(ttl) = req.ttl_seconds {
-        if ttl == 0 || ttl > MAX_TTL_SECONDS {
-            return Err(GateError::Invalid {
-                field: "ttlSeconds",
-                problem: format!("must be from 1 to {MAX_TTL_SECONDS}"),
             });
         }
     }
@@ -133,193 +322,149 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
             });
         }
     }
-
-    let mut dir = state.directory_mut();
-    let (company_key, company) = dir
-        .company(&req.company)
-        .map(|(k, c)| (k.clone(), c.clone()))
-        .ok_or_else(|| GateError::UnknownCompany(req.company.clone()))?;
-    let (member_key, member) = dir
-        .member(&req.customer_id)
-        .map(|(k, m)| (k.clone(), m.clone()))
-        .ok_or_else(|| GateError::UnknownMember(req.customer_id.clone()))?;
-    if member.company != company.code {
-        return Err(GateError::MemberNotInCompany {
-            member: member.customer_id.clone(),
-            company: company.code.clone(),
-        });
-    }
-    let (vendor_key, vendor) = dir
-        .vendor(&req.vendor)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .ok_or_else(|| GateError::UnknownVendor(req.vendor.clone()))?;
-    if !member.active {
-        return Err(GateError::InactiveMember(member.customer_id.clone()));
-    }
-    let vendor = &vendor.vendor;
-
-    match req.consent {
-        ConsentChoice::Keep => {}
+    let config = &state.config;
+    let dir = state.store.directory().await?;
+    let r = resolve(
+        &dir,
+        &req.company,
+        &req.customer_id,
+        &req.vendor,
+        req.ttl_seconds,
+        config.token_ttl_ms,
+    )?;
+    let consented = match req.consent {
+        ConsentChoice::Keep => dir.consent(&r.member_key, &r.vendor_key).is_some(),
         ConsentChoice::Agree => {
-            if dir.consent(&member_key, &vendor_key).is_none() {
-                dir.put_consent(&crate::fixtures::Consent {
-                    customer_id: member.customer_id.clone(),
-                    vendor_no: vendor.vendor_no.clone(),
+            if dir.consent(&r.member_key, &r.vendor_key).is_none() {
+                let consent = crate::fixtures::Consent {
+                    customer_id: r.member.customer_id.clone(),
+                    vendor_no: r.vendor.vendor.vendor_no.clone(),
                     agreed_at: clock::agr_dts(now),
-                });
+                };
+                state
+                    .store
+                    .update_directory(|d| Ok::<_, StoreError>(d.put_consent(&consent)))
+                    .await??;
             }
+            true
         }
         ConsentChoice::Decline => {
-            dir.remove_consent(&member_key, &vendor_key);
+            state
+                .store
+                .update_directory(|d| {
+                    Ok::<_, StoreError>(d.remove_consent(&r.member_key, &r.vendor_key))
+                })
+                .await??;
+            false
         }
-    }
-    let consented = dir.consent(&member_key, &vendor_key).is_some();
-
-    let config = &state.config;
-    let mut fields: Vec<(&'static str, String)> = Vec::with_capacity(15);
-    let mut omitted = Vec::new();
-    let popup = if consented {
-        format!(
-            "{}/mall/point?cmpyCd={}&custId={}",
-            config.public_http_url,
-            encode(&company.code),
-            encode(&member.customer_id)
-        )
-    } else {
-        format!("{}/mall/point", config.public_http_url)
     };
-    fields.push(("POPUPURL", popup));
-    match &req.direct_url {
-        Some(direct) => {
-            fields.push(("DirectFlag", "Y".into()));
-            let url = match (&vendor.direct_url_base, direct.starts_with('/')) {
-                (Some(base), true) => format!("{}{}", base.trim_end_matches('/'), direct),
-                _ => direct.clone(),
-            };
-            fields.push(("DirectURL", url));
+    drop(dir);
+
+    let vendor = &r.vendor.vendor;
+    let (company, member) = (&*r.company, &*r.member);
+    let mut omitted = Vec::new();
+    let mut omit = |field: &'static str, reason: String| {
+        omitted.push(Omission {
+            field: field.into(),
+            reason,
+        })
+    };
+    let cus_url = state.config.endpoints.cus_url(company);
+    let direct_url = req.direct_url.as_ref().map(|direct| {
+        match (&vendor.direct_url_base, direct.starts_with('/')) {
+            (Some(base), true) => format!("{}{}", base.trim_end_matches('/'), direct),
+            _ => direct.clone(),
         }
-        None => {
-            fields.push(("DirectFlag", "N".into()));
-            omitted.push(Omission {
-                field: "DirectURL".into(),
-                reason: "DirectFlag is N (no detail page asked for)".into(),
-            });
-        }
+    });
+    if direct_url.is_none() {
+        omit(
+            "DirectURL",
+            "DirectFlag is N (no detail page asked for)".into(),
+        );
     }
-    fields.push(("CUS_URL", config.public_url.clone()));
+    if !vendor.send_cus_url {
+        omit(
+            "CUS_URL",
+            "sendCusUrl is false for this vendor: the partner must fall back to https://cert.benecafe.co.kr".into(),
+        );
+    }
 
     const MEMBER_FIELDS: [&str; 4] = ["cmpy_cd", "CFM_CUS_ID", "USER_NAME", "ReceiptYN"];
-    let fingerprint = member_fingerprint(&member);
+    let fingerprint = member_fingerprint(member);
     let force = req.force_member_fields || config.force_member_fields;
-    let previous = dir.delivery(&member_key, &vendor_key);
-    let send_member = if !consented {
-        for field in MEMBER_FIELDS {
-            omitted.push(Omission {
-                field: field.into(),
-                reason: NO_CONSENT.into(),
-            });
+    let previous = state
+        .store
+        .directory()
+        .await?
+        .delivery(&r.member_key, &r.vendor_key);
+    let send_member = match (consented, previous) {
+        (false, _) => {
+            MEMBER_FIELDS
+                .iter()
+                .for_each(|f| omit(f, NO_CONSENT.into()));
+            false
         }
-        false
-    } else {
-        match previous {
-            Some(prev) if !force && prev.fingerprint == fingerprint => {
-                let reason = format!(
-                    "최초1회 및 회원정보변경 시에만 전달: already delivered at {}, member data unchanged since",
-                    clock::rfc3339(prev.at_ms)
-                );
-                for field in MEMBER_FIELDS {
-                    omitted.push(Omission {
-                        field: field.into(),
-                        reason: reason.clone(),
-                    });
-                }
-                false
-            }
-            _ => true,
+        (true, Some(prev)) if !force && prev.fingerprint == fingerprint => {
+            let reason = format!(
+                "최초1회 및 회원정보변경 시에만 전달: already delivered at {}, member data unchanged since",
+                clock::rfc3339(prev.at_ms)
+            );
+            MEMBER_FIELDS.iter().for_each(|f| omit(f, reason.clone()));
+            false
         }
+        (true, _) => true,
     };
-    if send_member {
-        fields.push(("cmpy_cd", company.code.clone()));
-        fields.push(("CFM_CUS_ID", member.customer_id.clone()));
-        fields.push(("USER_NAME", member.name.clone()));
-        fields.push((
-            "ReceiptYN",
-            req.receipt_yn.clone().unwrap_or(member.receipt_yn.clone()),
-        ));
+    if req.baro_item.as_deref().is_none_or(str::is_empty) {
+        omit("BaroItem", "no product code given".into());
     }
-    fields.push(("pointname", company.point_name.clone()));
-    fields.push((
-        "pointnameBase64",
-        base64::engine::general_purpose::STANDARD.encode(company.point_name.as_bytes()),
-    ));
-    fields.push(("pointnamecode", company.point_name_code.clone()));
-    match req.baro_item.as_deref().filter(|b| !b.is_empty()) {
-        Some(item) => fields.push(("BaroItem", item.to_owned())),
-        None => omitted.push(Omission {
-            field: "BaroItem".into(),
-            reason: "no product code given".into(),
-        }),
-    }
-    fields.push((
-        "CHECKURL",
-        format!("{}/sso/vendorUserCheck", config.public_url),
-    ));
-    if vendor.param_encryption {
-        fields.push(("ranNum", random_digits(10)));
-    } else {
-        omitted.push(Omission {
-            field: "ranNum".into(),
-            reason: "parameter encryption is off for this vendor".into(),
-        });
+    if vendor.param_encryption.cipher().is_none() {
+        omit(
+            "ranNum",
+            "parameter encryption is off for this vendor".into(),
+        );
     }
 
     let (token, expires_ms) = if consented {
-        let ttl_ms = req
-            .ttl_seconds
-            .or(vendor.token_ttl_seconds)
-            .map(|s| s.min(MAX_TTL_SECONDS) * 1000)
-            .unwrap_or(config.token_ttl_ms);
-        let expires = now.saturating_add(ttl_ms);
-        let token = state.tokens.issue(
-            Grant {
-                company: company_key.clone(),
-                customer_id: member_key.clone(),
-                vendor: vendor_key.clone(),
-            },
-            now,
-            expires,
-        )?;
-        let token = token.to_string();
-        fields.push(("OTP_TOKEN", token.clone()));
-        (Some(token), Some(expires))
+        let expires = now.saturating_add(r.ttl_ms);
+        let token = state.store.issue(r.grant(), now, expires).await?;
+        (Some(token.to_string()), Some(expires))
     } else {
-        omitted.push(Omission {
-            field: "OTP_TOKEN".into(),
-            reason: NO_CONSENT.into(),
-        });
+        omit("OTP_TOKEN", NO_CONSENT.into());
         (None, None)
     };
     if send_member {
-        dir.record_delivery(
-            member_key.clone(),
-            vendor_key.clone(),
-            Delivery {
-                fingerprint,
-                at_ms: now,
-            },
-        );
+        let delivery = Delivery {
+            fingerprint,
+            at_ms: now,
+        };
+        let (m, v) = (r.member_key.clone(), r.vendor_key.clone());
+        state
+            .store
+            .update_directory(|d| Ok::<_, StoreError>(d.record_delivery(m, v, delivery)))
+            .await??;
     }
-    drop(dir);
 
-    let (gate_url, form_action) = if vendor.gate_url.starts_with('/') {
-        (
-            format!("{}{}", config.public_http_url, vendor.gate_url),
-            vendor.gate_url.clone(),
-        )
-    } else {
-        (vendor.gate_url.clone(), vendor.gate_url.clone())
+    let mut form = GateForm {
+        popup_url: state.config.endpoints.popup_url(company),
+        direct_flag: direct_url.is_some(),
+        direct_url,
+        cus_url: vendor.send_cus_url.then(|| cus_url.clone()),
+        member: send_member.then(|| MemberFields {
+            company: company.code.clone(),
+            customer_id: member.customer_id.clone(),
+            name: member.name.clone(),
+            receipt_yn: req.receipt_yn.clone().unwrap_or(member.receipt_yn.clone()),
+        }),
+        point_name: company.point_name.clone(),
+        point_name_code: company.point_name_code.clone(),
+        baro_item: req.baro_item.clone().filter(|b| !b.is_empty()),
+        check_url: state.config.endpoints.check_url(company),
+        otp_token: token.clone(),
     };
-    state.journal.record(
+    apply_edits(&mut form, &req.edits);
+    let encoded = encode(&form, &vendor.param_encryption);
+    let (gate_url, form_action) = state.config.endpoints.gate(&vendor.gate_url);
+    state.store.record(
         now,
         EventKind::Gate {
             cmpy_cd: company.code.clone(),
@@ -341,13 +486,31 @@ pub fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError> {
     Ok(Gate {
         gate_url,
         form_action,
-        fields,
+        fields: encoded.fields,
+        plain_fields: encoded.plain_fields,
+        ran_num: encoded.ran_num,
         omitted,
         token,
         expires_ms,
         vendor_name: vendor.name.clone(),
         member_name: member.name.clone(),
     })
+}
+
+/// The demo page's hand edits replace what the mall would have sent.
+fn apply_edits(form: &mut GateForm, edits: &Edits) {
+    if edits.direct_flag {
+        form.direct_flag = true;
+    }
+    if let Some(p) = &edits.point_name {
+        form.point_name = p.clone();
+    }
+    if let Some(c) = &edits.point_name_code {
+        form.point_name_code = c.clone();
+    }
+    if let Some(u) = &edits.cus_url {
+        form.cus_url = Some(u.clone());
+    }
 }
 
 /// A token as logs may show it: `32*****5c6a669`.
@@ -373,16 +536,4 @@ fn check_text(field: &'static str, value: Option<&str>, max: usize) -> Result<()
         });
     }
     Ok(())
-}
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn random_digits(n: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect()
 }

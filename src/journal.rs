@@ -81,6 +81,14 @@ pub enum EventKind {
         endpoint: Text,
         method: Text,
         ip: std::net::IpAddr,
+        /// The TCP peer.
+        #[serde(default = "unspecified")]
+        peer: std::net::IpAddr,
+        #[serde(default)]
+        tls: bool,
+        /// The vendor the caller's address belongs to, when exactly one vendor allows it.
+        #[serde(default)]
+        vndr_no: Option<String>,
         cmpy_cd: Option<String>,
         cust_id: Option<String>,
         user_name: Option<String>,
@@ -90,6 +98,84 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fault: Option<String>,
     },
+}
+
+fn unspecified() -> std::net::IpAddr {
+    std::net::Ipv4Addr::UNSPECIFIED.into()
+}
+
+/// Who made a protocol call and how: the same for the cert endpoint and CHECKURL.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub method: Text,
+    /// The caller as decided (peer, or forwarded by a trusted proxy).
+    pub ip: std::net::IpAddr,
+    pub peer: std::net::IpAddr,
+    pub tls: bool,
+}
+
+/// What a cert call was made with.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSent {
+    /// `otpTokenp` or `otpToken`.
+    pub param: Option<Text>,
+    /// `query` or `form`.
+    pub place: Option<Text>,
+    pub value: Option<String>,
+}
+
+impl EventKind {
+    /// A cert call and its answer.
+    pub fn cert(
+        call: &CallInfo,
+        sent: TokenSent,
+        vndr_no: Option<String>,
+        result_code: &str,
+        http_status: u16,
+        reason: impl Into<Text>,
+        fault: Option<String>,
+    ) -> Self {
+        EventKind::Cert {
+            endpoint: "cert".into(),
+            method: call.method.clone(),
+            param: sent.param,
+            param_in: sent.place,
+            otp_token: sent.value,
+            ip: call.ip,
+            peer: call.peer,
+            tls: call.tls,
+            vndr_no,
+            result_code: result_code.to_owned(),
+            http_status,
+            reason: reason.into(),
+            fault,
+        }
+    }
+
+    /// A CHECKURL call and its answer.
+    pub fn check(
+        call: &CallInfo,
+        params: &crate::protocol::params::CheckParams,
+        vndr_no: Option<String>,
+        answer: &'static str,
+        reason: String,
+        fault: Option<String>,
+    ) -> Self {
+        EventKind::Check {
+            endpoint: "check".into(),
+            method: call.method.clone(),
+            ip: call.ip,
+            peer: call.peer,
+            tls: call.tls,
+            vndr_no,
+            cmpy_cd: params.company.clone(),
+            cust_id: params.customer_id.clone(),
+            user_name: params.name.clone(),
+            answer: answer.into(),
+            reason,
+            fault,
+        }
+    }
 }
 
 /// The most bytes a text field of an event keeps (more is cut, with `…`).
@@ -152,9 +238,10 @@ impl EventKind {
                 cust_id,
                 user_name,
                 reason,
+                vndr_no,
                 ..
             } => {
-                for s in [cmpy_cd, cust_id, user_name] {
+                for s in [cmpy_cd, cust_id, user_name, vndr_no] {
                     s.iter_mut().for_each(cut);
                 }
                 cut(reason);
@@ -195,8 +282,16 @@ impl EventKind {
                 user_name,
                 reason,
                 fault,
+                vndr_no,
                 ..
-            } => opt(cmpy_cd) + opt(cust_id) + opt(user_name) + reason.len() + opt(fault),
+            } => {
+                opt(cmpy_cd)
+                    + opt(cust_id)
+                    + opt(user_name)
+                    + reason.len()
+                    + opt(fault)
+                    + opt(vndr_no)
+            }
         }
     }
 
@@ -381,6 +476,9 @@ mod tests {
             endpoint: "check".into(),
             method: "GET".into(),
             ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            peer: std::net::Ipv4Addr::LOCALHOST.into(),
+            tls: false,
+            vndr_no: None,
             cmpy_cd: None,
             cust_id: Some(n.to_string()),
             user_name: None,

@@ -17,8 +17,8 @@ use crate::directory::Delivery;
 use crate::domain::OtpToken;
 use crate::fixtures::Fixtures;
 use crate::journal::Event;
-use crate::state::AppState;
-use crate::tokens::{Grant, TokenView};
+use crate::store::MemoryStore;
+use crate::tokens::{Grant, TokenStore, TokenView};
 
 /// The format marker: a file of another format is refused, not misread.
 const FORMAT: &str = "benecafe-sim-state/1";
@@ -63,16 +63,17 @@ pub struct Saved {
 }
 
 /// What changes when anything worth saving changes: the journal's next id (every GATE and call
-/// is journaled) and the directory's generation (every change through the control API).
-pub fn signature(state: &AppState) -> (u64, u64) {
-    (state.journal.next_id(), state.generation())
+/// is journaled) and the store's change counter (every token issued, used or expired, every
+/// change of the directory).
+pub fn signature(store: &MemoryStore) -> (u64, u64) {
+    (store.journal.next_id(), store.changes())
 }
 
 /// Writes the state to `path`, atomically.
-pub fn save(state: &AppState, path: &Path) -> anyhow::Result<Saved> {
+pub fn save(store: &MemoryStore, path: &Path) -> anyhow::Result<Saved> {
     let now = clock::now_ms();
     let (fixtures, deliveries) = {
-        let dir = state.directory();
+        let dir = store.directory();
         let deliveries = dir
             .deliveries()
             .map(|(m, v, d)| SavedDelivery {
@@ -84,7 +85,7 @@ pub fn save(state: &AppState, path: &Path) -> anyhow::Result<Saved> {
             .collect();
         (dir.to_fixtures(), deliveries)
     };
-    let tokens: Vec<SavedToken> = state
+    let tokens: Vec<SavedToken> = store
         .tokens
         .export(now)
         .into_iter()
@@ -97,7 +98,7 @@ pub fn save(state: &AppState, path: &Path) -> anyhow::Result<Saved> {
             expires_ms: view.expires_ms,
         })
         .collect();
-    let journal: Vec<Event> = state
+    let journal: Vec<Event> = store
         .journal
         .snapshot()
         .iter()
@@ -154,7 +155,7 @@ pub struct Restored {
 }
 
 /// Reads `path` into the state. `Ok(None)` when there is no file yet (first start).
-pub fn load(state: &AppState, path: &Path) -> anyhow::Result<Option<Restored>> {
+pub fn load(store: &MemoryStore, path: &Path) -> anyhow::Result<Option<Restored>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -185,21 +186,21 @@ pub fn load(state: &AppState, path: &Path) -> anyhow::Result<Option<Restored>> {
         parsed.push(token);
     }
     let now = clock::now_ms();
-    state.restore_directory(&file.fixtures, |dir| {
-        for d in &file.deliveries {
-            dir.record_delivery_named(
-                &d.cust_id,
-                &d.vndr_no,
-                Delivery {
-                    fingerprint: d.fingerprint,
-                    at_ms: d.at_ms,
-                },
-            );
-        }
-    });
+    let mut restored = crate::directory::Directory::from_fixtures(&file.fixtures);
+    for d in &file.deliveries {
+        restored.record_delivery_named(
+            &d.cust_id,
+            &d.vndr_no,
+            Delivery {
+                fingerprint: d.fingerprint,
+                at_ms: d.at_ms,
+            },
+        );
+    }
+    store.set_directory(restored);
     let mut tokens = 0;
     {
-        let dir = state.directory();
+        let dir = store.directory();
         for (token, t) in parsed.into_iter().zip(&file.tokens) {
             if t.expires_ms <= now {
                 continue;
@@ -211,7 +212,7 @@ pub fn load(state: &AppState, path: &Path) -> anyhow::Result<Option<Restored>> {
             ) else {
                 continue;
             };
-            state.tokens.restore(
+            store.tokens.restore(
                 token,
                 TokenView {
                     grant: std::sync::Arc::new(Grant {
@@ -228,6 +229,6 @@ pub fn load(state: &AppState, path: &Path) -> anyhow::Result<Option<Restored>> {
         }
     }
     let events = file.journal.len();
-    state.journal.restore(file.journal);
+    store.journal.restore(file.journal);
     Ok(Some(Restored { tokens, events }))
 }

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
+pub use crate::client_ip::ForwardedHeader;
+pub use crate::protocol::CertStatus;
+
 /// A local stand-in for the eZenedu welfare mall (benecafe), as its partner vendors see it.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "benecafe-sim", version, about, long_about = None)]
@@ -157,28 +160,6 @@ pub struct Settings {
     /// Log format.
     #[arg(long, env = "SIM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-/// The cert endpoint's choice of HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CertStatus {
-    /// HTTP 200 for every resultCode, as partners' code written against the real mall expects.
-    #[value(name = "always-200")]
-    Always200,
-    /// The resultCode as HTTP status (OK as 200).
-    Mirror,
-}
-
-/// Which forwarding header carries the client's address from a trusted proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ForwardedHeader {
-    /// `Forwarded` or `X-Forwarded-For`; when both are present they must agree.
-    Auto,
-    /// Only `X-Forwarded-For`; a `Forwarded` header that disagrees is refused.
-    #[value(name = "x-forwarded-for")]
-    XForwardedFor,
-    /// Only `Forwarded` (RFC 7239); an `X-Forwarded-For` header that disagrees is refused.
-    Forwarded,
 }
 
 /// Log line format.

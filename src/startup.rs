@@ -13,6 +13,7 @@ use crate::fixtures::Fixtures;
 use crate::journal::Journal;
 use crate::settings::Settings;
 use crate::state::{AppState, Config};
+use crate::store::{MemoryStore, Store};
 use crate::tls::TlsMaterial;
 use crate::tokens::MemoryTokenStore;
 
@@ -79,7 +80,10 @@ impl Application {
             .chain(bound_host(http_addr.ip()))
             .chain(settings.allowed_hosts.iter().cloned())
             .collect();
+        let endpoints = crate::endpoints::Endpoints::new(&public_url, &public_http_url)
+            .context("--public-url and --public-http-url must be absolute URLs")?;
         let config = Config {
+            endpoints,
             served_hosts: ServedHosts::new(served.iter().map(String::as_str)),
             public_url,
             public_http_url,
@@ -97,23 +101,22 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             tls_chain: tls.chain.clone(),
         };
-        let tokens = MemoryTokenStore::new(
-            settings.max_live_tokens,
-            settings.token_retention_seconds * 1000,
-        );
-        let state = AppState::new(
-            config,
-            fixtures,
-            Box::new(tokens),
+        let store = Store::memory(MemoryStore::new(
+            MemoryTokenStore::new(
+                settings.max_live_tokens,
+                settings.token_retention_seconds * 1000,
+            ),
+            &fixtures,
             Journal::new(
                 settings.journal_capacity as usize,
                 settings.journal_max_bytes,
             ),
-        );
+        ));
+        let state = AppState::new(config, fixtures, store);
 
-        let restored = match &settings.state {
-            Some(path) => crate::persist::load(&state, path)?,
-            None => None,
+        let restored = match (&settings.state, state.store.as_memory()) {
+            (Some(path), Some(memory)) => crate::persist::load(memory, path)?,
+            _ => None,
         };
         // Two servers, each with its own workers and accept loop: TLS handshakes that never
         // finish can hold the HTTPS side's connection slots, and must not stall plain HTTP.
@@ -162,7 +165,12 @@ impl Application {
     /// Writes the start-up lines: where it listens, what to trust, what was loaded.
     pub fn announce(&self) {
         let c = &self.state.config;
-        let dir = self.state.directory();
+        let dir = match self.state.store.as_memory() {
+            Some(memory) => memory.directory(),
+            None => std::sync::Arc::new(crate::directory::Directory::from_fixtures(
+                &self.state.loaded(),
+            )),
+        };
         tracing::info!(
             "benecafe-sim ready: CUS_URL {} (HTTPS on {}), pages and control API also on {} (HTTP on {})",
             c.public_url,
@@ -217,7 +225,7 @@ impl Application {
             tracing::warn!(
                 "!!! --allow-plain-http-cert is on: the cert endpoint answers over PLAIN HTTP at {}{}. The real mall accepts HTTPS only; a partner that passes here may fail there. !!!",
                 c.public_http_url,
-                crate::routes::cert::PATH
+                crate::protocol::CERT_PATH
             );
         }
     }
@@ -230,7 +238,9 @@ impl Application {
             let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                state.tokens.sweep(crate::clock::now_ms());
+                if let Some(memory) = state.store.as_memory() {
+                    crate::tokens::TokenStore::sweep(&memory.tokens, crate::clock::now_ms());
+                }
             }
         });
         let noise = actix_web::rt::spawn(crate::telemetry::summarize());
@@ -249,11 +259,14 @@ impl Application {
         let saver = self.state_file.clone().map(|(path, every)| {
             let state = self.state.clone();
             actix_web::rt::spawn(async move {
-                let mut last = crate::persist::signature(&state);
+                let Some(memory) = state.store.as_memory() else {
+                    return;
+                };
+                let mut last = crate::persist::signature(memory);
                 let mut tick = actix_web::rt::time::interval(every);
                 loop {
                     tick.tick().await;
-                    let now = crate::persist::signature(&state);
+                    let now = crate::persist::signature(memory);
                     if now != last {
                         last = now;
                         save_state(&state, &path).await;
@@ -306,13 +319,8 @@ fn serve(
     let data = web::Data::new(state.clone());
     let mut server = HttpServer::new(move || {
         App::new()
-            .wrap(actix_web::middleware::from_fn(crate::limits::guard))
             .wrap(actix_web::middleware::from_fn(
                 crate::access::canonical_path,
-            ))
-            .wrap(actix_web::middleware::ErrorHandlers::new().handler(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                crate::limits::payload_too_large,
             ))
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_body))
@@ -341,7 +349,11 @@ const MAX_PENDING_HANDSHAKES: usize = 16_384;
 async fn save_state(state: &AppState, path: &std::path::Path) {
     let (state, path) = (state.clone(), path.to_owned());
     let shown = path.display().to_string();
-    match actix_web::rt::task::spawn_blocking(move || crate::persist::save(&state, &path)).await {
+    let save = move || match state.store.as_memory() {
+        Some(memory) => crate::persist::save(memory, &path),
+        None => anyhow::bail!("only the memory store is saved to a file"),
+    };
+    match actix_web::rt::task::spawn_blocking(save).await {
         Ok(Ok(saved)) => tracing::debug!(
             tokens = saved.tokens,
             events = saved.events,

@@ -1,18 +1,17 @@
-//! The shared state of a running simulator: a cheap `Clone` handle around `Arc<Shared>`.
+//! The shared state of a running simulator: the settings handlers need ([`Config`]) and the
+//! [`Store`], behind a cheap `Clone` handle around `Arc<Shared>`.
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 
 use crate::access::{Exposure, ServedHosts};
+use crate::client_ip::ForwardedHeader;
 use crate::directory::Directory;
-use crate::faults::Faults;
 use crate::fixtures::Fixtures;
-use crate::journal::Journal;
-use crate::settings::{CertStatus, ForwardedHeader};
-use crate::tokens::TokenStore;
+use crate::protocol::CertStatus;
+use crate::store::{Store, StoreError};
 
 /// What the handlers need of the settings, fixed once the listeners are bound.
 #[derive(Debug, Clone)]
@@ -21,6 +20,8 @@ pub struct Config {
     pub public_url: String,
     /// The public plain-HTTP base, no trailing slash.
     pub public_http_url: String,
+    /// Every URL the simulator gives out.
+    pub endpoints: crate::endpoints::Endpoints,
     /// Default token lifetime, in milliseconds.
     pub token_ttl_ms: u64,
     /// Proxies whose forwarding headers count.
@@ -61,21 +62,14 @@ impl Config {
 /// Everything shared between requests.
 pub struct Shared {
     pub config: Config,
-    /// Companies, members, vendors, consents, deliveries. A std `RwLock`: read on the hot path,
-    /// written by the control API and by every GATE (delivery memory, consent); never held
-    /// across an await.
-    directory: RwLock<Directory>,
-    /// The fixtures as loaded at start (what a reset goes back to).
+    /// Tokens, directory, faults, journal: the state replicas share (see [`crate::store`]).
+    pub store: Store,
+    /// The fixtures as loaded at start (what a reset goes back to). A std `RwLock`, held only to
+    /// clone or replace them, never across an await.
     loaded: RwLock<Fixtures>,
-    pub tokens: Box<dyn TokenStore>,
-    pub journal: Journal,
-    /// Faults injected through the control API.
-    pub faults: Faults,
-    /// Counts changes of the directory, so that saving state can tell whether anything changed.
-    generation: AtomicU64,
 }
 
-/// The handle the handlers get.
+/// The handle the handlers get: a cheap `Clone` around `Arc<Shared>`.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
@@ -87,48 +81,16 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        fixtures: Fixtures,
-        tokens: Box<dyn TokenStore>,
-        journal: Journal,
-    ) -> Self {
+    pub fn new(config: Config, fixtures: Fixtures, store: Store) -> Self {
         AppState(Arc::new(Shared {
             config,
-            directory: RwLock::new(Directory::from_fixtures(&fixtures)),
+            store,
             loaded: RwLock::new(fixtures),
-            tokens,
-            journal,
-            faults: Faults::default(),
-            generation: AtomicU64::new(0),
         }))
     }
 }
 
 impl Shared {
-    /// Reads the directory. A poisoned lock only means a panic elsewhere mid-read of plain data.
-    pub fn directory(&self) -> RwLockReadGuard<'_, Directory> {
-        self.directory.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Changes the directory.
-    pub fn directory_mut(&self) -> RwLockWriteGuard<'_, Directory> {
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        self.directory.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// How many times the directory was opened for change.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed)
-    }
-
-    /// Replaces the directory with saved fixtures, then lets `fill` add saved deliveries.
-    pub fn restore_directory(&self, fixtures: &Fixtures, fill: impl FnOnce(&mut Directory)) {
-        let mut fresh = Directory::from_fixtures(fixtures);
-        fill(&mut fresh);
-        *self.directory_mut() = fresh;
-    }
-
     /// The fixtures loaded at start (or last reloaded).
     pub fn loaded(&self) -> Fixtures {
         self.loaded
@@ -139,22 +101,24 @@ impl Shared {
 
     /// Back to the loaded fixtures: no run-time changes, consents or deliveries beyond them, no
     /// tokens, an empty journal, no faults.
-    pub fn reset(&self) {
-        let fresh = Directory::from_fixtures(&self.loaded());
-        *self.directory_mut() = fresh;
-        self.tokens.clear();
-        self.journal.clear();
-        self.faults.clear();
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        self.store.reset(&self.loaded()).await
     }
 
     /// Takes newly loaded fixtures (a watched file changed): they replace the directory and
     /// become what a reset goes back to. What was delivered to whom is kept, so an unchanged
     /// member is not sent again.
-    pub fn reload(&self, fixtures: Fixtures) {
-        let mut fresh = Directory::from_fixtures(&fixtures);
-        let mut dir = self.directory_mut();
-        fresh.carry_deliveries_from(&dir);
-        *dir = fresh;
+    pub async fn reload(&self, fixtures: Fixtures) -> Result<(), StoreError> {
+        self.store
+            .update_directory(|dir| {
+                let mut fresh = Directory::from_fixtures(&fixtures);
+                fresh.carry_deliveries_from(dir);
+                *dir = fresh;
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .await?
+            .unwrap_or_else(|never| match never {});
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = fixtures;
+        Ok(())
     }
 }

@@ -19,8 +19,17 @@ static MALFORMED: AtomicU64 = AtomicU64::new(0);
 /// TLS clients that sent an IP address (or another illegal name) as SNI.
 static ODD_SNI: AtomicU64 = AtomicU64::new(0);
 
+/// The error text of the dropped-connection fault: actix logs it, and it is not an error.
+pub const INJECTED_DROP: &str = "injected fault: connection dropped";
+
+/// Events that an injected fault causes on purpose, neither logged nor counted.
+static ON_PURPOSE: AtomicU64 = AtomicU64::new(0);
+
 /// Which counter a log event of this target and message belongs to, if it is client noise.
 fn noise(target: &str, message: &str) -> Option<&'static AtomicU64> {
+    if message.contains(INJECTED_DROP) {
+        return Some(&ON_PURPOSE);
+    }
     if target.starts_with("actix_http::h1") && message.contains("parse error") {
         return Some(&MALFORMED);
     }

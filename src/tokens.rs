@@ -52,7 +52,7 @@ pub struct TokenView {
 pub enum Redeem {
     /// The token was valid and is now used up.
     Redeemed(Arc<Grant>),
-    /// The token's lifetime is over (used or not): the cert endpoint's 401.
+    /// The token's lifetime is over and it was never used: the cert endpoint's 401.
     Expired { view: TokenView },
     /// The token was used before: 404.
     AlreadyUsed { view: TokenView },
@@ -222,13 +222,15 @@ impl TokenStore for MemoryTokenStore {
         let Some(record) = shard.get_mut(&TokenKey(*token.bytes())) else {
             return Redeem::Unknown;
         };
-        if now_ms >= record.expires_ms {
-            return Redeem::Expired {
+        // A used token answers 404 always, expired or not: the mall's message says "already
+        // used", and a partner's retry logic meets that whatever the time.
+        if record.used.is_some() {
+            return Redeem::AlreadyUsed {
                 view: record.view(),
             };
         }
-        if record.used.is_some() {
-            return Redeem::AlreadyUsed {
+        if now_ms >= record.expires_ms {
+            return Redeem::Expired {
                 view: record.view(),
             };
         }

@@ -38,7 +38,10 @@ pub async fn run(state: AppState, dir: PathBuf, interval: Duration) {
         last = now;
         match Fixtures::load(&dir) {
             Ok(fixtures) => {
-                state.reload(fixtures);
+                if let Err(e) = state.reload(fixtures).await {
+                    tracing::error!("cannot apply the changed fixtures: {e}");
+                    continue;
+                }
                 tracing::info!(folder = %dir.display(), "fixtures changed on disk: reloaded");
             }
             Err(e) => tracing::error!(

@@ -1,16 +1,17 @@
-//! CHECKURL (`/sso/vendorUserCheck`): the partner asks whether a member exists. Plain `Y`/`N`.
+//! CHECKURL (`/sso/vendorUserCheck`) at the HTTP edge: the parameters read strictly from the
+//! query or a form body, an injected fault applied, [`protocol::check::decide`], then plain
+//! `Y`/`N` and one journal event.
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::client_ip;
-use crate::clock;
-use crate::faults::{Endpoint, FaultKind};
+use super::call::{self, Pending, REASON_HEADER};
+use crate::faults::Endpoint;
 use crate::journal::EventKind;
-use crate::routes::cert::{is_form, DroppedConnection};
+use crate::protocol::check::decide;
+use crate::protocol::params::CheckParams;
+use crate::protocol::FaultPlan;
 use crate::state::AppState;
-
-pub const PATH: &str = "/sso/vendorUserCheck";
 
 /// GET and POST: `cmpyCd`/`cmpy_cd`, `CFM_CUS_ID`, `userName`/`USER_NAME`, in the query or a form.
 pub async fn handle(
@@ -18,127 +19,45 @@ pub async fn handle(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let mut company = None;
-    let mut customer = None;
-    let mut name = None;
-    let mut take = |bytes: &[u8]| {
-        for (k, v) in form_urlencoded::parse(bytes) {
-            let slot = match k.as_ref() {
-                "cmpyCd" | "cmpy_cd" => &mut company,
-                "CFM_CUS_ID" => &mut customer,
-                "userName" | "USER_NAME" => &mut name,
-                _ => continue,
-            };
-            slot.get_or_insert(v.into_owned());
-        }
+    let (info, _) = call::call_info(&req, &state);
+    let form = call::is_form(&req).then_some(&body[..]);
+    let params = CheckParams::read(req.query_string(), form);
+    let fault = match call::fault(&state, Endpoint::Check, None).await {
+        Ok(f) => f,
+        Err(e) => return call::unavailable(Endpoint::Check, &e),
     };
-    take(req.query_string().as_bytes());
-    if is_form(&req) {
-        take(&body);
+    let dir = match state.store.directory().await {
+        Ok(d) => d,
+        Err(e) => return call::unavailable(Endpoint::Check, &e),
+    };
+    let vendor = dir.only_vendor_allowing(info.ip).map(str::to_owned);
+    let note = fault.as_ref().map(|(kind, _)| kind.describe());
+    if let Some((_, FaultPlan::Replace(replacement))) = &fault {
+        let reason = format!(
+            "forced by an injected fault ({}); the parameters were not looked at",
+            note.as_deref().unwrap_or_default()
+        );
+        tracing::info!(ip = %info.ip, answer = "-", "CHECKURL call: {reason}");
+        state.store.record(
+            crate::clock::now_ms(),
+            EventKind::check(&info, &params, vendor, "-", reason, note),
+        );
+        return call::replacement(*replacement, Endpoint::Check);
     }
-    let caller = client_ip::caller(
-        &req,
-        &state.config.trusted_proxies,
-        state.config.forwarded_header,
-    );
-    let fault = state.faults.take(Endpoint::Check, None);
-    let (mut answer, mut reason) = decide(
-        &state,
-        company.as_deref(),
-        customer.as_deref(),
-        name.as_deref(),
-    );
-    let mut response = None;
-    if let Some(kind) = &fault {
-        match kind {
-            FaultKind::Delay { delay_ms } => {
-                actix_web::rt::time::sleep(std::time::Duration::from_millis(*delay_ms)).await;
-            }
-            FaultKind::Http500 => {
-                response = Some(
-                    HttpResponse::InternalServerError()
-                        .content_type("text/plain;charset=UTF-8")
-                        .body("Internal Server Error"),
-                );
-            }
-            FaultKind::Drop => response = Some(HttpResponse::Ok().body(DroppedConnection)),
-            FaultKind::Malformed => {
-                response = Some(
-                    HttpResponse::Ok()
-                        .content_type("text/plain;charset=UTF-8")
-                        .body("?"),
-                );
-            }
-            // Refused when the fault is added: CHECKURL has no resultCode.
-            FaultKind::ResultCode { .. } => {}
-        }
-        if response.is_some() {
-            answer = "-";
-        }
-        reason = format!("{reason} (injected fault: {})", kind.describe());
-    }
-    state.journal.record(
-        clock::now_ms(),
-        EventKind::Check {
-            endpoint: "check".into(),
-            method: crate::journal::method_text(req.method()),
-            ip: caller.ip,
-            cmpy_cd: company,
-            cust_id: customer,
-            user_name: name,
-            answer: answer.into(),
-            reason: reason.clone(),
-            fault: fault.map(|f| f.describe()),
-        },
-    );
-    if let Some(response) = response {
-        return response;
-    }
-    HttpResponse::Ok()
+    let outcome = decide(&dir, &params);
+    tracing::info!(ip = %info.ip, answer = outcome.answer, "CHECKURL call: {}", outcome.reason);
+    let res = HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
         .insert_header((
-            crate::routes::cert::REASON_HEADER,
-            if crate::access::may_see_detail(&req, &state) {
-                crate::routes::cert::header_safe(&reason)
-            } else {
-                actix_web::http::header::HeaderValue::from_static(
-                    crate::routes::cert::ANONYMOUS_REASON,
-                )
-            },
+            REASON_HEADER,
+            call::reason_header(&req, &state, &outcome.reason),
         ))
-        .body(answer)
-}
-
-fn decide(
-    state: &AppState,
-    company: Option<&str>,
-    customer: Option<&str>,
-    name: Option<&str>,
-) -> (&'static str, String) {
-    let (Some(company), Some(customer), Some(name)) = (company, customer, name) else {
-        return (
-            "N",
-            "cmpyCd, CFM_CUS_ID and userName are all required".into(),
-        );
-    };
-    let dir = state.directory();
-    let Some((_, member)) = dir.member(customer) else {
-        return ("N", format!("no member {customer}"));
-    };
-    if member.company != company {
-        return (
-            "N",
-            format!("member {customer} is not in company {company}"),
-        );
+        .body(outcome.answer);
+    let event = EventKind::check(&info, &params, vendor, outcome.answer, outcome.reason, note);
+    let pending = Pending::new(&state, event);
+    match fault {
+        Some((_, FaultPlan::Delay(delay))) => pending.delay(delay).await,
+        _ => pending.answered(),
     }
-    if !member.active {
-        return ("N", format!("member {customer} is inactive"));
-    }
-    if member.name != name {
-        return ("N", format!("member {customer}'s name does not match"));
-    }
-    (
-        "Y",
-        format!("active member {customer} of {company}, name matches"),
-    )
+    res
 }

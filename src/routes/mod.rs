@@ -2,6 +2,7 @@
 //! app and to list the routes (the OpenAPI test compares the document with that list).
 
 pub mod api;
+pub mod call;
 pub mod cert;
 pub mod check;
 pub mod health;
@@ -66,10 +67,30 @@ impl Routes for RouteList {
 pub fn register(r: &mut impl Routes) {
     use api::admin;
     use Access::{Control, Operator, Protocol, Public, Receiver};
-    r.add(Protocol, Method::GET, cert::PATH, cert::handle);
-    r.add(Protocol, Method::POST, cert::PATH, cert::handle);
-    r.add(Protocol, Method::GET, check::PATH, check::handle);
-    r.add(Protocol, Method::POST, check::PATH, check::handle);
+    r.add(
+        Protocol,
+        Method::GET,
+        crate::protocol::CERT_PATH,
+        cert::handle,
+    );
+    r.add(
+        Protocol,
+        Method::POST,
+        crate::protocol::CERT_PATH,
+        cert::handle,
+    );
+    r.add(
+        Protocol,
+        Method::GET,
+        crate::protocol::CHECK_PATH,
+        check::handle,
+    );
+    r.add(
+        Protocol,
+        Method::POST,
+        crate::protocol::CHECK_PATH,
+        check::handle,
+    );
     r.add(Public, Method::GET, "/_sim/healthz", health::handle);
     r.add(Public, Method::GET, "/_sim/openapi.json", openapi::get);
 

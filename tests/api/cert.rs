@@ -99,9 +99,7 @@ async fn both_spellings_work_by_get_and_post_in_the_query_and_in_a_form_body() {
     }
     // The journal records which spelling each call used.
     let params: Vec<String> = app
-        .state
-        .journal
-        .snapshot()
+        .journal_events()
         .iter()
         .filter_map(|e| serde_json::to_value(&**e).ok())
         .filter(|e| e["type"] == "cert")
@@ -280,7 +278,7 @@ async fn x_forwarded_for_from_an_untrusted_peer_is_ignored() {
     let token = remote_vendor_token(&app).await;
     let r = cert_from(&app, "203.0.113.10", &format!("otpTokenp={token}")).await;
     assert_eq!(r.result_code(), "403");
-    let journal = app.state.journal.snapshot();
+    let journal = app.journal_events();
     let last = serde_json::to_value(&**journal.last().unwrap()).unwrap();
     assert_eq!(last["ip"], "127.0.0.1");
 }

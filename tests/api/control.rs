@@ -500,7 +500,7 @@ async fn reset_goes_back_to_the_loaded_fixtures_with_no_tokens_and_an_empty_jour
     let r = app.api("POST", "/_sim/api/reset", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(app.journal("").await.is_empty());
-    assert_eq!(app.state.tokens.live(), 0);
+    assert_eq!(app.live_tokens(), 0);
     assert_eq!(
         app.api("GET", "/_sim/api/faults", None).await.json(),
         json!([])
@@ -556,7 +556,7 @@ async fn off_loopback_the_control_api_needs_the_bearer_token() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.state.tokens.live(), 0, "nothing changed");
+    assert_eq!(app.live_tokens(), 0, "nothing changed");
     let r = app
         .send(
             client

@@ -130,6 +130,21 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The in-memory store of the server (the tests' default).
+    pub fn memory(&self) -> &benecafe_sim::store::MemoryStore {
+        self.state.store.as_memory().expect("the memory store")
+    }
+
+    /// Tokens issued and neither used nor expired.
+    pub fn live_tokens(&self) -> usize {
+        benecafe_sim::tokens::TokenStore::live(&self.memory().tokens)
+    }
+
+    /// The journal, oldest first.
+    pub fn journal_events(&self) -> Vec<std::sync::Arc<benecafe_sim::journal::Event>> {
+        self.memory().journal.snapshot()
+    }
+
     /// A client that trusts this server's certificate and nothing else.
     pub fn client(&self) -> awc::Client {
         self.client_with(true)

@@ -51,10 +51,6 @@ impl TestApp {
             .await
     }
 
-    fn live_tokens(&self) -> usize {
-        self.state.tokens.live()
-    }
-
     /// Whether `token` still redeems (once) from loopback.
     async fn still_redeems(&self, token: &str) -> bool {
         self.cert(&format!("otpTokenp={token}")).await.result_code() == "OK"

@@ -98,7 +98,7 @@ pub async fn put<R: Record>(
     key: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    store::<R>(&state, &key, body.into_inner(), false)
+    store::<R>(&state, &key, body.into_inner(), false).await
 }
 
 /// `PATCH /_sim/api/{kind}/{key}`: change the given fields of an existing record.
@@ -107,7 +107,7 @@ pub async fn patch<R: Record>(
     key: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    store::<R>(&state, &key, body.into_inner(), true)
+    store::<R>(&state, &key, body.into_inner(), true).await
 }
 
 /// `DELETE /_sim/api/{kind}/{key}`.
@@ -115,19 +115,23 @@ pub async fn delete<R: Record>(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut dir = state.directory_mut();
-    let mut current = dir.to_fixtures();
-    if !R::list(&mut current)
-        .iter()
-        .any(|r| r.key() == key.as_str())
-    {
-        return Err(ApiError::NotFound(format!("unknown {} '{}'", R::NAME, key)));
-    }
-    R::remove(&key, &mut dir)?;
+    state
+        .store
+        .update_directory(|dir| {
+            let mut current = dir.to_fixtures();
+            if !R::list(&mut current)
+                .iter()
+                .any(|r| r.key() == key.as_str())
+            {
+                return Err(ApiError::NotFound(format!("unknown {} '{}'", R::NAME, key)));
+            }
+            R::remove(&key, dir)
+        })
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn store<R: Record>(
+async fn store<R: Record>(
     state: &AppState,
     key: &str,
     body: Value,
@@ -146,7 +150,20 @@ fn store<R: Record>(
             )));
         }
     }
-    let mut dir = state.directory_mut();
+    state
+        .store
+        .update_directory(|dir| change::<R>(dir, key, fields, merge))
+        .await?
+}
+
+/// Applies a change to a copy of the directory's fixtures, validates the whole set, and only
+/// then to the directory.
+fn change<R: Record>(
+    dir: &mut Directory,
+    key: &str,
+    fields: serde_json::Map<String, Value>,
+    merge: bool,
+) -> Result<HttpResponse, ApiError> {
     let mut candidate = dir.to_fixtures();
     let existing = R::list(&mut candidate).iter().position(|r| r.key() == key);
     let mut record = match (merge, existing) {
@@ -171,7 +188,7 @@ fn store<R: Record>(
     candidate
         .validate("run-time change")
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    parsed.clone().put(&mut dir);
+    parsed.clone().put(dir);
     let status = if existing.is_some() {
         actix_web::http::StatusCode::OK
     } else {
@@ -181,8 +198,8 @@ fn store<R: Record>(
 }
 
 /// `GET /_sim/api/consents`.
-pub async fn consents(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.directory().to_fixtures().consents)
+pub async fn consents(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.directory().await?.to_fixtures().consents))
 }
 
 /// `PUT /_sim/api/consents/{custId}/{vndrNo}`, body `{"agrDts": "..."}` (optional: now).
@@ -221,7 +238,13 @@ pub async fn put_consent(
         vendor_no: vendor,
         agreed_at,
     };
-    let mut dir = state.directory_mut();
+    state
+        .store
+        .update_directory(|dir| put_consent_in(dir, consent))
+        .await?
+}
+
+fn put_consent_in(dir: &mut Directory, consent: Consent) -> Result<HttpResponse, ApiError> {
     if dir.member(&consent.customer_id).is_none() {
         return Err(ApiError::NotFound(format!(
             "unknown member '{}'",
@@ -249,17 +272,22 @@ pub async fn delete_consent(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (member, vendor) = path.into_inner();
-    if state.directory_mut().remove_consent(&member, &vendor) {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound(format!(
-            "member '{member}' has no consent for vendor '{vendor}'"
-        )))
-    }
+    state
+        .store
+        .update_directory(|dir| {
+            if dir.remove_consent(&member, &vendor) {
+                Ok(HttpResponse::NoContent().finish())
+            } else {
+                Err(ApiError::NotFound(format!(
+                    "member '{member}' has no consent for vendor '{vendor}'"
+                )))
+            }
+        })
+        .await?
 }
 
 /// `POST /_sim/api/reset`: back to the loaded fixtures, no tokens, empty journal, no faults.
-pub async fn reset(state: web::Data<AppState>) -> HttpResponse {
-    state.reset();
-    HttpResponse::Ok().json(serde_json::json!({ "status": "reset" }))
+pub async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.reset().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "reset" })))
 }

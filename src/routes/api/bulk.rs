@@ -7,9 +7,7 @@ use serde::Deserialize;
 
 use crate::clock;
 use crate::error::ApiError;
-use crate::gate::MAX_TTL_SECONDS;
 use crate::state::AppState;
-use crate::tokens::Grant;
 
 /// The most tokens one call issues.
 pub const MAX_COUNT: usize = 1_000_000;
@@ -42,57 +40,33 @@ pub async fn post(
             "count: must be from 1 to {MAX_COUNT}"
         )));
     }
-    if b.ttl_seconds.is_some_and(|t| t == 0 || t > MAX_TTL_SECONDS) {
-        return Err(ApiError::BadRequest(format!(
-            "ttlSeconds: must be from 1 to {MAX_TTL_SECONDS}"
+    // The same checks as a GATE: unknown, foreign or inactive members are refused alike.
+    let dir = state.store.directory().await?;
+    let resolved = crate::gate::resolve(
+        &dir,
+        &b.cmpy_cd,
+        &b.cust_id,
+        &b.vndr_no,
+        b.ttl_seconds,
+        state.config.token_ttl_ms,
+    )?;
+    if dir.consent(&b.cust_id, &b.vndr_no).is_none() {
+        return Err(ApiError::Conflict(format!(
+            "member '{}' has not agreed to share data with '{}': no token can be issued",
+            b.cust_id, b.vndr_no
         )));
     }
-    let (grant, ttl_ms) = {
-        let dir = state.directory();
-        let (company, _) = dir
-            .company(&b.cmpy_cd)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown company '{}'", b.cmpy_cd)))?;
-        let (member, m) = dir
-            .member(&b.cust_id)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown member '{}'", b.cust_id)))?;
-        if m.company != b.cmpy_cd {
-            return Err(ApiError::NotFound(format!(
-                "member '{}' does not belong to company '{}'",
-                b.cust_id, b.cmpy_cd
-            )));
-        }
-        let (vendor, v) = dir
-            .vendor(&b.vndr_no)
-            .ok_or_else(|| ApiError::NotFound(format!("unknown vendor '{}'", b.vndr_no)))?;
-        if dir.consent(&b.cust_id, &b.vndr_no).is_none() {
-            return Err(ApiError::Conflict(format!(
-                "member '{}' has not agreed to share data with '{}': no token can be issued",
-                b.cust_id, b.vndr_no
-            )));
-        }
-        let ttl_ms = b
-            .ttl_seconds
-            .or(v.vendor.token_ttl_seconds)
-            .map(|s| s * 1000)
-            .unwrap_or(state.config.token_ttl_ms);
-        (
-            Grant {
-                company: company.clone(),
-                customer_id: member.clone(),
-                vendor: vendor.clone(),
-            },
-            ttl_ms,
-        )
-    };
+    drop(dir);
+    let (grant, ttl_ms) = (resolved.grant(), resolved.ttl_ms);
     let now = clock::now_ms();
     let mut tokens = Vec::with_capacity(if b.return_tokens { b.count } else { 0 });
     for issued in 0..b.count {
-        match state.tokens.issue(grant.clone(), now, now + ttl_ms) {
+        match state.store.issue(grant.clone(), now, now + ttl_ms).await {
             Ok(t) if b.return_tokens => tokens.push(t.to_string()),
             Ok(_) => {}
-            Err(full) => {
+            Err(e) => {
                 return Err(ApiError::Unavailable(format!(
-                    "{full} ({issued} of {} were issued)",
+                    "{e} ({issued} of {} were issued)",
                     b.count
                 )))
             }

@@ -12,28 +12,32 @@ pub async fn add(
 ) -> Result<HttpResponse, ApiError> {
     let spec: FaultSpec = crate::error::from_json(body.into_inner())?;
     if let Some(v) = &spec.vndr_no {
-        if state.directory().vendor(v).is_none() {
+        if state.store.directory().await?.vendor(v).is_none() {
             return Err(ApiError::NotFound(format!("unknown vendor '{v}'")));
         }
     }
-    let fault = state.faults.add(spec).map_err(ApiError::BadRequest)?;
+    let fault = state
+        .store
+        .add_fault(spec)
+        .await?
+        .map_err(ApiError::BadRequest)?;
     Ok(HttpResponse::Created().json(fault))
 }
 
-pub async fn list(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.faults.list())
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.faults().await?))
 }
 
-pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
-    state.faults.clear();
-    HttpResponse::NoContent().finish()
+pub async fn clear(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.store.clear_faults().await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn remove(
     state: web::Data<AppState>,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
-    if state.faults.remove(*id) {
+    if state.store.remove_fault(*id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::NotFound(format!("no fault {id}")))

@@ -39,6 +39,11 @@ pub struct GateAnswer {
     pub charset: &'static str,
     #[serde(serialize_with = "fields_as_object")]
     pub fields: Vec<(&'static str, String)>,
+    /// The fields before parameter encryption (the same as `fields` without it).
+    #[serde(serialize_with = "fields_as_object")]
+    pub plain_fields: Vec<(&'static str, String)>,
+    /// The `ranNum` of an encrypted GATE.
+    pub ran_num: Option<String>,
     pub omitted: Vec<Omission>,
     pub otp_token: Option<String>,
     pub expires_at: Option<String>,
@@ -59,6 +64,8 @@ impl From<gate::Gate> for GateAnswer {
             method: "POST",
             charset: "UTF-8",
             fields: g.fields,
+            plain_fields: g.plain_fields,
+            ran_num: g.ran_num,
             omitted: g.omitted,
             otp_token: g.token,
             expires_at: g.expires_ms.map(clock::rfc3339),
@@ -84,7 +91,9 @@ pub async fn post(
             force_member_fields: b.force_member_fields.unwrap_or(false),
             consent: b.consent.unwrap_or_default(),
             source: Source::Api,
+            edits: Default::default(),
         },
-    )?;
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(GateAnswer::from(gate)))
 }

@@ -86,8 +86,9 @@ pub async fn get(
         }
     }
     let mut events: Vec<_> = state
-        .journal
-        .snapshot()
+        .store
+        .journal()
+        .await?
         .into_iter()
         .filter(|e| matches(e, &filter, since, until))
         .collect();
@@ -98,7 +99,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(events))
 }
 
-pub async fn clear(state: web::Data<AppState>) -> HttpResponse {
-    state.journal.clear();
-    HttpResponse::NoContent().finish()
+pub async fn clear(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.store.clear_journal().await?;
+    Ok(HttpResponse::NoContent().finish())
 }

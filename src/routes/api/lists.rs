@@ -2,27 +2,23 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn companies(state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<_> = state
-        .directory()
-        .companies()
-        .map(|c| (**c).clone())
-        .collect();
-    HttpResponse::Ok().json(list)
+pub async fn companies(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let dir = state.store.directory().await?;
+    let list: Vec<_> = dir.companies().map(|c| (**c).clone()).collect();
+    Ok(HttpResponse::Ok().json(list))
 }
 
-pub async fn members(state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<_> = state.directory().members().map(|m| (**m).clone()).collect();
-    HttpResponse::Ok().json(list)
+pub async fn members(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let dir = state.store.directory().await?;
+    let list: Vec<_> = dir.members().map(|m| (**m).clone()).collect();
+    Ok(HttpResponse::Ok().json(list))
 }
 
-pub async fn vendors(state: web::Data<AppState>) -> HttpResponse {
-    let list: Vec<_> = state
-        .directory()
-        .vendors()
-        .map(|v| v.vendor.clone())
-        .collect();
-    HttpResponse::Ok().json(list)
+pub async fn vendors(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let dir = state.store.directory().await?;
+    let list: Vec<_> = dir.vendors().map(|v| v.vendor.clone()).collect();
+    Ok(HttpResponse::Ok().json(list))
 }

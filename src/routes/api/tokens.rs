@@ -8,7 +8,7 @@ use crate::clock;
 use crate::domain::{OtpToken, TokenFormatError};
 use crate::error::ApiError;
 use crate::journal::{Event, EventKind};
-use crate::routes::cert::{expired_reason, used_reason};
+use crate::protocol::cert::{expired_reason, used_reason};
 use crate::state::AppState;
 use crate::tokens::TokenView;
 
@@ -43,13 +43,18 @@ fn parse(token: &str) -> Result<OtpToken, ApiError> {
     })
 }
 
-fn answer(state: &AppState, token: &OtpToken, view: TokenView) -> TokenAnswer {
+async fn answer(
+    state: &AppState,
+    token: &OtpToken,
+    view: TokenView,
+) -> Result<TokenAnswer, ApiError> {
     let now = clock::now_ms();
     let text = token.to_string();
-    let (status, reason) = if now >= view.expires_ms {
-        ("expired", expired_reason(&view, now))
-    } else if view.used.is_some() {
+    // A used token is used, expired or not: the cert endpoint answers it 404 always.
+    let (status, reason) = if view.used.is_some() {
         ("used", used_reason(&view))
+    } else if now >= view.expires_ms {
+        ("expired", expired_reason(&view, now))
     } else {
         (
             "issued",
@@ -60,12 +65,13 @@ fn answer(state: &AppState, token: &OtpToken, view: TokenView) -> TokenAnswer {
         )
     };
     let calls = state
-        .journal
-        .snapshot()
+        .store
+        .journal()
+        .await?
         .into_iter()
         .filter(|e| matches!(&e.kind, EventKind::Cert { otp_token: Some(t), .. } if *t == text))
         .collect();
-    TokenAnswer {
+    Ok(TokenAnswer {
         otp_token: text,
         state: status,
         cmpy_cd: view.grant.company.to_string(),
@@ -77,7 +83,7 @@ fn answer(state: &AppState, token: &OtpToken, view: TokenView) -> TokenAnswer {
         used_by: view.used.as_ref().map(|u| u.by.to_string()),
         reason,
         calls,
-    }
+    })
 }
 
 fn unknown(token: &OtpToken) -> ApiError {
@@ -92,8 +98,12 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let token = parse(&path)?;
-    let view = state.tokens.peek(&token).ok_or_else(|| unknown(&token))?;
-    Ok(HttpResponse::Ok().json(answer(&state, &token, view)))
+    let view = state
+        .store
+        .peek(&token)
+        .await?
+        .ok_or_else(|| unknown(&token))?;
+    Ok(HttpResponse::Ok().json(answer(&state, &token, view).await?))
 }
 
 pub async fn expire(
@@ -101,9 +111,13 @@ pub async fn expire(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let token = parse(&path)?;
-    if !state.tokens.expire(&token, clock::now_ms()) {
+    if !state.store.expire(&token, clock::now_ms()).await? {
         return Err(unknown(&token));
     }
-    let view = state.tokens.peek(&token).ok_or_else(|| unknown(&token))?;
-    Ok(HttpResponse::Ok().json(answer(&state, &token, view)))
+    let view = state
+        .store
+        .peek(&token)
+        .await?
+        .ok_or_else(|| unknown(&token))?;
+    Ok(HttpResponse::Ok().json(answer(&state, &token, view).await?))
 }

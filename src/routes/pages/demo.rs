@@ -4,11 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use base64::Engine;
 use serde::Deserialize;
 
 use super::{gate_error, gate_post, message, render};
-use crate::gate::{self, ConsentChoice, GateRequest, Source};
+use crate::gate::{self, ConsentChoice, Edits, GateRequest, Source};
 use crate::state::AppState;
 
 struct Choice {
@@ -24,7 +23,10 @@ struct DemoPage {
 }
 
 pub async fn form(state: web::Data<AppState>) -> HttpResponse {
-    let dir = state.directory();
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
     let members = dir
         .members()
         .filter(|m| m.active)
@@ -98,6 +100,7 @@ pub async fn submit(state: web::Data<AppState>, form: web::Form<DemoForm>) -> Ht
         return bad("GATE URL은 http(s) 주소여야 합니다. (the GATE URL must be an http(s) URL)");
     }
     let direct = f.direct_flag == "Y" || (f.direct_flag.is_empty() && !f.direct_url.is_empty());
+    let some = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
     let issued = gate::issue(
         &state,
         GateRequest {
@@ -107,41 +110,26 @@ pub async fn submit(state: web::Data<AppState>, form: web::Form<DemoForm>) -> Ht
             direct_url: direct
                 .then(|| f.direct_url.clone())
                 .filter(|d| !d.is_empty()),
-            baro_item: Some(f.baro_item.clone()).filter(|b| !b.is_empty()),
-            receipt_yn: Some(f.receipt_yn.clone()).filter(|r| !r.is_empty()),
+            baro_item: some(&f.baro_item),
+            receipt_yn: some(&f.receipt_yn),
             ttl_seconds: None,
             force_member_fields: f.force_member_fields.is_some(),
             consent,
             source: Source::Demo,
+            // The hand edits replace what the mall would have sent, before encoding.
+            edits: Edits {
+                direct_flag: f.direct_flag == "Y",
+                point_name: some(&f.pointname),
+                point_name_code: some(&f.pointnamecode),
+                cus_url: some(&f.cus_url),
+            },
         },
-    );
-    let mut g = match issued {
+    )
+    .await;
+    let g = match issued {
         Ok(g) => g,
         Err(e) => return gate_error(e, "입력 오류"),
     };
-    // The hand edits replace what the mall would have sent.
-    let set =
-        |fields: &mut Vec<(&'static str, String)>, name: &'static str, value: String| match fields
-            .iter_mut()
-            .find(|(k, _)| *k == name)
-        {
-            Some(slot) => slot.1 = value,
-            None => fields.push((name, value)),
-        };
-    if f.direct_flag == "Y" && f.direct_url.is_empty() {
-        set(&mut g.fields, "DirectFlag", "Y".into());
-    }
-    if !f.pointname.is_empty() {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(f.pointname.as_bytes());
-        set(&mut g.fields, "pointname", f.pointname.clone());
-        set(&mut g.fields, "pointnameBase64", encoded);
-    }
-    if !f.pointnamecode.is_empty() {
-        set(&mut g.fields, "pointnamecode", f.pointnamecode.clone());
-    }
-    if !f.cus_url.is_empty() {
-        set(&mut g.fields, "CUS_URL", f.cus_url.clone());
-    }
     let action = if gate_url.is_empty() {
         g.form_action.clone()
     } else {

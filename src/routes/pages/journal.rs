@@ -23,14 +23,23 @@ struct Row {
 struct JournalPage {
     rows: Vec<Row>,
     total: usize,
-    capacity: usize,
+    capacity: String,
 }
 
 /// How many rows the page shows (the API gives all).
 const SHOWN: usize = 300;
 
 pub async fn page(state: web::Data<AppState>) -> HttpResponse {
-    let events = state.journal.snapshot();
+    let events = match state.store.journal().await {
+        Ok(e) => e,
+        Err(e) => {
+            return super::message(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "저널",
+                &e.to_string(),
+            )
+        }
+    };
     let total = events.len();
     let rows = events
         .iter()
@@ -112,11 +121,12 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     cust_id,
                     answer,
                     reason,
+                    vndr_no,
                     ..
                 } => Row {
                     at,
                     kind: "CHECK",
-                    vendor: String::new(),
+                    vendor: vndr_no.clone().unwrap_or_default(),
                     ip: ip.to_string(),
                     detail: format!(
                         "{method} {}/{}",
@@ -133,6 +143,10 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
     render(&JournalPage {
         rows,
         total,
-        capacity: state.journal.capacity(),
+        capacity: state
+            .store
+            .as_memory()
+            .map(|m| m.journal.capacity().to_string())
+            .unwrap_or_else(|| "-".into()),
     })
 }

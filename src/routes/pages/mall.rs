@@ -23,7 +23,10 @@ struct Landing<'a> {
 }
 
 pub async fn landing(state: web::Data<AppState>) -> HttpResponse {
-    let dir = state.directory();
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
     render(&Landing {
         public_url: &state.config.public_url,
         public_http_url: &state.config.public_http_url,
@@ -62,7 +65,10 @@ struct Login {
 }
 
 pub async fn login(state: web::Data<AppState>, query: web::Query<LoginQuery>) -> HttpResponse {
-    let dir = state.directory();
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
     let row = |c: &crate::fixtures::Company| CompanyRow {
         code: c.code.clone(),
         name: c.name.clone(),
@@ -114,7 +120,10 @@ pub async fn login_post(
     state: web::Data<AppState>,
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
-    let dir = state.directory();
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
     let Some((_, member)) = dir.member(&form.customer_id) else {
         return message(
             StatusCode::NOT_FOUND,
@@ -173,14 +182,14 @@ struct Home {
 }
 
 /// The session's member, still existing and active; else where to send the browser.
-fn member_of(
+async fn member_of(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(Session, crate::fixtures::Member, crate::fixtures::Company), Box<HttpResponse>> {
     let Some(session) = Session::from_request(req) else {
         return Err(Box::new(see_other("/member/login")));
     };
-    let dir = state.directory();
+    let dir = super::directory(state).await.map_err(Box::new)?;
     let member = dir.member(&session.customer_id).map(|(_, m)| (**m).clone());
     let company = dir.company(&session.company).map(|(_, c)| (**c).clone());
     match (member, company) {
@@ -195,11 +204,14 @@ fn member_of(
 }
 
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (_, member, company) = match member_of(&req, &state) {
+    let (_, member, company) = match member_of(&req, &state).await {
         Ok(m) => m,
         Err(redirect) => return *redirect,
     };
-    let dir = state.directory();
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
     let tiles = dir
         .vendors()
         .map(|v| Tile {
@@ -233,7 +245,7 @@ pub struct GoQuery {
     hold: Option<String>,
 }
 
-fn issue_and_post(
+async fn issue_and_post(
     state: &AppState,
     session: &Session,
     vendor: &str,
@@ -255,8 +267,10 @@ fn issue_and_post(
             force_member_fields: false,
             consent,
             source: Source::Browser,
+            edits: Default::default(),
         },
-    );
+    )
+    .await;
     match issued {
         Ok(g) => gate_post(&g, &g.form_action, hold),
         Err(e) => gate_error(e, "제휴사로 이동할 수 없습니다"),
@@ -269,13 +283,16 @@ pub async fn go(
     state: web::Data<AppState>,
     query: web::Query<GoQuery>,
 ) -> HttpResponse {
-    let (session, member, _) = match member_of(&req, &state) {
+    let (session, member, _) = match member_of(&req, &state).await {
         Ok(m) => m,
         Err(redirect) => return *redirect,
     };
     let q = query.into_inner();
     let consented = {
-        let dir = state.directory();
+        let dir = match super::directory(&state).await {
+            Ok(d) => d,
+            Err(page) => return page,
+        };
         if dir.vendor(&q.vendor).is_none() {
             return message(
                 StatusCode::NOT_FOUND,
@@ -307,6 +324,7 @@ pub async fn go(
         ConsentChoice::Keep,
         hold,
     )
+    .await
 }
 
 /// `/mall/consent`: 개인정보 제3자 제공 동의.
@@ -326,16 +344,16 @@ pub async fn consent(
     state: web::Data<AppState>,
     query: web::Query<GoQuery>,
 ) -> HttpResponse {
-    let (_, member, _) = match member_of(&req, &state) {
+    let (_, member, _) = match member_of(&req, &state).await {
         Ok(m) => m,
         Err(redirect) => return *redirect,
     };
     let q = query.into_inner();
-    let Some(vendor_name) = state
-        .directory()
-        .vendor(&q.vendor)
-        .map(|(_, v)| v.vendor.name.clone())
-    else {
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
+    let Some(vendor_name) = dir.vendor(&q.vendor).map(|(_, v)| v.vendor.name.clone()) else {
         return message(
             StatusCode::NOT_FOUND,
             "알 수 없는 제휴사",
@@ -371,7 +389,7 @@ pub async fn consent_post(
     state: web::Data<AppState>,
     form: web::Form<ConsentForm>,
 ) -> HttpResponse {
-    let (session, _, _) = match member_of(&req, &state) {
+    let (session, _, _) = match member_of(&req, &state).await {
         Ok(m) => m,
         Err(redirect) => return *redirect,
     };
@@ -396,6 +414,7 @@ pub async fn consent_post(
         choice,
         f.hold.is_some_and(|h| !h.is_empty()),
     )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -432,7 +451,10 @@ pub async fn point(
                 ),
             },
         };
-    let dir = state.directory();
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
     match (dir.company(&company), dir.member(&customer)) {
         (Some((_, c)), Some((_, m))) if m.company == c.code => render(&PointPage {
             point_name: c.point_name.clone(),

@@ -59,6 +59,19 @@ pub fn gate_error(e: crate::gate::GateError, title: &str) -> HttpResponse {
     message(status, title, &text)
 }
 
+/// The directory, or the page to answer when the store is out of reach (503).
+pub async fn directory(
+    state: &crate::state::AppState,
+) -> Result<std::sync::Arc<crate::directory::Directory>, HttpResponse> {
+    state.store.directory().await.map_err(|e| {
+        message(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "잠시 후 다시 시도하세요",
+            &e.to_string(),
+        )
+    })
+}
+
 /// 303 to `to`.
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()

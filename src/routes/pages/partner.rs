@@ -17,7 +17,6 @@ use askama::Template;
 use base64::Engine;
 
 use super::{message, render};
-use crate::routes::cert;
 use crate::state::AppState;
 
 /// What the cert call gave.
@@ -62,10 +61,10 @@ const RECEIVED_COOKIE: &str = "sim_partner_token";
 
 /// Why the built-in partner will not redeem `token`, if it will not: the token must belong to a
 /// vendor whose GATE URL is this page.
-fn not_ours(state: &AppState, token: &str) -> Option<String> {
+async fn not_ours(state: &AppState, token: &str) -> Option<String> {
     let parsed = crate::domain::OtpToken::parse(token).ok()?;
-    let view = state.tokens.peek(&parsed)?;
-    let dir = state.directory();
+    let view = state.store.peek(&parsed).await.ok()??;
+    let dir = state.store.directory().await.ok()?;
     let gate_url = dir
         .vendor(&view.grant.vendor)
         .map(|(_, v)| v.vendor.gate_url.clone())
@@ -104,8 +103,10 @@ pub async fn gate(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         .filter(|t| !t.is_empty());
     let foreign_cus_url =
         get("CUS_URL").filter(|u| u.trim_end_matches('/') != state.config.public_url);
-    if let Some(why) = token.as_deref().and_then(|t| not_ours(&state, t)) {
-        return message(StatusCode::FORBIDDEN, "테스트 제휴사", &why);
+    if let Some(t) = token.as_deref() {
+        if let Some(why) = not_ours(&state, t).await {
+            return message(StatusCode::FORBIDDEN, "테스트 제휴사", &why);
+        }
     }
     let cert = match &token {
         Some(t) => Some(call_cert(&state, t).await),
@@ -169,10 +170,10 @@ pub async fn recheck(
 /// It calls this simulator's own CUS_URL, never a URL taken from the form, so the page cannot be
 /// used to make the server call elsewhere.
 async fn call_cert(state: &AppState, token: &str) -> CertResult {
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("otpTokenp", token)
-        .finish();
-    let url = format!("{}{}?{}", state.config.public_url, cert::PATH, query);
+    let url = state
+        .config
+        .endpoints
+        .cert_url(&state.config.endpoints.public_url(), token);
     let failed = |url: &str, why: String| CertResult {
         url: url.to_owned(),
         status: "연결 실패".into(),
@@ -196,7 +197,7 @@ async fn call_cert(state: &AppState, token: &str) -> CertResult {
     let status = res.status();
     let reason = res
         .headers()
-        .get(cert::REASON_HEADER)
+        .get(crate::routes::call::REASON_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();

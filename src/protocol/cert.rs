@@ -1,0 +1,266 @@
+//! The cert endpoint's decision (`/sso/vendorUserCertTonken`): the checks of the guide, in its
+//! order; the first that fails answers, and only the last uses the token up, atomically in the
+//! store. No HTTP here: the caller, the token parameter and the time come in, the resultCode,
+//! the body and the reason sentence go out.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::params::TokenParam;
+use super::ResultCode;
+use crate::client_ip::Caller;
+use crate::clock;
+use crate::domain::{OtpToken, TokenFormatError};
+use crate::journal::Text;
+use crate::store::{Store, StoreError};
+use crate::tokens::{Redeem, TokenView};
+
+/// The decided answer of one call.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: ResultCode,
+    /// The exact body: the mall's failure body, or the member's data.
+    pub body: Cow<'static, [u8]>,
+    /// Why, in words a person understands (`X-Sim-Reason`, the journal).
+    pub reason: Text,
+    /// The vendor of the token, when it is known.
+    pub vendor: Option<String>,
+}
+
+impl Outcome {
+    pub fn failure(code: ResultCode, reason: impl Into<Text>, vendor: Option<String>) -> Self {
+        Outcome {
+            code,
+            body: Cow::Borrowed(code.failure_body().as_bytes()),
+            reason: reason.into(),
+            vendor,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Success<'a> {
+    #[serde(rename = "resultCode")]
+    result_code: &'static str,
+    message: &'static str,
+    #[serde(rename = "resultMap")]
+    result_map: ResultMap<'a>,
+}
+
+#[derive(Serialize)]
+struct ResultMap<'a> {
+    user: User<'a>,
+}
+
+/// `resultMap.user`, with the corrected field names, every value a string.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User<'a> {
+    pub mbr_no: &'a str,
+    pub mbr_nm: &'a str,
+    pub mbr_id: &'a str,
+    pub hme_tel_no: &'a str,
+    pub post_no: &'a str,
+    pub base_addr: &'a str,
+    pub dtls_addr: &'a str,
+    pub empen: &'a str,
+    pub dob: &'a str,
+    pub vndr_no: &'a str,
+    pub vndr_itwk_info_no: &'a str,
+    pub otp_token: &'a str,
+    pub cust_id: &'a str,
+    pub agr_dts: &'a str,
+    pub pnt_nm: &'a str,
+    pub mobl_pnt_nm: &'a str,
+}
+
+/// Decides one call. `Err` only when the store is out of reach (nothing was changed).
+pub async fn decide(
+    store: &Store,
+    caller: Caller,
+    param: Option<&TokenParam>,
+    now_ms: u64,
+) -> Result<Outcome, StoreError> {
+    let parsed = param.map(|p| match &p.problem {
+        Some(_) => Err(TokenFormatError::Malformed),
+        None => OtpToken::parse(&p.value),
+    });
+    let known = match &parsed {
+        Some(Ok(token)) => store.peek(token).await?,
+        _ => None,
+    };
+    let dir = store.directory().await?;
+    let vendor = known.as_ref().map(|v| v.grant.vendor.to_string());
+
+    // 1. The caller's address: the token's vendor's list when the token is known, else the
+    // union of all vendors' lists. A trusted proxy that names no usable client leaves the
+    // caller unknown: refused, whatever the list.
+    if let Some(why) = caller.unusable {
+        let reason = format!(
+            "the trusted proxy {} did not name a usable client address: {why}",
+            caller.peer
+        );
+        return Ok(Outcome::failure(ResultCode::IpNotAllowed, reason, vendor));
+    }
+    match &known {
+        Some(view) => {
+            let entry = dir.vendor(&view.grant.vendor).map(|(_, v)| v);
+            if !entry.is_some_and(|v| v.allows(caller.ip)) {
+                let list = entry
+                    .map(|v| v.vendor.allowed_ips.join(", "))
+                    .unwrap_or_else(|| "none (vendor removed)".into());
+                let reason = format!(
+                    "caller {} is not in {}'s allowed IPs: {list}",
+                    caller.ip, view.grant.vendor
+                );
+                return Ok(Outcome::failure(ResultCode::IpNotAllowed, reason, vendor));
+            }
+        }
+        None if !dir.any_vendor_allows(caller.ip) => {
+            let reason = format!(
+                "caller {} is not in any vendor's allowed IPs (the token names no known vendor)",
+                caller.ip
+            );
+            return Ok(Outcome::failure(ResultCode::IpNotAllowed, reason, None));
+        }
+        None => {}
+    }
+
+    // 2. and 3. Present, and of this simulator's format.
+    let token = match parsed {
+        None => {
+            return Ok(Outcome::failure(
+                ResultCode::TokenMissing,
+                "no otpTokenp or otpToken parameter in the query or a form body",
+                None,
+            ))
+        }
+        Some(Err(TokenFormatError::Blank)) => {
+            return Ok(Outcome::failure(
+                ResultCode::TokenMissing,
+                "the token parameter is empty",
+                None,
+            ))
+        }
+        Some(Err(TokenFormatError::Malformed)) => {
+            let reason = param.and_then(|p| p.problem.clone()).unwrap_or_else(|| {
+                "the token is not 64 lowercase hex characters, as this simulator issues them".into()
+            });
+            return Ok(Outcome::failure(ResultCode::TokenInvalid, reason, None));
+        }
+        // Never issued (or forgotten): nothing can make it appear now, so no second look.
+        Some(Ok(_)) if known.is_none() => {
+            return Ok(Outcome::failure(
+                ResultCode::TokenUsedOrUnknown,
+                UNKNOWN_REASON,
+                None,
+            ))
+        }
+        Some(Ok(token)) => token,
+    };
+
+    // 3. (expiry), 4. and 5.: decided atomically by the store.
+    Ok(match store.redeem(&token, now_ms, caller.ip).await? {
+        Redeem::Expired { view } => Outcome::failure(
+            ResultCode::TokenInvalid,
+            expired_reason(&view, now_ms),
+            vendor,
+        ),
+        Redeem::AlreadyUsed { view } => {
+            Outcome::failure(ResultCode::TokenUsedOrUnknown, used_reason(&view), vendor)
+        }
+        Redeem::Unknown => Outcome::failure(ResultCode::TokenUsedOrUnknown, UNKNOWN_REASON, vendor),
+        Redeem::Redeemed(grant) => success(&dir, &grant, &token, vendor),
+    })
+}
+
+/// The member's data for a redeemed token.
+fn success(
+    dir: &crate::directory::Directory,
+    grant: &Arc<crate::tokens::Grant>,
+    token: &OtpToken,
+    vendor: Option<String>,
+) -> Outcome {
+    let found = (
+        dir.member(&grant.customer_id),
+        dir.company(&grant.company),
+        dir.vendor(&grant.vendor),
+    );
+    let (Some((_, member)), Some((_, company)), Some((_, entry))) = found else {
+        return Outcome::failure(
+            ResultCode::TokenUsedOrUnknown,
+            format!(
+                "the token was valid but its member {} or vendor {} has been removed",
+                grant.customer_id, grant.vendor
+            ),
+            vendor,
+        );
+    };
+    let token_text = token.to_string();
+    let agreed = dir.consent(&grant.customer_id, &grant.vendor).unwrap_or("");
+    let body = serde_json::to_vec(&Success {
+        result_code: ResultCode::Ok.code(),
+        message: ResultCode::Ok.message(),
+        result_map: ResultMap {
+            user: User {
+                mbr_no: &member.member_no,
+                mbr_nm: &member.name,
+                mbr_id: &member.login_id,
+                hme_tel_no: &member.home_phone,
+                post_no: &member.postal_code,
+                base_addr: &member.base_address,
+                dtls_addr: &member.detail_address,
+                empen: &member.employee_no,
+                dob: &member.birth_date,
+                vndr_no: &entry.vendor.vendor_no,
+                vndr_itwk_info_no: &entry.vendor.interwork_no,
+                otp_token: &token_text,
+                cust_id: &member.customer_id,
+                agr_dts: agreed,
+                pnt_nm: &company.point_name,
+                mobl_pnt_nm: &company.mobile_point_name,
+            },
+        },
+    })
+    .unwrap_or_default();
+    Outcome {
+        code: ResultCode::Ok,
+        body: Cow::Owned(body),
+        reason: format!(
+            "token valid: member {} of {} for vendor {}; now used up",
+            grant.customer_id, grant.company, grant.vendor
+        )
+        .into(),
+        vendor,
+    }
+}
+
+pub const UNKNOWN_REASON: &str =
+    "no such token: never issued by this simulator, or forgotten after its retention";
+
+/// "expired 3.2 s ago" and the like.
+pub fn expired_reason(view: &TokenView, now_ms: u64) -> String {
+    let ago = now_ms.saturating_sub(view.expires_ms) as f64 / 1000.0;
+    format!(
+        "token expired {ago:.1} s ago (at {})",
+        clock::time_of_day(view.expires_ms)
+    )
+}
+
+/// "used at 10:02:11 by 127.0.0.1".
+pub fn used_reason(view: &TokenView) -> String {
+    match &view.used {
+        Some(u) => format!(
+            "token already used at {} by {}",
+            clock::time_of_day(u.at_ms),
+            u.by
+        ),
+        None => "token already used".into(),
+    }
+}
+
+#[cfg(test)]
+#[path = "cert_tests.rs"]
+mod tests;
