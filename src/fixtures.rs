@@ -183,10 +183,10 @@ pub struct Fixtures {
 /// Why a fixture set was refused: which file, which record, which field, what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: not valid JSON for this file: {source}")]
     Parse {
@@ -213,6 +213,25 @@ pub const FILES: [&str; 4] = [
 
 impl Fixtures {
     /// Reads and validates the four files of `dir`. `consents.json` may be absent.
+    /// The fixtures shipped inside the binary (the `fixtures/` folder of the source tree), so
+    /// that the simulator runs from any folder, installed or in a container.
+    pub fn builtin() -> Self {
+        fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Vec<T> {
+            serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("the built-in {name} is valid JSON: {e}"))
+        }
+        let fixtures = Fixtures {
+            companies: parse("companies.json", include_str!("../fixtures/companies.json")),
+            members: parse("members.json", include_str!("../fixtures/members.json")),
+            vendors: parse("vendors.json", include_str!("../fixtures/vendors.json")),
+            consents: parse("consents.json", include_str!("../fixtures/consents.json")),
+        };
+        fixtures
+            .validate("built-in")
+            .unwrap_or_else(|e| panic!("the built-in fixtures are valid: {e}"));
+        fixtures
+    }
+
     pub fn load(dir: &Path) -> Result<Self, FixtureError> {
         let fixtures = Fixtures {
             companies: read_file(&dir.join("companies.json"), false)?,
@@ -462,10 +481,10 @@ fn read_file<T: serde::de::DeserializeOwned>(
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
+        Err(cause) => {
             return Err(FixtureError::Read {
                 path: path.to_owned(),
-                source,
+                cause,
             })
         }
     };

@@ -6,7 +6,6 @@
 //! renamed over the old one), so a crash mid-write leaves the previous file whole. A file that
 //! cannot be read back stops the start with an error and is never overwritten.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -113,38 +112,12 @@ pub fn save(store: &MemoryStore, path: &Path) -> anyhow::Result<Saved> {
         journal,
     };
     let bytes = serde_json::to_vec(&file).context("cannot serialize the state")?;
-    write_private(path, &bytes)?;
+    crate::files::write_private(path, &bytes)?;
     Ok(Saved {
         tokens: file.tokens.len(),
         events: file.journal.len(),
         bytes: bytes.len(),
     })
-}
-
-/// Writes `bytes` to `path` readable by the owner only (0600), atomically: a temporary file
-/// with a random name, created exclusively in the same folder (so a link planted there is never
-/// followed), flushed to disk, then renamed over `path` (which replaces a link at `path` rather
-/// than writing through it). The state file and the TLS keys are written this way.
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // tempfile creates its files 0600 on Unix; the rename keeps that mode.
-    let mut file = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    file.write_all(bytes)
-        .and_then(|_| file.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", file.path().display()))?;
-    file.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    // The rename itself reaches the disk with the folder.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// What was restored.

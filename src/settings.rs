@@ -10,9 +10,9 @@ use ipnet::IpNet;
 pub use crate::client_ip::ForwardedHeader;
 pub use crate::protocol::CertStatus;
 
-/// A local stand-in for the eZenedu welfare mall (benecafe), as its partner vendors see it.
+/// The simulator's settings (the flags of `serve` and of every subcommand that runs it).
 #[derive(Debug, Clone, Parser)]
-#[command(name = "benecafe-sim", version, about, long_about = None)]
+#[command(name = "benecafe-sim")]
 pub struct Settings {
     /// Address of the HTTPS listener (the mall's `CUS_URL`: cert endpoint, CHECKURL, pages,
     /// control API). Port 0 picks a free port.
@@ -25,8 +25,10 @@ pub struct Settings {
     pub http_addr: SocketAddr,
 
     /// Folder of the fixture files (companies.json, members.json, vendors.json, consents.json).
-    #[arg(long, env = "SIM_FIXTURES", default_value = "fixtures")]
-    pub fixtures: PathBuf,
+    /// Default: a `fixtures` folder in the working directory if there is one, else the fixtures
+    /// built into the binary.
+    #[arg(long, env = "SIM_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
 
     /// PEM certificate chain for the HTTPS listener. Without it the simulator makes a
     /// self-signed certificate for localhost, 127.0.0.1 and ::1 at first start and reuses it.
@@ -36,6 +38,11 @@ pub struct Settings {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "SIM_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// More host names for the generated certificates (comma-separated), besides localhost,
+    /// 127.0.0.1, ::1, the public URLs' hosts and every company's `cusUrl` host.
+    #[arg(long, env = "SIM_TLS_HOSTS", value_delimiter = ',')]
+    pub tls_hosts: Vec<String>,
 
     /// Folder where the generated certificate and key are kept. Default: the platform's data
     /// folder ($XDG_DATA_HOME or ~/.local/share)/benecafe-sim, else ./.sim-data.
@@ -181,11 +188,20 @@ impl Settings {
         let mut s = Settings::parse_from(["benecafe-sim"]);
         s.https_addr = "127.0.0.1:0".parse().expect("valid address");
         s.http_addr = "127.0.0.1:0".parse().expect("valid address");
-        s.fixtures = fixtures;
+        s.fixtures = Some(fixtures);
         s.data_dir = Some(data_dir);
         s.log = "warn".into();
         s.workers = Some(2);
         s
+    }
+
+    /// Where the fixtures come from: the folder named, else `./fixtures` when it exists, else
+    /// the built-in set (`None`).
+    pub fn fixtures_dir(&self) -> Option<PathBuf> {
+        self.fixtures.clone().or_else(|| {
+            let here = PathBuf::from("fixtures");
+            here.join("companies.json").is_file().then_some(here)
+        })
     }
 
     /// The data folder: the one named, or the platform's, or ./.sim-data.

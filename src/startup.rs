@@ -28,6 +28,10 @@ pub struct Application {
     restored: Option<crate::persist::Restored>,
     /// The fixtures folder to watch, with `--watch`.
     watch: Option<std::path::PathBuf>,
+    /// Where the fixtures came from, for the start-up log.
+    fixtures_from: String,
+    /// What the certificate set-up wants the user to know (an old certificate replaced).
+    tls_notes: Vec<String>,
     https_addr: SocketAddr,
     http_addr: SocketAddr,
     cert_path: std::path::PathBuf,
@@ -38,25 +42,17 @@ pub struct Application {
 impl Application {
     /// Loads everything and binds both listeners. Errors say what to fix.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let fixtures = Fixtures::load(&settings.fixtures).with_context(|| {
-            format!(
-                "the fixtures in {} are not valid",
-                settings.fixtures.display()
-            )
-        })?;
+        let fixtures_dir = settings.fixtures_dir();
+        let fixtures = match &fixtures_dir {
+            Some(dir) => Fixtures::load(dir)?,
+            None => Fixtures::builtin(),
+        };
         let https = TcpListener::bind(settings.https_addr)
             .with_context(|| format!("cannot listen on {} (HTTPS)", settings.https_addr))?;
         let http = TcpListener::bind(settings.http_addr)
             .with_context(|| format!("cannot listen on {} (HTTP)", settings.http_addr))?;
         let https_addr = https.local_addr()?;
         let http_addr = http.local_addr()?;
-
-        let tls = TlsMaterial::load_or_generate(
-            settings.tls_cert.as_deref(),
-            settings.tls_key.as_deref(),
-            &settings.data_dir(),
-        )?;
-        let server_config = tls.server_config()?;
 
         let public_url = settings
             .public_url
@@ -68,6 +64,21 @@ impl Application {
             .clone()
             .map(|u| u.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{}", host_for(http_addr)));
+        // Every host partners dial gets a certificate from the local CA: the public URLs', every
+        // company's mall domain, and --tls-hosts.
+        let tls_hosts: Vec<String> = [&public_url, &public_http_url]
+            .into_iter()
+            .filter_map(|u| crate::tls::host_of_url(u))
+            .chain(mall_hosts(&fixtures))
+            .chain(settings.tls_hosts.iter().cloned())
+            .collect();
+        let tls = TlsMaterial::load_or_generate(
+            settings.tls_cert.as_deref(),
+            settings.tls_key.as_deref(),
+            &settings.data_dir(),
+            &tls_hosts,
+        )?;
+        let server_config = tls.server_config()?;
         let exposure = if https_addr.ip().is_loopback() && http_addr.ip().is_loopback() {
             Exposure::Loopback
         } else {
@@ -99,7 +110,7 @@ impl Application {
             body_timeout: Duration::from_secs(settings.body_timeout_seconds),
             max_query_bytes: settings.max_query_bytes,
             max_body_bytes: settings.max_body_bytes,
-            tls_chain: tls.chain.clone(),
+            tls_chain: tls.trust_anchors(),
         };
         let store = Store::memory(MemoryStore::new(
             MemoryTokenStore::new(
@@ -112,7 +123,7 @@ impl Application {
                 settings.journal_max_bytes,
             ),
         ));
-        let state = AppState::new(config, fixtures, store);
+        let state = AppState::new(config, fixtures, store, Some(tls.resolver().clone()));
 
         let restored = match (&settings.state, state.store.as_memory()) {
             (Some(path), Some(memory)) => crate::persist::load(memory, path)?,
@@ -126,7 +137,11 @@ impl Application {
         Ok(Application {
             servers: [https_server, http_server],
             state,
-            watch: settings.watch.then(|| settings.fixtures.clone()),
+            watch: if settings.watch { fixtures_dir.clone() } else { None },
+            fixtures_from: fixtures_dir
+                .map(|d| format!("the folder {}", d.display()))
+                .unwrap_or_else(|| "the built-in set (no --fixtures, no ./fixtures folder)".into()),
+            tls_notes: tls.notes.clone(),
             state_file: settings
                 .state
                 .clone()
@@ -179,17 +194,21 @@ impl Application {
             self.http_addr
         );
         tracing::info!(
-            "TLS certificate {} {}; SHA-256 fingerprint {}",
+            "TLS: partners trust {} {}; SHA-256 fingerprint {}",
             self.cert_path.display(),
             if self.generated_cert {
-                "(generated now)"
+                "(local CA, generated now)"
             } else {
                 "(reused)"
             },
             self.fingerprint
         );
+        for note in &self.tls_notes {
+            tracing::warn!("{note}");
+        }
         tracing::info!(
-            "fixtures: {} companies, {} members, {} vendors",
+            "fixtures from {}: {} companies, {} members, {} vendors",
+            self.fixtures_from,
             dir.companies().count(),
             dir.members().count(),
             dir.vendors().count()
@@ -244,6 +263,7 @@ impl Application {
             }
         });
         let noise = actix_web::rt::spawn(crate::telemetry::summarize());
+        let calls = actix_web::rt::spawn(crate::telemetry::summarize_calls());
         let watcher = self.watch.clone().map(|dir| {
             actix_web::rt::spawn(crate::watch::run(
                 self.state.clone(),
@@ -279,6 +299,7 @@ impl Application {
         let result = a.and(b);
         sweeper.abort();
         noise.abort();
+        calls.abort();
         if let Some(s) = saver {
             s.abort();
         }
@@ -290,6 +311,14 @@ impl Application {
         }
         result
     }
+}
+
+/// The hosts of the companies' own mall domains.
+pub fn mall_hosts(fixtures: &Fixtures) -> impl Iterator<Item = String> + '_ {
+    fixtures
+        .companies
+        .iter()
+        .filter_map(|c| c.cus_url.as_deref().and_then(crate::tls::host_of_url))
 }
 
 /// Stops both servers of an [`Application`].
@@ -407,8 +436,10 @@ async fn shutdown_signal() {
 /// The whole program: parse settings from `args`, start, serve until stopped.
 pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::ExitCode {
     use clap::Parser;
-    let settings = match Settings::try_parse_from(args) {
-        Ok(s) => s,
+    let settings = match crate::cli::Cli::try_parse_from(args) {
+        Ok(cli) => match cli.into_command() {
+            crate::cli::Command::Serve(settings) => settings,
+        },
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
@@ -418,7 +449,7 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
             };
         }
     };
-    crate::telemetry::init(&settings);
+    let _logs = crate::telemetry::init(&settings);
     let app = match Application::build(settings) {
         Ok(app) => app,
         Err(e) => {

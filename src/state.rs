@@ -48,7 +48,7 @@ pub struct Config {
     pub max_query_bytes: usize,
     /// Largest body accepted (413 beyond).
     pub max_body_bytes: usize,
-    /// PEM of the HTTPS certificate, for the built-in partner's client.
+    /// What the built-in partner's HTTPS client trusts (the local CA, or the user's chain).
     pub tls_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
@@ -67,6 +67,9 @@ pub struct Shared {
     /// The fixtures as loaded at start (what a reset goes back to). A std `RwLock`, held only to
     /// clone or replace them, never across an await.
     loaded: RwLock<Fixtures>,
+    /// The certificate chooser, told about mall domains added at run time (none with the
+    /// user's own certificate).
+    tls: Option<Arc<crate::tls::SniResolver>>,
 }
 
 /// The handle the handlers get: a cheap `Clone` around `Arc<Shared>`.
@@ -81,16 +84,33 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, fixtures: Fixtures, store: Store) -> Self {
+    pub fn new(
+        config: Config,
+        fixtures: Fixtures,
+        store: Store,
+        tls: Option<Arc<crate::tls::SniResolver>>,
+    ) -> Self {
         AppState(Arc::new(Shared {
             config,
             store,
             loaded: RwLock::new(fixtures),
+            tls,
         }))
     }
 }
 
 impl Shared {
+    /// Serves a company's mall domain from now on: a certificate for its host, signed by the
+    /// local CA, without a restart and without anything new to trust.
+    pub fn serve_mall_domain(&self, cus_url: &str) {
+        let (Some(tls), Some(host)) = (&self.tls, crate::tls::host_of_url(cus_url)) else {
+            return;
+        };
+        if let Err(e) = tls.add_host(&host) {
+            tracing::warn!("cannot serve a certificate for {host}: {e:#}");
+        }
+    }
+
     /// The fixtures loaded at start (or last reloaded).
     pub fn loaded(&self) -> Fixtures {
         self.loaded
@@ -118,6 +138,11 @@ impl Shared {
             })
             .await?
             .unwrap_or_else(|never| match never {});
+        for c in &fixtures.companies {
+            if let Some(url) = &c.cus_url {
+                self.serve_mall_domain(url);
+            }
+        }
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = fixtures;
         Ok(())
     }

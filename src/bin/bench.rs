@@ -48,7 +48,7 @@ fn serve_reference(args: &[OsString]) -> ExitCode {
         (arg(0), arg(1), PathBuf::from(arg(2)), arg(3), arg(4));
     let ok_body = web::Bytes::from(std::fs::read(ok_file).expect("OK body file"));
     let nf_body = web::Bytes::from(std::fs::read(nf_file).expect("404 body file"));
-    let tls = benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, &data)
+    let tls = benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, &data, &[])
         .and_then(|m| m.server_config())
         .expect("TLS configuration");
     let https = std::net::TcpListener::bind(https).expect("bind");
@@ -206,7 +206,7 @@ fn spawn_simulator(data: &Path, extra: &[&str]) -> Result<(Server, Instant), Str
         .arg(fixtures_dir())
         .arg("--data-dir")
         .arg(data)
-        .args(["--workers", "1", "--log", "warn", "--allow-plain-http-cert"])
+        .args(["--workers", "1", "--log", "info", "--allow-plain-http-cert"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

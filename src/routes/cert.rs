@@ -140,7 +140,11 @@ fn answer(
     HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
         .insert_header((REASON_HEADER, reason))
-        .body(outcome.body.clone().into_owned())
+        .body(match &outcome.body {
+            // The mall's failure bodies are static: no copy.
+            std::borrow::Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
+            std::borrow::Cow::Owned(bytes) => web::Bytes::copy_from_slice(bytes),
+        })
 }
 
 fn token_sent(param: Option<&TokenParam>) -> TokenSent {
@@ -156,6 +160,9 @@ fn token_sent(param: Option<&TokenParam>) -> TokenSent {
 
 /// One info line per call: the masked token, the result, the reason.
 fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str) {
+    if !crate::telemetry::call_line() {
+        return;
+    }
     tracing::info!(
         ip = %info.ip,
         token = sent.value.as_deref().map(crate::gate::mask).unwrap_or_default(),

@@ -37,7 +37,9 @@ pub async fn handle(
             "forced by an injected fault ({}); the parameters were not looked at",
             note.as_deref().unwrap_or_default()
         );
-        tracing::info!(ip = %info.ip, answer = "-", "CHECKURL call: {reason}");
+        if crate::telemetry::call_line() {
+            tracing::info!(ip = %info.ip, answer = "-", "CHECKURL call: {reason}");
+        }
         state.store.record(
             crate::clock::now_ms(),
             EventKind::check(&info, &params, vendor, "-", reason, note),
@@ -45,7 +47,9 @@ pub async fn handle(
         return call::replacement(*replacement, Endpoint::Check);
     }
     let outcome = decide(&dir, &params);
-    tracing::info!(ip = %info.ip, answer = outcome.answer, "CHECKURL call: {}", outcome.reason);
+    if crate::telemetry::call_line() {
+        tracing::info!(ip = %info.ip, answer = outcome.answer, "CHECKURL call: {}", outcome.reason);
+    }
     let res = HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
         .insert_header((

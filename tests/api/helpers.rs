@@ -385,7 +385,7 @@ impl SimProcess {
     /// A client trusting the process's certificate (in `data`).
     pub fn client(&self, data: &Path) -> awc::Client {
         use rustls::pki_types::pem::PemObject;
-        let pem = std::fs::read(data.join("cert.pem")).unwrap();
+        let pem = std::fs::read(data.join("ca.pem")).unwrap();
         let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
             .unwrap();

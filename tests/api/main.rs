@@ -8,6 +8,7 @@ mod browser;
 mod cert;
 mod checkurl;
 mod control;
+mod core;
 mod fixtures;
 mod gate;
 mod reliability;

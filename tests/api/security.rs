@@ -474,6 +474,8 @@ async fn the_state_file_and_key_are_private_and_planted_symlinks_are_not_followe
     std::fs::write(&state, b"").ok();
     std::fs::remove_file(&state).unwrap();
     let data = tempfile::tempdir().unwrap();
+    // The key of the local CA (and the key of the certificate older versions made).
+    symlink(&victim, data.path().join("ca-key.pem")).unwrap();
     symlink(&victim, data.path().join("key.pem")).unwrap();
     let data_path = data.path().to_owned();
     let state_path = state.clone();
@@ -491,12 +493,7 @@ async fn the_state_file_and_key_are_private_and_planted_symlinks_are_not_followe
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim");
     assert!(state.exists(), "the state was saved");
     assert_eq!(mode(&state), 0o600, "state.json");
-    let key = data.path().join("key.pem");
-    let key = if key.exists() {
-        key
-    } else {
-        data.path().join("ca-key.pem")
-    };
+    let key = data.path().join("ca-key.pem");
     assert!(!std::fs::symlink_metadata(&key)
         .unwrap()
         .file_type()

@@ -25,6 +25,8 @@ pub trait Record: Serialize + DeserializeOwned + Clone {
     fn list(f: &mut Fixtures) -> &mut Vec<Self>;
     fn put(self, dir: &mut Directory);
     fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError>;
+    /// What else the simulator does once the record is stored.
+    fn stored(&self, _state: &AppState) {}
 }
 
 impl Record for Company {
@@ -38,6 +40,12 @@ impl Record for Company {
     }
     fn put(self, dir: &mut Directory) {
         dir.put_company(self)
+    }
+    /// A new mall domain is served at once, with a certificate from the local CA.
+    fn stored(&self, state: &AppState) {
+        if let Some(url) = &self.cus_url {
+            state.serve_mall_domain(url);
+        }
     }
     fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError> {
         let members: Vec<String> = dir
@@ -150,10 +158,12 @@ async fn store<R: Record>(
             )));
         }
     }
-    state
+    let (answer, record) = state
         .store
         .update_directory(|dir| change::<R>(dir, key, fields, merge))
-        .await?
+        .await??;
+    record.stored(state);
+    Ok(answer)
 }
 
 /// Applies a change to a copy of the directory's fixtures, validates the whole set, and only
@@ -163,7 +173,7 @@ fn change<R: Record>(
     key: &str,
     fields: serde_json::Map<String, Value>,
     merge: bool,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<(HttpResponse, R), ApiError> {
     let mut candidate = dir.to_fixtures();
     let existing = R::list(&mut candidate).iter().position(|r| r.key() == key);
     let mut record = match (merge, existing) {
@@ -194,7 +204,7 @@ fn change<R: Record>(
     } else {
         actix_web::http::StatusCode::CREATED
     };
-    Ok(HttpResponse::build(status).json(parsed))
+    Ok((HttpResponse::build(status).json(&parsed), parsed))
 }
 
 /// `GET /_sim/api/consents`.
