@@ -35,6 +35,9 @@ pub enum Access {
     Control,
     /// Pages that show member data or change state: the operator's sign-in beyond loopback.
     Operator,
+    /// The company-side entry (`/sso/loginSsoGate`): companies' portals post to it cross-site,
+    /// as to the real mall; beyond loopback the operator's sign-in still applies.
+    Entry,
 }
 
 /// Whether the simulator can be reached from other machines: decided by the listeners' addresses.
@@ -98,7 +101,7 @@ impl ServedHosts {
 }
 
 /// The host part of an authority, without port and brackets.
-fn host_of(authority: &str) -> &str {
+pub fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
     }
@@ -164,7 +167,8 @@ pub fn check(access: Access, req: &HttpRequest, state: &AppState) -> Option<Http
             ));
         }
     }
-    if access != Access::Receiver && changes_state(req.method()) {
+    let cross_site_allowed = matches!(access, Access::Receiver | Access::Entry);
+    if !cross_site_allowed && changes_state(req.method()) {
         if let Some(why) = cross_site(req, state) {
             return Some(refuse(access, StatusCode::FORBIDDEN, &why));
         }
@@ -172,12 +176,12 @@ pub fn check(access: Access, req: &HttpRequest, state: &AppState) -> Option<Http
     match access {
         Access::Protocol | Access::Public | Access::Receiver => None,
         Access::Control => control(req, state),
-        Access::Operator => operator(req, state),
+        Access::Operator | Access::Entry => operator(req, state),
     }
 }
 
 /// The host a request names: the URI's authority (HTTP/2) or the `Host` header.
-fn authority(req: &HttpRequest) -> Option<&str> {
+pub fn authority(req: &HttpRequest) -> Option<&str> {
     req.uri().authority().map(|a| a.as_str()).or_else(|| {
         req.headers()
             .get(actix_web::http::header::HOST)
@@ -350,7 +354,7 @@ fn refuse(access: Access, status: StatusCode, message: &str) -> HttpResponse {
         Access::Control | Access::Public => {
             HttpResponse::build(status).json(serde_json::json!({ "error": message }))
         }
-        Access::Receiver | Access::Operator => {
+        Access::Receiver | Access::Operator | Access::Entry => {
             crate::routes::pages::message(status, "요청 거부 (refused)", message)
         }
     }

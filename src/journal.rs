@@ -75,6 +75,23 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fault: Option<String>,
     },
+    /// A member entered the mall: the login page, or the company-side entry
+    /// (`/sso/loginSsoGate`).
+    #[serde(rename_all = "camelCase")]
+    Login {
+        /// `login` or `loginSsoGate`.
+        via: Text,
+        cmpy_cd: String,
+        /// The ID given (`mbrId`, `memID`).
+        mbr_id: String,
+        /// The member logged in, when one was.
+        cust_id: Option<String>,
+        /// `ok`, `joined` (created by auto-join) or `refused`.
+        result: Text,
+        reason: String,
+        /// Where the browser was sent.
+        location: Option<String>,
+    },
     /// A call to CHECKURL.
     #[serde(rename_all = "camelCase")]
     Check {
@@ -233,6 +250,20 @@ impl EventKind {
                 vndr_no.iter_mut().for_each(cut);
                 cut_text(reason);
             }
+            EventKind::Login {
+                cmpy_cd,
+                mbr_id,
+                cust_id,
+                reason,
+                location,
+                ..
+            } => {
+                for s in [cmpy_cd, mbr_id, reason] {
+                    cut(s);
+                }
+                cust_id.iter_mut().for_each(cut);
+                location.iter_mut().for_each(cut);
+            }
             EventKind::Check {
                 cmpy_cd,
                 cust_id,
@@ -276,6 +307,14 @@ impl EventKind {
                 fault,
                 ..
             } => opt(otp_token) + opt(vndr_no) + reason.len() + opt(fault),
+            EventKind::Login {
+                cmpy_cd,
+                mbr_id,
+                cust_id,
+                reason,
+                location,
+                ..
+            } => cmpy_cd.len() + mbr_id.len() + opt(cust_id) + reason.len() + opt(location),
             EventKind::Check {
                 cmpy_cd,
                 cust_id,
@@ -301,6 +340,7 @@ impl EventKind {
             EventKind::Gate { .. } => "gate",
             EventKind::Cert { .. } => "cert",
             EventKind::Check { .. } => "check",
+            EventKind::Login { .. } => "login",
         }
     }
 }

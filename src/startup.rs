@@ -63,7 +63,7 @@ impl Application {
             .public_http_url
             .clone()
             .map(|u| u.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("http://{}", host_for(http_addr)));
+            .unwrap_or_else(|| format!("http://{}", pages_host_for(http_addr)));
         // Every host partners dial gets a certificate from the local CA: the public URLs', every
         // company's mall domain, and --tls-hosts.
         let tls_hosts: Vec<String> = [&public_url, &public_http_url]
@@ -137,7 +137,11 @@ impl Application {
         Ok(Application {
             servers: [https_server, http_server],
             state,
-            watch: if settings.watch { fixtures_dir.clone() } else { None },
+            watch: if settings.watch {
+                fixtures_dir.clone()
+            } else {
+                None
+            },
             fixtures_from: fixtures_dir
                 .map(|d| format!("the folder {}", d.display()))
                 .unwrap_or_else(|| "the built-in set (no --fixtures, no ./fixtures folder)".into()),
@@ -412,6 +416,18 @@ fn host_for(addr: SocketAddr) -> String {
     let ip = addr.ip();
     if ip.is_loopback() || ip.is_unspecified() {
         format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// The host part of the pages' base URL: `127.0.0.1` for loopback and unspecified addresses,
+/// so that the mall's pages are a different site from a partner on `localhost` (ports do not
+/// make sites): the GATE post is then a cross-site top-level POST, as it is in production.
+fn pages_host_for(addr: SocketAddr) -> String {
+    let ip = addr.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
     } else {
         addr.to_string()
     }

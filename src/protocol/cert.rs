@@ -13,6 +13,7 @@ use super::ResultCode;
 use crate::client_ip::Caller;
 use crate::clock;
 use crate::domain::{OtpToken, TokenFormatError};
+use crate::endpoints::Endpoints;
 use crate::journal::Text;
 use crate::store::{Store, StoreError};
 use crate::tokens::{Redeem, TokenView};
@@ -76,13 +77,28 @@ pub struct User<'a> {
     pub mobl_pnt_nm: &'a str,
 }
 
+/// One call as the endpoint received it.
+#[derive(Debug, Clone, Copy)]
+pub struct CertCall<'a> {
+    pub caller: Caller,
+    pub param: Option<&'a TokenParam>,
+    /// The host the call was addressed to (`Host`), when known.
+    pub host: Option<&'a str>,
+    pub now_ms: u64,
+}
+
 /// Decides one call. `Err` only when the store is out of reach (nothing was changed).
 pub async fn decide(
     store: &Store,
-    caller: Caller,
-    param: Option<&TokenParam>,
-    now_ms: u64,
+    endpoints: &Endpoints,
+    call: CertCall<'_>,
 ) -> Result<Outcome, StoreError> {
+    let CertCall {
+        caller,
+        param,
+        host,
+        now_ms,
+    } = call;
     let parsed = param.map(|p| match &p.problem {
         Some(_) => Err(TokenFormatError::Malformed),
         None => OtpToken::parse(&p.value),
@@ -145,9 +161,13 @@ pub async fn decide(
             ))
         }
         Some(Err(TokenFormatError::Malformed)) => {
-            let reason = param.and_then(|p| p.problem.clone()).unwrap_or_else(|| {
-                "the token is not 64 lowercase hex characters, as this simulator issues them".into()
-            });
+            let reason = param
+                .and_then(|p| p.problem.clone())
+                .or_else(|| param.and_then(|p| looks_encrypted(&p.value)))
+                .unwrap_or_else(|| {
+                    "the token is not 64 lowercase hex characters, as this simulator issues them"
+                        .into()
+                });
             return Ok(Outcome::failure(ResultCode::TokenInvalid, reason, None));
         }
         // Never issued (or forgotten): nothing can make it appear now, so no second look.
@@ -172,7 +192,62 @@ pub async fn decide(
             Outcome::failure(ResultCode::TokenUsedOrUnknown, used_reason(&view), vendor)
         }
         Redeem::Unknown => Outcome::failure(ResultCode::TokenUsedOrUnknown, UNKNOWN_REASON, vendor),
-        Redeem::Redeemed(grant) => success(&dir, &grant, &token, vendor),
+        Redeem::Redeemed(grant) => {
+            let mut outcome = success(&dir, &grant, &token, vendor);
+            if let Some(note) = host.and_then(|h| foreign_host(&dir, endpoints, &grant.company, h))
+            {
+                outcome.reason = format!("{}; {note}", outcome.reason).into();
+            }
+            outcome
+        }
+    })
+}
+
+/// Why a token sent as it is looks like the encrypted `OTP_TOKEN` of a GATE with parameter
+/// encryption (standard Base64 of whole cipher blocks): the partner must decrypt it first.
+fn looks_encrypted(value: &str) -> Option<String> {
+    use base64::Engine;
+    if value.bytes().all(|b| b.is_ascii_hexdigit() || b == b' ') {
+        return None; // a token spelled differently, not an encrypted one
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
+    (!bytes.is_empty() && bytes.len() % 16 == 0).then(|| {
+        format!(
+            "the token looks encrypted (Base64 of {} cipher bytes): decrypt OTP_TOKEN with the vendor's key and the GATE's ranNum, then send the 64 hex characters",
+            bytes.len()
+        )
+    })
+}
+
+/// The note for a token redeemed through a host that is not its company's mall domain (the
+/// real mall's hosts share one backend, so the answer is the normal one; a partner that
+/// hard-codes one domain works for one company and fails for the next).
+fn foreign_host(
+    dir: &crate::directory::Directory,
+    endpoints: &Endpoints,
+    company: &str,
+    host: &str,
+) -> Option<String> {
+    let (_, own) = dir.company(company)?;
+    let expected = endpoints.cus_url(own);
+    let expected_host = crate::tls::host_of_url(&expected)?;
+    let called = crate::access::host_of(host).trim_end_matches('.');
+    if called.eq_ignore_ascii_case(&expected_host) {
+        return None;
+    }
+    // Other names of the simulator itself are its own domain, for a company without one.
+    let another_mall = dir.companies().any(|c| {
+        c.cus_url
+            .as_deref()
+            .and_then(crate::tls::host_of_url)
+            .is_some_and(|h| h.eq_ignore_ascii_case(called))
+    });
+    (own.cus_url.is_some() || another_mall).then(|| {
+        format!(
+            "token of company {company} redeemed through host {called}; its CUS_URL is {expected}"
+        )
     })
 }
 

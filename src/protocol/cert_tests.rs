@@ -46,11 +46,19 @@ async fn issue(store: &Store, vendor: &str, expires_ms: u64) -> String {
         .to_string()
 }
 
+fn endpoints() -> Endpoints {
+    Endpoints::new("https://localhost:8443", "http://127.0.0.1:8080").unwrap()
+}
+
 async fn call(store: &Store, ip: &str, query: &str, now: u64) -> Outcome {
     let param = find_token(query, None);
-    decide(store, caller(ip), param.as_ref(), now)
-        .await
-        .unwrap()
+    let call = CertCall {
+        caller: caller(ip),
+        param: param.as_ref(),
+        host: None,
+        now_ms: now,
+    };
+    decide(store, &endpoints(), call).await.unwrap()
 }
 
 #[actix_web::test]
@@ -112,7 +120,13 @@ async fn a_trusted_proxy_that_names_nobody_gets_403_and_the_token_stays() {
     let param = find_token(&format!("otpTokenp={token}"), None);
     let mut c = caller("127.0.0.1");
     c.unusable = Some("the forwarding header names no usable client address");
-    let o = decide(&store, c, param.as_ref(), 2_000).await.unwrap();
+    let proxied = CertCall {
+        caller: c,
+        param: param.as_ref(),
+        host: None,
+        now_ms: 2_000,
+    };
+    let o = decide(&store, &endpoints(), proxied).await.unwrap();
     assert_eq!(o.code, ResultCode::IpNotAllowed);
     assert_eq!(
         call(&store, "127.0.0.1", &format!("otpTokenp={token}"), 2_000)

@@ -22,13 +22,10 @@ fn no(reason: String) -> CheckOutcome {
 }
 
 pub fn decide(dir: &Directory, params: &CheckParams) -> CheckOutcome {
-    if let Some(raw) = &params.raw_name {
-        let (decoded, _, had_errors) = encoding_rs::EUC_KR.decode(raw);
-        if !had_errors {
-            return no(format!(
-                "userName is EUC-KR-encoded '{decoded}'; the mall reads UTF-8"
-            ));
-        }
+    if let Some(name) = &params.legacy_name {
+        return no(format!(
+            "userName is EUC-KR-encoded '{name}'; the mall reads UTF-8"
+        ));
     }
     if let Some(problem) = &params.problem {
         return no(problem.clone());

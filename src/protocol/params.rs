@@ -133,6 +133,7 @@ pub struct TokenParam {
 /// not valid percent-encoding or UTF-8, make the parameter unusable (with the reason).
 pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
     let mut found: Vec<(Spelling, &'static str, Result<String, Problem>)> = Vec::new();
+    let mut legacy = None;
     let mut collect = |bytes: &[u8], place: &'static str| {
         for pair in pairs(bytes) {
             let spelling = match pair.name.as_ref() {
@@ -140,6 +141,9 @@ pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
                 "otpToken" => Spelling::Common,
                 _ => continue,
             };
+            if pair.value == Err(Problem::Utf8) {
+                legacy = legacy.take().or_else(|| euc_kr(pair.raw));
+            }
             found.push((spelling, place, pair.value));
         }
     };
@@ -160,6 +164,14 @@ pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
         problem: None,
     };
     match first {
+        Err(Problem::Utf8) if legacy.is_some() => {
+            param.problem = Some(format!(
+                "the {} parameter is EUC-KR-encoded '{}'; the mall reads UTF-8",
+                spelling.name(),
+                legacy.unwrap_or_default()
+            ));
+            return Some(param);
+        }
         Err(p) => {
             param.problem = Some(format!(
                 "the {} parameter {}",
@@ -191,6 +203,14 @@ pub fn find_token(query: &str, form: Option<&[u8]>) -> Option<TokenParam> {
     Some(param)
 }
 
+/// What an encoded value reads as in EUC-KR, when its bytes are not UTF-8 but are EUC-KR (a
+/// partner whose platform still sends the legacy Korean encoding).
+pub fn euc_kr(raw: &[u8]) -> Option<String> {
+    let bytes = decode_bytes(raw).ok()?;
+    let (text, _, had_errors) = encoding_rs::EUC_KR.decode(&bytes);
+    (!had_errors).then(|| text.into_owned())
+}
+
 /// CHECKURL's parameters: `cmpyCd` (or `cmpy_cd`), `CFM_CUS_ID`, `userName` (or `USER_NAME`),
 /// from the query and a form body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -200,8 +220,9 @@ pub struct CheckParams {
     pub name: Option<String>,
     /// Why the parameters cannot be taken at face value (CHECKURL then answers `N`).
     pub problem: Option<String>,
-    /// A `userName` whose bytes are not UTF-8, kept for the diagnosis of legacy encodings.
-    pub raw_name: Option<Vec<u8>>,
+    /// A `userName` whose bytes are not UTF-8 but EUC-KR, as it reads in EUC-KR (the
+    /// diagnosis of a legacy encoding).
+    pub legacy_name: Option<String>,
 }
 
 impl CheckParams {
@@ -219,7 +240,7 @@ impl CheckParams {
                 match pair.value {
                     Err(p) => {
                         if name == "userName" && p == Problem::Utf8 {
-                            params.raw_name = decode_bytes(pair.raw).ok();
+                            params.legacy_name = euc_kr(pair.raw);
                         }
                         params
                             .problem

@@ -92,7 +92,7 @@ impl Drop for Pending {
                 EventKind::Cert { fault, .. } | EventKind::Check { fault, .. } => {
                     *fault = Some(format!("{}{note}", fault.as_deref().unwrap_or_default()));
                 }
-                EventKind::Gate { .. } => {}
+                EventKind::Gate { .. } | EventKind::Login { .. } => {}
             }
         }
         self.state.store.record(crate::clock::now_ms(), event);

@@ -10,7 +10,7 @@ use super::call::{self, Pending, REASON_HEADER};
 use crate::domain::OtpToken;
 use crate::faults::Endpoint;
 use crate::journal::{CallInfo, EventKind, TokenSent};
-use crate::protocol::cert::{decide, Outcome};
+use crate::protocol::cert::{decide, CertCall, Outcome};
 use crate::protocol::params::{find_token, TokenParam};
 use crate::protocol::{CertStatus, FaultPlan, CERT_PATH, JSON_UTF8};
 use crate::state::AppState;
@@ -75,11 +75,16 @@ pub async fn handle(
         return res;
     }
 
-    let mut outcome =
-        match decide(&state.store, caller, param.as_ref(), crate::clock::now_ms()).await {
-            Ok(o) => o,
-            Err(e) => return call::unavailable(Endpoint::Cert, &e),
-        };
+    let call = CertCall {
+        caller,
+        param: param.as_ref(),
+        host: crate::access::authority(&req),
+        now_ms: crate::clock::now_ms(),
+    };
+    let mut outcome = match decide(&state.store, &state.config.endpoints, call).await {
+        Ok(o) => o,
+        Err(e) => return call::unavailable(Endpoint::Cert, &e),
+    };
     if param.is_none() && form.is_none() && !body.is_empty() {
         let kind = req
             .headers()

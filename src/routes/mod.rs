@@ -66,7 +66,7 @@ impl Routes for RouteList {
 /// The one table of routes, each with what it needs of its caller.
 pub fn register(r: &mut impl Routes) {
     use api::admin;
-    use Access::{Control, Operator, Protocol, Public, Receiver};
+    use Access::{Control, Entry, Operator, Protocol, Public, Receiver};
     r.add(
         Protocol,
         Method::GET,
@@ -188,6 +188,12 @@ pub fn register(r: &mut impl Routes) {
     );
     r.add(
         Control,
+        Method::POST,
+        "/_sim/api/decrypt",
+        api::decrypt::post,
+    );
+    r.add(
+        Control,
         Method::GET,
         "/_sim/api/tokens/{token}",
         api::tokens::get,
@@ -221,13 +227,14 @@ pub fn register(r: &mut impl Routes) {
     );
     r.add(Control, Method::POST, "/_sim/api/reset", admin::reset);
 
-    use pages::{demo, journal, mall, partner, signin};
+    use pages::{demo, journal, login, mall, partner, signin};
     r.add(Public, Method::GET, "/", mall::landing);
     r.add(Public, Method::GET, "/_sim/signin", signin::form);
     r.add(Public, Method::POST, "/_sim/signin", signin::submit);
-    r.add(Operator, Method::GET, "/member/login", mall::login);
-    r.add(Operator, Method::POST, "/member/login", mall::login_post);
-    r.add(Operator, Method::GET, "/member/logout", mall::logout);
+    r.add(Operator, Method::GET, "/member/login", login::login);
+    r.add(Operator, Method::POST, "/member/login", login::login_post);
+    r.add(Operator, Method::GET, "/member/logout", login::logout);
+    r.add(Entry, Method::POST, "/sso/loginSsoGate", login::sso_gate);
     r.add(Operator, Method::GET, "/mall", mall::home);
     r.add(Operator, Method::GET, "/mall/go", mall::go);
     r.add(Operator, Method::GET, "/mall/consent", mall::consent);

@@ -64,7 +64,8 @@ fn matches(e: &Event, f: &Filter, since: Option<u64>, until: Option<u64>) -> boo
             otp_token.as_deref(),
             Some(result_code.as_str()),
         ),
-        EventKind::Check { .. } => (None, None, None),
+        EventKind::Check { vndr_no, .. } => (vndr_no.as_deref(), None, None),
+        EventKind::Login { .. } => (None, None, None),
     };
     f.vndr_no.as_deref().is_none_or(|x| Some(x) == vendor)
         && f.token.as_deref().is_none_or(|x| Some(x) == token)
@@ -79,9 +80,9 @@ pub async fn get(
     let since = time("since", &filter.since)?;
     let until = time("until", &filter.until)?;
     if let Some(e) = &filter.endpoint {
-        if !["gate", "cert", "check"].contains(&e.as_str()) {
+        if !["gate", "cert", "check", "login"].contains(&e.as_str()) {
             return Err(ApiError::BadRequest(format!(
-                "endpoint: {e:?} is not one of gate, cert, check"
+                "endpoint: {e:?} is not one of gate, cert, check, login"
             )));
         }
     }

@@ -7,7 +7,15 @@ use crate::state::AppState;
 
 pub async fn companies(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let dir = state.store.directory().await?;
-    let list: Vec<_> = dir.companies().map(|c| (**c).clone()).collect();
+    // Every company with its effective mall domain: its own, or the simulator's.
+    let list: Vec<_> = dir
+        .companies()
+        .map(|c| {
+            let mut c = (**c).clone();
+            c.cus_url = Some(state.config.endpoints.cus_url(&c));
+            c
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(list))
 }
 

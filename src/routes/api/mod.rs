@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod decrypt;
 pub mod faults;
 pub mod gate;
 pub mod journal;

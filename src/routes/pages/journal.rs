@@ -137,6 +137,27 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     ok: answer == "Y",
                     reason: reason.clone(),
                 },
+                EventKind::Login {
+                    via,
+                    cmpy_cd,
+                    mbr_id,
+                    cust_id,
+                    result,
+                    reason,
+                    ..
+                } => Row {
+                    at,
+                    kind: "LOGIN",
+                    vendor: String::new(),
+                    ip: String::new(),
+                    detail: format!(
+                        "{via} {cmpy_cd}/{mbr_id} → {}",
+                        cust_id.as_deref().unwrap_or("-")
+                    ),
+                    result: result.to_string(),
+                    ok: result != "refused",
+                    reason: reason.clone(),
+                },
             }
         })
         .collect();

@@ -36,132 +36,6 @@ pub async fn landing(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-#[derive(Deserialize)]
-pub struct LoginQuery {
-    #[serde(rename = "cmpyNo")]
-    company: Option<String>,
-}
-
-struct CompanyRow {
-    code: String,
-    name: String,
-    point_name: String,
-}
-
-struct MemberRow {
-    customer_id: String,
-    name: String,
-    employee_no: String,
-    active: bool,
-}
-
-/// `/member/login?cmpyNo=XXX`: the company's members; without `cmpyNo`, the companies.
-#[derive(Template)]
-#[template(path = "login.html")]
-struct Login {
-    companies: Vec<CompanyRow>,
-    company: Option<CompanyRow>,
-    members: Vec<MemberRow>,
-}
-
-pub async fn login(state: web::Data<AppState>, query: web::Query<LoginQuery>) -> HttpResponse {
-    let dir = match super::directory(&state).await {
-        Ok(d) => d,
-        Err(page) => return page,
-    };
-    let row = |c: &crate::fixtures::Company| CompanyRow {
-        code: c.code.clone(),
-        name: c.name.clone(),
-        point_name: c.point_name.clone(),
-    };
-    let company = match query.company.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(code) => match dir.company(code) {
-            Some((_, c)) => Some(row(c)),
-            None => {
-                return message(
-                    StatusCode::NOT_FOUND,
-                    "알 수 없는 고객사",
-                    &format!("고객사 코드 '{code}'가 없습니다. (unknown company)"),
-                )
-            }
-        },
-    };
-    let members = match &company {
-        None => Vec::new(),
-        Some(c) => dir
-            .members()
-            .filter(|m| m.company == c.code)
-            .map(|m| MemberRow {
-                customer_id: m.customer_id.clone(),
-                name: m.name.clone(),
-                employee_no: m.employee_no.clone(),
-                active: m.active,
-            })
-            .collect(),
-    };
-    render(&Login {
-        companies: dir.companies().map(|c| row(c)).collect(),
-        company,
-        members,
-    })
-}
-
-#[derive(Deserialize)]
-pub struct LoginForm {
-    #[serde(rename = "cmpyNo")]
-    company: String,
-    #[serde(rename = "custId")]
-    customer_id: String,
-}
-
-pub async fn login_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<LoginForm>,
-) -> HttpResponse {
-    let dir = match super::directory(&state).await {
-        Ok(d) => d,
-        Err(page) => return page,
-    };
-    let Some((_, member)) = dir.member(&form.customer_id) else {
-        return message(
-            StatusCode::NOT_FOUND,
-            "알 수 없는 회원",
-            "그런 회원이 없습니다. (unknown member)",
-        );
-    };
-    if member.company != form.company {
-        return message(
-            StatusCode::NOT_FOUND,
-            "알 수 없는 회원",
-            "이 고객사의 회원이 아닙니다. (not a member of this company)",
-        );
-    }
-    if !member.active {
-        return message(
-            StatusCode::FORBIDDEN,
-            "비활성 회원",
-            "비활성 회원은 복리후생관을 이용할 수 없습니다. (inactive member)",
-        );
-    }
-    let session = Session {
-        company: member.company.clone(),
-        customer_id: member.customer_id.clone(),
-    };
-    HttpResponse::SeeOther()
-        .cookie(session.cookie(req.app_config().secure()))
-        .insert_header(("location", "/mall"))
-        .finish()
-}
-
-pub async fn logout() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .cookie(Session::removal())
-        .insert_header(("location", "/member/login"))
-        .finish()
-}
-
 struct Tile {
     vendor_no: String,
     name: String,
@@ -417,14 +291,6 @@ pub async fn consent_post(
     .await
 }
 
-#[derive(Deserialize)]
-pub struct PointQuery {
-    #[serde(rename = "cmpyCd")]
-    company: Option<String>,
-    #[serde(rename = "custId")]
-    customer_id: Option<String>,
-}
-
 /// POPUPURL: the member's welfare-point balance under the company's point name.
 #[derive(Template)]
 #[template(path = "point.html")]
@@ -434,39 +300,18 @@ struct PointPage {
     balance: String,
 }
 
-pub async fn point(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    query: web::Query<PointQuery>,
-) -> HttpResponse {
-    let (company, customer) =
-        match (&query.company, &query.customer_id) {
-            (Some(c), Some(m)) => (c.clone(), m.clone()),
-            _ => match Session::from_request(&req) {
-                Some(s) => (s.company, s.customer_id),
-                None => return message(
-                    StatusCode::UNAUTHORIZED,
-                    "포인트 조회",
-                    "복리후생관에 로그인한 회원만 조회할 수 있습니다. (log in to the mall first)",
-                ),
-            },
-        };
-    let dir = match super::directory(&state).await {
-        Ok(d) => d,
-        Err(page) => return page,
+/// POPUPURL: the balance of the member of the mall session that opens it, as the real popup
+/// opens in the member's browser inside the mall's session; without one, the login page.
+pub async fn point(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (_, member, company) = match member_of(&req, &state).await {
+        Ok(m) => m,
+        Err(_) => return see_other(&format!("/member/login?lc={}", enc("/mall/point"))),
     };
-    match (dir.company(&company), dir.member(&customer)) {
-        (Some((_, c)), Some((_, m))) if m.company == c.code => render(&PointPage {
-            point_name: c.point_name.clone(),
-            member_name: m.name.clone(),
-            balance: thousands(m.point_balance),
-        }),
-        _ => message(
-            StatusCode::NOT_FOUND,
-            "포인트 조회",
-            "그런 회원이 없습니다. (unknown member)",
-        ),
-    }
+    render(&PointPage {
+        point_name: company.point_name,
+        member_name: member.name,
+        balance: thousands(member.point_balance),
+    })
 }
 
 fn enc(s: &str) -> String {

@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod journal;
+pub mod login;
 pub mod mall;
 pub mod partner;
 pub mod signin;
