@@ -133,6 +133,16 @@ pub async fn enforce(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await;
     };
+    if let Some(host) = authority(req.request()) {
+        if !state.config.served_hosts.admits(host) && !is_mall_domain(&state, host).await {
+            let why = format!(
+                "this simulator does not serve the host '{}'; name it with --allowed-hosts or as a company's cusUrl (a page on another domain that resolves here is refused, against DNS rebinding)",
+                host_of(host)
+            );
+            let res = refuse(access, StatusCode::MISDIRECTED_REQUEST, &why);
+            return Ok(req.into_response(res));
+        }
+    }
     let refusal = crate::limits::oversize(&req, &state.config)
         .map(|(status, why)| refuse(access, status, &why))
         .or_else(|| check(access, req.request(), &state));
@@ -152,21 +162,24 @@ pub async fn enforce(
     next.call(req).await
 }
 
-/// The refusal a request gets at this level, if any.
+/// Whether `authority` names a company's own mall domain (`cusUrl`), which the simulator
+/// serves too, including companies added at run time.
+async fn is_mall_domain(state: &AppState, authority: &str) -> bool {
+    let host = host_of(authority).trim_end_matches('.');
+    let Ok(dir) = state.store.directory().await else {
+        return false;
+    };
+    let found = dir.companies().any(|c| {
+        c.cus_url
+            .as_deref()
+            .and_then(crate::tls::host_of_url)
+            .is_some_and(|h| h.eq_ignore_ascii_case(host))
+    });
+    found
+}
+
+/// The refusal a request gets at this level (after the host check), if any.
 pub fn check(access: Access, req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
-    let config = &state.config;
-    if let Some(host) = authority(req) {
-        if !config.served_hosts.admits(host) {
-            return Some(refuse(
-                access,
-                StatusCode::MISDIRECTED_REQUEST,
-                &format!(
-                    "this simulator does not serve the host '{}'; name it with --allowed-hosts (a page on another domain that resolves here is refused, against DNS rebinding)",
-                    host_of(host)
-                ),
-            ));
-        }
-    }
     let cross_site_allowed = matches!(access, Access::Receiver | Access::Entry);
     if !cross_site_allowed && changes_state(req.method()) {
         if let Some(why) = cross_site(req, state) {

@@ -440,7 +440,10 @@ pub async fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError
         let (m, v) = (r.member_key.clone(), r.vendor_key.clone());
         state
             .store
-            .update_directory(|d| Ok::<_, StoreError>(d.record_delivery(m, v, delivery)))
+            .update_directory(|d| {
+                d.record_delivery(m, v, delivery);
+                Ok::<_, StoreError>(())
+            })
             .await??;
     }
 

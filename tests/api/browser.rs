@@ -401,3 +401,207 @@ async fn a_member_whose_name_holds_html_shows_it_as_text() {
     );
     b.close().await;
 }
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn the_login_form_takes_id_and_password_and_lc_stays_on_the_simulator() {
+    let app = spawn_app().await;
+    let b = Browser::start(true).await;
+    let login = |lc: &str| {
+        format!(
+            "{}/member/login?&cmpyNo=J01&lc={}",
+            app.http,
+            form_urlencoded::byte_serialize(lc.as_bytes()).collect::<String>()
+        )
+    };
+    // `lc` to a page of the mall: it lands there.
+    b.goto(&login("/mall/point")).await;
+    b.wait_for("input[placeholder='아이디']")
+        .await
+        .send_keys("kimminji")
+        .await
+        .unwrap();
+    b.wait_for("input[placeholder='비밀번호']")
+        .await
+        .send_keys("test1234")
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::XPath("//button[text()='로그인']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#balance").await;
+    assert!(b.c().current_url().await.unwrap().path() == "/mall/point");
+    // `lc` to another site: the mall home instead.
+    b.goto(&format!("{}/member/logout", app.http)).await;
+    b.goto(&login("https://evil.example/")).await;
+    b.wait_for("input[placeholder='아이디']")
+        .await
+        .send_keys("kimminji")
+        .await
+        .unwrap();
+    b.wait_for("input[placeholder='비밀번호']")
+        .await
+        .send_keys("test1234")
+        .await
+        .unwrap();
+    b.click("#login-button").await;
+    assert_eq!(b.text("#member-name").await, "김민지 님");
+    assert_eq!(b.c().current_url().await.unwrap().path(), "/mall");
+    b.close().await;
+}
+
+/// A company portal's page that posts the company-side entry form (from another site).
+fn portal_page(app: &TestApp, fields: &[(&str, &str)]) -> String {
+    let inputs: String = fields
+        .iter()
+        .map(|(k, v)| format!("<input type='hidden' name='{k}' value='{v}'>"))
+        .collect();
+    let html = format!(
+        "<form id='f' method='post' action='{}/sso/loginSsoGate'>{inputs}<button id='enter'>enter</button></form>",
+        app.http
+    );
+    use base64::Engine;
+    format!(
+        "data:text/html;charset=utf-8;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(html.as_bytes())
+    )
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn a_company_portal_logs_members_in_joins_new_ones_and_a_refused_join_shows_why() {
+    let app = spawn_app().await;
+    let b = Browser::start(true).await;
+    b.goto(&portal_page(
+        &app,
+        &[
+            ("memID", "kimminji"),
+            ("cmpyNo", "J01"),
+            ("mbrNm", "이지훈"),
+            ("email", "l@j.kr"),
+        ],
+    ))
+    .await;
+    b.click("#enter").await;
+    let name = b.text("#member-name").await;
+    assert!(name.ends_with(" 님"), "{name}");
+    // Auto-join (Q15) creates the member and logs it in.
+    b.goto(&portal_page(
+        &app,
+        &[
+            ("memID", "joiner"),
+            ("cmpyNo", "Q15"),
+            ("mbrNm", "가입자"),
+            ("email", "j@q.kr"),
+        ],
+    ))
+    .await;
+    b.click("#enter").await;
+    assert_eq!(b.text("#member-name").await, "가입자 님");
+    // J01 has no auto-join: a page says so.
+    b.goto(&portal_page(
+        &app,
+        &[
+            ("memID", "nobody"),
+            ("cmpyNo", "J01"),
+            ("mbrNm", "무명"),
+            ("email", "n@j.kr"),
+        ],
+    ))
+    .await;
+    b.click("#enter").await;
+    let message = b.text("#message").await;
+    assert!(message.contains("autoJoin"), "{message}");
+    b.close().await;
+}
+
+/// What a partner on `localhost` received: the `Cookie` header of each GATE post.
+type CookiesSeen = Arc<Mutex<Vec<String>>>;
+
+/// A partner on `localhost` (another site than the mall at 127.0.0.1): `/set` sets a
+/// `SameSite=Lax` session cookie, `/gate` records the cookies that came with the GATE post.
+async fn start_partner_on_localhost() -> (u16, CookiesSeen, actix_web::dev::ServerHandle) {
+    let seen: CookiesSeen = Arc::default();
+    let sink = seen.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let sink = sink.clone();
+        actix_web::App::new()
+            .route(
+                "/set",
+                actix_web::web::get().to(|| async {
+                    actix_web::HttpResponse::Ok()
+                        .insert_header(("Set-Cookie", "partner=1; Path=/; SameSite=Lax"))
+                        .content_type("text/html")
+                        .body("<p id='set'>set</p>")
+                }),
+            )
+            .route(
+                "/gate",
+                actix_web::web::post().to(move |req: actix_web::HttpRequest| {
+                    let sink = sink.clone();
+                    async move {
+                        let cookies = req
+                            .headers()
+                            .get("cookie")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        sink.lock().unwrap().push(cookies);
+                        actix_web::HttpResponse::Ok()
+                            .content_type("text/html")
+                            .body("<p id='received'>received</p>")
+                    }
+                }),
+            )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (port, seen, handle)
+}
+
+#[actix_web::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it with --include-ignored"]
+async fn the_gate_post_is_cross_site_as_in_production_and_the_popup_needs_the_mall_session() {
+    let app = spawn_app().await;
+    let (port, seen, handle) = start_partner_on_localhost().await;
+    let vendor = json!({"vndrNo": "VR000999", "vndrItwkInfoNo": "999", "name": "localhost partner",
+        "gateUrl": format!("http://localhost:{port}/gate"), "allowedIps": ["127.0.0.1"]});
+    let r = app.put_json("/_sim/api/vendors/VR000999", &vendor).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    let b = Browser::start(true).await;
+    // The POPUPURL without the mall's session: the login page.
+    b.goto(&format!("{}/mall/point", app.http)).await;
+    b.wait_for("input[placeholder='아이디'], a[href^='/member/login?cmpyNo=']")
+        .await;
+    assert_eq!(b.c().current_url().await.unwrap().path(), "/member/login");
+    // The partner's own session cookie, SameSite=Lax, on localhost.
+    b.goto(&format!("http://localhost:{port}/set")).await;
+    b.wait_for("#set").await;
+    // The mall at its default address (127.0.0.1) posts the GATE to the partner.
+    log_in(&b, &app, "J01", "J01A00038745").await;
+    b.goto(&format!("{}/mall/go?vndrNo=VR000999", app.http))
+        .await;
+    b.click("#agree").await;
+    b.wait_for("#received").await;
+    b.close().await;
+    handle.stop(false).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        !seen[0].contains("partner=1"),
+        "a Lax cookie rode a cross-site POST: {seen:?}"
+    );
+    assert!(
+        !seen[0].contains("sim_member"),
+        "the mall's cookie reached the partner: {seen:?}"
+    );
+}

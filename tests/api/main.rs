@@ -9,6 +9,7 @@ mod cert;
 mod checkurl;
 mod control;
 mod core;
+mod fidelity;
 mod fixtures;
 mod gate;
 mod reliability;
