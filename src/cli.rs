@@ -26,6 +26,32 @@ pub struct Cli {
 pub enum Command {
     /// Run the simulator (the default).
     Serve(Settings),
+    /// Test a partner's GATE the way the mall's onboarding would: start the simulator, post
+    /// GATE forms to the vendor's GATE URL, judge what the partner did. Exit 0: every case
+    /// passed; 1: a case failed; 2: it could not run.
+    Conform(ConformArgs),
+}
+
+/// `conform`'s own flags; every simulator flag applies too.
+#[derive(Debug, clap::Args)]
+pub struct ConformArgs {
+    /// The vendor whose GATE is tested (its `gateUrl` from the fixtures).
+    #[arg(long = "vendor")]
+    pub vendor: String,
+    /// The member to test with. Default: the first active member.
+    #[arg(long)]
+    pub member: Option<String>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<std::path::PathBuf>,
+    /// Write an HTML report here.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
+    /// How long to wait for the partner's cert call, in seconds.
+    #[arg(long, default_value_t = 5)]
+    pub timeout_seconds: u64,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 impl Cli {
@@ -44,8 +70,22 @@ mod tests {
         let plain = Cli::parse_from(["benecafe-sim", "--http-addr", "127.0.0.1:9000"]);
         let named = Cli::parse_from(["benecafe-sim", "serve", "--http-addr", "127.0.0.1:9000"]);
         for cli in [plain, named] {
-            let Command::Serve(s) = cli.into_command();
+            let Command::Serve(s) = cli.into_command() else {
+                panic!("serve")
+            };
             assert_eq!(s.http_addr.port(), 9000);
         }
+        let conform = Cli::parse_from([
+            "benecafe-sim",
+            "conform",
+            "--vendor",
+            "VR1",
+            "--junit",
+            "j.xml",
+        ]);
+        let Command::Conform(c) = conform.into_command() else {
+            panic!("conform")
+        };
+        assert_eq!((c.vendor.as_str(), c.timeout_seconds), ("VR1", 5));
     }
 }

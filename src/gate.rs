@@ -40,6 +40,8 @@ pub enum Source {
     Api,
     Browser,
     Demo,
+    /// A conformance run.
+    Conform,
 }
 
 impl Source {
@@ -48,6 +50,7 @@ impl Source {
             Source::Api => "api",
             Source::Browser => "browser",
             Source::Demo => "demo",
+            Source::Conform => "conform",
         }
     }
 }

@@ -66,6 +66,9 @@ pub enum EventKind {
         /// The TCP peer.
         peer: std::net::IpAddr,
         tls: bool,
+        /// The host the call was addressed to (`Host`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
         vndr_no: Option<String>,
         result_code: String,
         http_status: u16,
@@ -125,6 +128,8 @@ fn unspecified() -> std::net::IpAddr {
 #[derive(Debug, Clone)]
 pub struct CallInfo {
     pub method: Text,
+    /// The host the call was addressed to.
+    pub host: Option<String>,
     /// The caller as decided (peer, or forwarded by a trusted proxy).
     pub ip: std::net::IpAddr,
     pub peer: std::net::IpAddr,
@@ -161,6 +166,7 @@ impl EventKind {
             ip: call.ip,
             peer: call.peer,
             tls: call.tls,
+            host: call.host.clone(),
             vndr_no,
             result_code: result_code.to_owned(),
             http_status,
@@ -244,10 +250,12 @@ impl EventKind {
                 otp_token,
                 vndr_no,
                 reason,
+                host,
                 ..
             } => {
                 otp_token.iter_mut().for_each(cut);
                 vndr_no.iter_mut().for_each(cut);
+                host.iter_mut().for_each(cut);
                 cut_text(reason);
             }
             EventKind::Login {
@@ -305,8 +313,9 @@ impl EventKind {
                 vndr_no,
                 reason,
                 fault,
+                host,
                 ..
-            } => opt(otp_token) + opt(vndr_no) + reason.len() + opt(fault),
+            } => opt(otp_token) + opt(vndr_no) + reason.len() + opt(fault) + opt(host),
             EventKind::Login {
                 cmpy_cd,
                 mbr_id,

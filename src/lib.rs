@@ -17,6 +17,7 @@
 //! - [`protocol`]: the mall's rules without HTTP: result codes and bodies, the strict parameter
 //!   readers, the cert endpoint's and CHECKURL's decisions, the fault plans.
 //! - [`gate`]: issuing a GATE: resolve, the typed form, encode (ranNum, encryption).
+//! - [`conform`]: the partner conformance kit (cases, simulated browsers, reports).
 //! - [`endpoints`]: every URL the simulator gives out (`CUS_URL`, CHECKURL, POPUPURL, pages).
 //! - [`encryption`]: parameter encryption, one file per scheme.
 //! - [`store`]: the storage seam (tokens, directory, faults, journal) and its backends;
@@ -33,6 +34,7 @@ pub mod access;
 pub mod cli;
 pub mod client_ip;
 pub mod clock;
+pub mod conform;
 pub mod directory;
 pub mod domain;
 pub mod encryption;

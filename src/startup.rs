@@ -71,6 +71,8 @@ impl Application {
             .filter_map(|u| crate::tls::host_of_url(u))
             .chain(mall_hosts(&fixtures))
             .chain(settings.tls_hosts.iter().cloned())
+            // The conformance kit's spoofed mall domain (a loopback address, not a mall's).
+            .chain([crate::conform::DECOY_IP.to_owned()])
             .collect();
         let tls = TlsMaterial::load_or_generate(
             settings.tls_cert.as_deref(),
@@ -123,7 +125,11 @@ impl Application {
                 settings.journal_max_bytes,
             ),
         ));
-        let state = AppState::new(config, fixtures, store, Some(tls.resolver().clone()));
+        let handles = crate::state::TlsHandles {
+            resolver: tls.resolver().clone(),
+            server: server_config.clone(),
+        };
+        let state = AppState::new(config, fixtures, store, Some(handles));
 
         let restored = match (&settings.state, state.store.as_memory()) {
             (Some(path), Some(memory)) => crate::persist::load(memory, path)?,
@@ -374,6 +380,34 @@ fn serve(
     })
 }
 
+/// The conformance kit's decoy: one more HTTPS listener of this simulator, on the spoofed mall
+/// address ([`crate::conform::DECOY_IP`]), so that a partner's call to a CUS_URL that is no
+/// mall domain is seen. One worker; stopped by the caller.
+pub fn decoy(state: &AppState) -> std::io::Result<(Server, SocketAddr)> {
+    let tls = state
+        .tls
+        .as_ref()
+        .map(|t| t.server.clone())
+        .ok_or_else(|| std::io::Error::other("no TLS configuration"))?;
+    let listener = TcpListener::bind((crate::conform::DECOY_IP, 0))?;
+    let addr = listener.local_addr()?;
+    let data = web::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(
+                crate::access::canonical_path,
+            ))
+            .app_data(data.clone())
+            .configure(crate::routes::configure)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen_rustls_0_23(listener, tls)?
+    .run();
+    Ok((server, addr))
+}
+
 /// Handshakes under way at once, per worker (actix's default is 256; an attacker's idle
 /// connections then fill them in a moment).
 const MAX_PENDING_HANDSHAKES: usize = 16_384;
@@ -433,6 +467,44 @@ fn pages_host_for(addr: SocketAddr) -> String {
     }
 }
 
+/// `benecafe-sim conform`: starts the simulator, runs every case against the vendor's GATE,
+/// writes the reports. Exit 0 when every case passes, 1 when one fails, 2 when it cannot run.
+async fn conform(args: crate::cli::ConformArgs) -> std::process::ExitCode {
+    let _logs = crate::telemetry::init(&args.settings);
+    let could_not = |why: String| {
+        eprintln!("benecafe-sim conform: cannot run: {why}");
+        std::process::ExitCode::from(2)
+    };
+    let app = match Application::build(args.settings.clone()) {
+        Ok(app) => app,
+        Err(e) => return could_not(format!("{e:#}")),
+    };
+    let state = app.state().clone();
+    let handle = app.handle();
+    let server = actix_web::rt::spawn(app.run_until_stopped());
+    let timeout = Duration::from_secs(args.timeout_seconds.max(1));
+    let result = crate::conform::run(&state, &args.vendor, args.member.as_deref(), timeout).await;
+    handle.stop(true).await;
+    let _ = server.await;
+    let report = match result {
+        Ok(r) => r,
+        Err(why) => return could_not(why),
+    };
+    print!("{}", crate::conform::report::table(&report));
+    let write = |path: &Option<std::path::PathBuf>, text: String| match path {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
+        }
+        None => Ok(()),
+    };
+    if let Err(e) = write(&args.junit, crate::conform::report::junit(&report))
+        .and_then(|_| write(&args.html, crate::conform::report::html(&report)))
+    {
+        return could_not(e);
+    }
+    std::process::ExitCode::from(report.exit_code())
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -455,6 +527,7 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
     let settings = match crate::cli::Cli::try_parse_from(args) {
         Ok(cli) => match cli.into_command() {
             crate::cli::Command::Serve(settings) => settings,
+            crate::cli::Command::Conform(args) => return conform(args).await,
         },
         Err(e) => {
             let _ = e.print();

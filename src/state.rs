@@ -67,9 +67,15 @@ pub struct Shared {
     /// The fixtures as loaded at start (what a reset goes back to). A std `RwLock`, held only to
     /// clone or replace them, never across an await.
     loaded: RwLock<Fixtures>,
-    /// The certificate chooser, told about mall domains added at run time (none with the
-    /// user's own certificate).
-    tls: Option<Arc<crate::tls::SniResolver>>,
+    /// The HTTPS side: the certificate chooser (told about mall domains added at run time) and
+    /// the server configuration (for the conformance kit's decoy listener).
+    pub tls: Option<TlsHandles>,
+}
+
+/// What the running simulator keeps of its TLS set-up.
+pub struct TlsHandles {
+    pub resolver: Arc<crate::tls::SniResolver>,
+    pub server: rustls::ServerConfig,
 }
 
 /// The handle the handlers get: a cheap `Clone` around `Arc<Shared>`.
@@ -84,12 +90,7 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        fixtures: Fixtures,
-        store: Store,
-        tls: Option<Arc<crate::tls::SniResolver>>,
-    ) -> Self {
+    pub fn new(config: Config, fixtures: Fixtures, store: Store, tls: Option<TlsHandles>) -> Self {
         AppState(Arc::new(Shared {
             config,
             store,
@@ -106,7 +107,7 @@ impl Shared {
         let (Some(tls), Some(host)) = (&self.tls, crate::tls::host_of_url(cus_url)) else {
             return;
         };
-        if let Err(e) = tls.add_host(&host) {
+        if let Err(e) = tls.resolver.add_host(&host) {
             tracing::warn!("cannot serve a certificate for {host}: {e:#}");
         }
     }

@@ -32,6 +32,7 @@ pub fn call_info(req: &HttpRequest, state: &AppState) -> (CallInfo, client_ip::C
     );
     let info = CallInfo {
         method: crate::journal::method_text(req.method()),
+        host: crate::access::authority(req).map(str::to_owned),
         ip: caller.ip,
         peer: caller.peer,
         tls: req.app_config().secure(),

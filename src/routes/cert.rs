@@ -22,12 +22,12 @@ pub async fn handle(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (info, caller) = call::call_info(&req, &state);
-    if !info.tls && !state.config.allow_plain_http_cert {
-        return https_required(&state, &info);
-    }
     let form = call::is_form(&req).then_some(&body[..]);
     let param = find_token(req.query_string(), form);
     let sent = token_sent(param.as_ref());
+    if !info.tls && !state.config.allow_plain_http_cert {
+        return https_required(&state, &info, sent);
+    }
 
     // A fault may target one vendor: only then is the token looked up first.
     let mut fault = None;
@@ -176,15 +176,15 @@ fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str) {
     );
 }
 
-fn https_required(state: &AppState, info: &CallInfo) -> HttpResponse {
+fn https_required(state: &AppState, info: &CallInfo, sent: TokenSent) -> HttpResponse {
     let url = format!("{}{}", state.config.public_url, CERT_PATH);
     let reason = format!("plain HTTP refused: the cert endpoint accepts HTTPS only ({url})");
-    log_call(info, &TokenSent::default(), "HTTPS_REQUIRED", &reason);
+    log_call(info, &sent, "HTTPS_REQUIRED", &reason);
     state.store.record(
         crate::clock::now_ms(),
         EventKind::cert(
             info,
-            TokenSent::default(),
+            sent,
             None,
             "HTTPS_REQUIRED",
             403,

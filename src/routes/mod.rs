@@ -194,6 +194,12 @@ pub fn register(r: &mut impl Routes) {
     );
     r.add(
         Control,
+        Method::POST,
+        "/_sim/api/conform",
+        api::conform::post,
+    );
+    r.add(
+        Control,
         Method::GET,
         "/_sim/api/tokens/{token}",
         api::tokens::get,
@@ -251,6 +257,13 @@ pub fn register(r: &mut impl Routes) {
         partner::recheck,
     );
     r.add(Operator, Method::GET, "/_sim/journal", journal::page);
+    r.add(Operator, Method::GET, "/_sim/conform", api::conform::page);
+    r.add(
+        Operator,
+        Method::POST,
+        "/_sim/conform",
+        api::conform::run_page,
+    );
 }
 
 /// Registers the routes on an app.

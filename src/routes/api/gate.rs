@@ -28,6 +28,10 @@ pub struct GateBody {
     pub force_member_fields: Option<bool>,
     #[serde(default)]
     pub consent: Option<ConsentChoice>,
+    /// Post the fields to the vendor's GATE URL server-side, as a browser would, and answer
+    /// what the partner did.
+    #[serde(default)]
+    pub deliver: bool,
 }
 
 /// The answer: the GATE URL and exactly the form fields.
@@ -47,6 +51,9 @@ pub struct GateAnswer {
     pub omitted: Vec<Omission>,
     pub otp_token: Option<String>,
     pub expires_at: Option<String>,
+    /// With `"deliver": true`: the partner's answer and its cert calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::conform::Delivered>,
 }
 
 /// The fields as a JSON object, in form order.
@@ -69,6 +76,7 @@ impl From<gate::Gate> for GateAnswer {
             omitted: g.omitted,
             otp_token: g.token,
             expires_at: g.expires_ms.map(clock::rfc3339),
+            delivery: None,
         }
     }
 }
@@ -78,6 +86,7 @@ pub async fn post(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let b: GateBody = crate::error::from_json(body.into_inner())?;
+    let deliver = b.deliver;
     let gate = gate::issue(
         &state,
         GateRequest {
@@ -95,5 +104,12 @@ pub async fn post(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(GateAnswer::from(gate)))
+    let delivery = if deliver {
+        Some(crate::conform::deliver(&state, &gate, std::time::Duration::from_secs(5)).await)
+    } else {
+        None
+    };
+    let mut answer = GateAnswer::from(gate);
+    answer.delivery = delivery;
+    Ok(HttpResponse::Ok().json(answer))
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod conform;
 pub mod decrypt;
 pub mod faults;
 pub mod gate;
