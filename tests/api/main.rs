@@ -7,6 +7,7 @@ mod bench;
 mod browser;
 mod cert;
 mod checkurl;
+mod conform;
 mod control;
 mod core;
 mod fidelity;
