@@ -1,7 +1,7 @@
 //! Who may reach what. Every route is registered with an [`Access`] level, and the rule of that
 //! level runs as middleware on the route itself, after the router has matched the decoded path:
 //! a control path however encoded (`/_sim/%61pi/...`) is still a control route, so the rule
-//! cannot be walked around by spelling the path differently. Before routing, [`canonical_path`]
+//! cannot be walked around by spelling the path differently. Before routing, [`CanonicalPath`]
 //! folds `//`, `/./` and `/../` so that such spellings reach the route they name.
 //!
 //! The rules, in order: the `Host` must be one the simulator serves (DNS rebinding); a
@@ -16,7 +16,6 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use actix_web::http::{Method, StatusCode, Uri};
-use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::state::AppState;
@@ -124,17 +123,98 @@ pub fn bound_host(ip: IpAddr) -> Option<String> {
 }
 
 /// The middleware of one route: the common rules, the size limits, the level's own rule, then
-/// the body read whole within its limits.
-pub async fn enforce(
+/// the body read whole within its limits. A plain `Transform`: a request that passes and has no
+/// body (every GET of the cert endpoint, the hot path) goes straight to the route, with no
+/// future of the middleware's own.
+#[derive(Clone, Copy)]
+pub struct Guard(pub Access);
+
+impl<S> actix_web::dev::Transform<S, ServiceRequest> for Guard
+where
+    S: actix_web::dev::Service<
+            ServiceRequest,
+            Response = ServiceResponse<BoxBody>,
+            Error = actix_web::Error,
+        > + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Transform = GuardService<S>;
+    type InitError = ();
+    type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(GuardService {
+            service: std::rc::Rc::new(service),
+            access: self.0,
+        }))
+    }
+}
+
+pub struct GuardService<S> {
+    service: std::rc::Rc<S>,
+    access: Access,
+}
+
+type Answer = Result<ServiceResponse<BoxBody>, actix_web::Error>;
+
+impl<S> actix_web::dev::Service<ServiceRequest> for GuardService<S>
+where
+    S: actix_web::dev::Service<
+            ServiceRequest,
+            Response = ServiceResponse<BoxBody>,
+            Error = actix_web::Error,
+        > + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = futures_util::future::Either<
+        S::Future,
+        futures_util::future::LocalBoxFuture<'static, Answer>,
+    >;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        use futures_util::future::Either;
+        let access = self.access;
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return Either::Left(self.service.call(req));
+        };
+        let host_ok =
+            authority(req.request()).is_none_or(|host| state.config.served_hosts.admits(host));
+        let refusal = crate::limits::oversize(&req, &state.config)
+            .map(|(status, why)| refuse(access, status, &why))
+            .or_else(|| check(access, req.request(), state));
+        if host_ok && refusal.is_none() && !crate::limits::has_body(req.request()) {
+            return Either::Left(self.service.call(req));
+        }
+        let state = state.clone();
+        let service = self.service.clone();
+        Either::Right(Box::pin(async move {
+            enforce_slowly(access, req, &state, refusal, service).await
+        }))
+    }
+}
+
+/// The rest of the rules, for a request that needs a look at the directory (a host that may be
+/// a company's mall domain), is refused, or has a body to read.
+async fn enforce_slowly<S>(
     access: Access,
     mut req: ServiceRequest,
-    next: Next<BoxBody>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next.call(req).await;
-    };
+    state: &web::Data<AppState>,
+    refusal: Option<HttpResponse>,
+    service: std::rc::Rc<S>,
+) -> Answer
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+    >,
+{
     if let Some(host) = authority(req.request()) {
-        if !state.config.served_hosts.admits(host) && !is_mall_domain(&state, host).await {
+        if !state.config.served_hosts.admits(host) && !is_mall_domain(state, host).await {
             let why = format!(
                 "this simulator does not serve the host '{}'; name it with --allowed-hosts or as a company's cusUrl (a page on another domain that resolves here is refused, against DNS rebinding)",
                 host_of(host)
@@ -143,9 +223,6 @@ pub async fn enforce(
             return Ok(req.into_response(res));
         }
     }
-    let refusal = crate::limits::oversize(&req, &state.config)
-        .map(|(status, why)| refuse(access, status, &why))
-        .or_else(|| check(access, req.request(), &state));
     if let Some(res) = refusal {
         return Ok(req.into_response(res));
     }
@@ -159,7 +236,7 @@ pub async fn enforce(
         }
         return Ok(req.into_response(res));
     }
-    next.call(req).await
+    service.call(req).await
 }
 
 /// Whether `authority` names a company's own mall domain (`cusUrl`), which the simulator
@@ -400,28 +477,66 @@ pub fn fold_path(path: &str) -> Option<String> {
 }
 
 /// Middleware before routing: rewrites a path with `//`, `/./` or `/../` to the one it names, so
-/// the router matches (and the route's access rule guards) what the client asked for.
-pub async fn canonical_path(
-    mut req: ServiceRequest,
-    next: Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    if let Some(folded) = fold_path(req.path()) {
-        let mut parts = req.head().uri.clone().into_parts();
-        let query = req.query_string();
-        let pq = if query.is_empty() {
-            folded
-        } else {
-            format!("{folded}?{query}")
-        };
-        if let Ok(pq) = pq.parse() {
-            parts.path_and_query = Some(pq);
-            if let Ok(uri) = Uri::from_parts(parts) {
-                req.match_info_mut().get_mut().update(&uri);
-                req.head_mut().uri = uri;
+/// the router matches (and the route's access rule guards) what the client asked for. A plain
+/// `Transform` rather than `from_fn`: it runs on every request and needs no future of its own.
+pub struct CanonicalPath;
+
+impl<S, B> actix_web::dev::Transform<S, ServiceRequest> for CanonicalPath
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = CanonicalPathService<S>;
+    type InitError = ();
+    type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(CanonicalPathService { service }))
+    }
+}
+
+pub struct CanonicalPathService<S> {
+    service: S,
+}
+
+impl<S, B> actix_web::dev::Service<ServiceRequest> for CanonicalPathService<S>
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = S::Future;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        if let Some(folded) = fold_path(req.path()) {
+            let mut parts = req.head().uri.clone().into_parts();
+            let query = req.query_string();
+            let pq = if query.is_empty() {
+                folded
+            } else {
+                format!("{folded}?{query}")
+            };
+            if let Ok(pq) = pq.parse() {
+                parts.path_and_query = Some(pq);
+                if let Ok(uri) = Uri::from_parts(parts) {
+                    req.match_info_mut().get_mut().update(&uri);
+                    req.head_mut().uri = uri;
+                }
             }
         }
+        self.service.call(req)
     }
-    next.call(req).await
 }
 
 #[cfg(test)]

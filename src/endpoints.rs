@@ -14,14 +14,29 @@ pub struct Endpoints {
     public: Url,
     /// The public plain-HTTP base (`--public-http-url`): the pages a browser opens.
     public_http: Url,
+    /// The host of `public`, for comparisons on the hot path.
+    public_host: String,
 }
 
 impl Endpoints {
     pub fn new(public_url: &str, public_http_url: &str) -> Result<Self, url::ParseError> {
+        let public = Url::parse(public_url)?;
+        let public_host = public
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         Ok(Endpoints {
-            public: Url::parse(public_url)?,
+            public,
             public_http: Url::parse(public_http_url)?,
+            public_host,
         })
+    }
+
+    /// The host of the simulator's own `CUS_URL`.
+    pub fn public_host(&self) -> &str {
+        &self.public_host
     }
 
     /// The simulator's own `CUS_URL`, no trailing slash.

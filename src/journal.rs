@@ -149,7 +149,7 @@ pub struct TokenSent {
 impl EventKind {
     /// A cert call and its answer.
     pub fn cert(
-        call: &CallInfo,
+        call: CallInfo,
         sent: TokenSent,
         vndr_no: Option<String>,
         result_code: &str,
@@ -159,14 +159,14 @@ impl EventKind {
     ) -> Self {
         EventKind::Cert {
             endpoint: "cert".into(),
-            method: call.method.clone(),
+            method: call.method,
             param: sent.param,
             param_in: sent.place,
             otp_token: sent.value,
             ip: call.ip,
             peer: call.peer,
             tls: call.tls,
-            host: call.host.clone(),
+            host: call.host,
             vndr_no,
             result_code: result_code.to_owned(),
             http_status,

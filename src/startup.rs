@@ -358,9 +358,7 @@ fn serve(
     let data = web::Data::new(state.clone());
     let mut server = HttpServer::new(move || {
         App::new()
-            .wrap(actix_web::middleware::from_fn(
-                crate::access::canonical_path,
-            ))
+            .wrap(crate::access::CanonicalPath)
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_body))
             .configure(crate::routes::configure)
@@ -394,9 +392,7 @@ pub fn decoy(state: &AppState) -> std::io::Result<(Server, SocketAddr)> {
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(actix_web::middleware::from_fn(
-                crate::access::canonical_path,
-            ))
+            .wrap(crate::access::CanonicalPath)
             .app_data(data.clone())
             .configure(crate::routes::configure)
     })

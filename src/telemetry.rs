@@ -91,11 +91,11 @@ static CALL_LINES: AtomicU64 = AtomicU64::new(0);
 static CALLS_UNLOGGED: AtomicU64 = AtomicU64::new(0);
 
 /// Whether this protocol call gets its own info line (counted when it does not).
-pub fn call_line() -> bool {
+pub fn call_line(now_ms: u64) -> bool {
     if !tracing::enabled!(tracing::Level::INFO) {
         return false;
     }
-    let second = crate::clock::now_ms() / 1000;
+    let second = now_ms / 1000;
     if CALL_SECOND.swap(second, Ordering::Relaxed) != second {
         CALL_LINES.store(0, Ordering::Relaxed);
     }

@@ -13,35 +13,41 @@ use benecafe_sim::access::{Access, Exposure, ServedHosts};
 use benecafe_sim::fixtures::Fixtures;
 use benecafe_sim::journal::Journal;
 use benecafe_sim::state::{AppState, Config};
+use benecafe_sim::store::{MemoryStore, Store};
 use benecafe_sim::tokens::MemoryTokenStore;
 use libfuzzer_sys::fuzz_target;
 
 fn state() -> AppState {
     let fixtures = Fixtures::load(std::path::Path::new("../fixtures")).expect("shipped fixtures");
     let config = Config {
+        endpoints: benecafe_sim::endpoints::Endpoints::new(
+            "https://localhost:8443",
+            "http://localhost:8080",
+        )
+        .unwrap(),
         public_url: "https://localhost:8443".into(),
         public_http_url: "http://localhost:8080".into(),
         token_ttl_ms: 300_000,
         trusted_proxies: Vec::new(),
         allow_plain_http_cert: false,
-        cert_status: benecafe_sim::settings::CertStatus::Always200,
+        cert_status: benecafe_sim::protocol::CertStatus::Always200,
         force_member_fields: false,
         control_token: Some("s3cret".into()),
         exposure: Exposure::Network,
         open_pages: false,
         served_hosts: ServedHosts::new(["localhost"]),
-        forwarded_header: benecafe_sim::settings::ForwardedHeader::Auto,
+        forwarded_header: benecafe_sim::client_ip::ForwardedHeader::Auto,
         body_timeout: std::time::Duration::from_secs(1),
         max_query_bytes: 4096,
         max_body_bytes: 65536,
         tls_chain: Vec::new(),
     };
-    AppState::new(
-        config,
-        fixtures,
-        Box::new(MemoryTokenStore::new(1000, 1000)),
+    let store = Store::memory(MemoryStore::new(
+        MemoryTokenStore::new(1000, 1000),
+        &fixtures,
         Journal::new(100, 1 << 20),
-    )
+    ));
+    AppState::new(config, fixtures, store, None)
 }
 
 /// The routes of each access level, as the router would match them.
@@ -112,9 +118,7 @@ fuzz_target!(|data: &[u8]| {
             let data = STATE.with(|s| web::Data::new(s.clone()));
             let app = test::init_service(
                 App::new()
-                    .wrap(actix_web::middleware::from_fn(
-                        benecafe_sim::access::canonical_path,
-                    ))
+                    .wrap(benecafe_sim::access::CanonicalPath)
                     .app_data(data)
                     .configure(benecafe_sim::routes::configure),
             )

@@ -4,8 +4,8 @@
 
 use benecafe_sim::client_ip::parse_node;
 use benecafe_sim::domain::OtpToken;
-use benecafe_sim::params;
-use benecafe_sim::routes::cert::find_token;
+use benecafe_sim::protocol::params;
+use benecafe_sim::protocol::params::find_token;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -521,6 +521,42 @@ end
     let flow = wrk(&format!("http://127.0.0.1:{}", sim.http), &flows, plan)?;
     // A flow is complete when its cert call answered OK.
     let flows_per_second = flow.oks_per_second;
+
+    // GATE issuance with parameter encryption off (VR000216) and on (VR000301, AES-128-CBC:
+    // ranNum drawn, four fields encrypted), member fields forced so both carry all of them.
+    let mut issuance = Vec::new();
+    for vendor in ["VR000216", "VR000301"] {
+        let script = dir.join(format!("issue-{vendor}.lua"));
+        std::fs::write(
+            &script,
+            format!(
+                r#"request = function()
+  return wrk.format("POST", "/_sim/api/gate", {{["Content-Type"] = "application/json"}},
+    '{{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"{vendor}","consent":"agree","forceMemberFields":true}}')
+end
+oks, others = 0, 0
+response = function(status, headers, body)
+  if status == 200 and string.find(body, '"otpToken":"', 1, true) then oks = oks + 1
+  else others = others + 1 end
+end
+local threads = {{}}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  local o, n = 0, 0
+  for _, t in ipairs(threads) do o = o + t:get("oks"); n = n + t:get("others") end
+  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), o, n))
+end
+"#
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        issuance.push(wrk(
+            &format!("http://127.0.0.1:{}", sim.http),
+            &script,
+            plan,
+        )?);
+    }
     drop(sim);
 
     // Memory with many live tokens, then after they expire and are swept.
@@ -595,6 +631,14 @@ end
     println!("|---|---:|---|");
     rows.push(format!(
         "| complete flows (GATE via control API, then cert OK), HTTP | {flows_per_second:.0} flows/s | |"
+    ));
+    let (plain, encrypted) = (issuance[0].oks_per_second, issuance[1].oks_per_second);
+    rows.push(format!(
+        "| GATE issuance, parameter encryption off (VR000216) | {plain:.0} tokens/s | |"
+    ));
+    rows.push(format!(
+        "| GATE issuance, AES-128-CBC on (VR000301), ratio to off in this run | {encrypted:.0} tokens/s ({:.2}) | |",
+        encrypted / plain.max(1.0)
     ));
     let startup_met = if warm < Duration::from_millis(50) {
         "met"

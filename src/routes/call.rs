@@ -58,14 +58,17 @@ pub async fn fault(
 pub struct Pending {
     state: AppState,
     event: Option<EventKind>,
+    /// When the call was decided.
+    at_ms: u64,
     answered: bool,
 }
 
 impl Pending {
-    pub fn new(state: &AppState, event: EventKind) -> Self {
+    pub fn new(state: &AppState, event: EventKind, at_ms: u64) -> Self {
         Pending {
             state: state.clone(),
             event: Some(event),
+            at_ms,
             answered: false,
         }
     }
@@ -96,7 +99,7 @@ impl Drop for Pending {
                 EventKind::Gate { .. } | EventKind::Login { .. } => {}
             }
         }
-        self.state.store.record(crate::clock::now_ms(), event);
+        self.state.store.record(self.at_ms, event);
     }
 }
 

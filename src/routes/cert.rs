@@ -26,7 +26,7 @@ pub async fn handle(
     let param = find_token(req.query_string(), form);
     let sent = token_sent(param.as_ref());
     if !info.tls && !state.config.allow_plain_http_cert {
-        return https_required(&state, &info, sent);
+        return https_required(&state, info, sent);
     }
 
     // A fault may target one vendor: only then is the token looked up first.
@@ -54,7 +54,7 @@ pub async fn handle(
             crate::protocol::Replacement::Malformed => "OK",
         };
         let reason = format!("forced by an injected fault ({note}); the token was not looked at");
-        log_call(&info, &sent, code, &reason);
+        log_call(&info, &sent, code, &reason, crate::clock::now_ms());
         let status = if matches!(replacement, crate::protocol::Replacement::Drop) {
             0
         } else {
@@ -62,24 +62,17 @@ pub async fn handle(
         };
         state.store.record(
             crate::clock::now_ms(),
-            EventKind::cert(
-                &info,
-                sent,
-                vendor.clone(),
-                code,
-                status,
-                reason,
-                Some(note),
-            ),
+            EventKind::cert(info, sent, vendor.clone(), code, status, reason, Some(note)),
         );
         return res;
     }
 
+    let now = crate::clock::now_ms();
     let call = CertCall {
         caller,
         param: param.as_ref(),
         host: crate::access::authority(&req),
-        now_ms: crate::clock::now_ms(),
+        now_ms: now,
     };
     let mut outcome = match decide(&state.store, &state.config.endpoints, call).await {
         Ok(o) => o,
@@ -103,17 +96,25 @@ pub async fn handle(
             StatusCode::from_u16(outcome.code.mirrored_status()).unwrap_or(StatusCode::OK)
         }
     };
-    log_call(&info, &sent, outcome.code.code(), &outcome.reason);
-    let res = answer(&req, &state, &outcome, status);
+    log_call(&info, &sent, outcome.code.code(), &outcome.reason, now);
+    let reason_header = reason_header(&req, &state, &outcome.reason);
     let Outcome {
         code,
         reason,
         vendor,
-        ..
+        body,
     } = outcome;
+    let res = HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
+        .insert_header((REASON_HEADER, reason_header))
+        .body(match body {
+            // The mall's failure bodies are static: no copy.
+            std::borrow::Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
+            std::borrow::Cow::Owned(bytes) => web::Bytes::from(bytes),
+        });
     let note = fault.as_ref().map(|(kind, _, _)| kind.describe());
     let event = EventKind::cert(
-        &info,
+        info,
         sent,
         vendor,
         code.code(),
@@ -121,7 +122,7 @@ pub async fn handle(
         reason,
         note,
     );
-    let pending = Pending::new(&state, event);
+    let pending = Pending::new(&state, event, now);
     match fault {
         Some((_, FaultPlan::Delay(delay), _)) => pending.delay(delay).await,
         _ => pending.answered(),
@@ -129,27 +130,18 @@ pub async fn handle(
     res
 }
 
-fn answer(
+/// `X-Sim-Reason`: the fixed sentences are plain ASCII already, the others made header-safe.
+fn reason_header(
     req: &HttpRequest,
     state: &AppState,
-    outcome: &Outcome,
-    status: StatusCode,
-) -> HttpResponse {
-    let reason = match &outcome.reason {
-        // The fixed sentences are plain ASCII already.
+    reason: &crate::journal::Text,
+) -> HeaderValue {
+    match reason {
         crate::journal::Text::Borrowed(s) if crate::access::may_see_detail(req, state) => {
             HeaderValue::from_static(s)
         }
         other => call::reason_header(req, state, other),
-    };
-    HttpResponse::build(status)
-        .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
-        .insert_header((REASON_HEADER, reason))
-        .body(match &outcome.body {
-            // The mall's failure bodies are static: no copy.
-            std::borrow::Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
-            std::borrow::Cow::Owned(bytes) => web::Bytes::copy_from_slice(bytes),
-        })
+    }
 }
 
 fn token_sent(param: Option<&TokenParam>) -> TokenSent {
@@ -164,8 +156,8 @@ fn token_sent(param: Option<&TokenParam>) -> TokenSent {
 }
 
 /// One info line per call: the masked token, the result, the reason.
-fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str) {
-    if !crate::telemetry::call_line() {
+fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str, now_ms: u64) {
+    if !crate::telemetry::call_line(now_ms) {
         return;
     }
     tracing::info!(
@@ -176,10 +168,16 @@ fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str) {
     );
 }
 
-fn https_required(state: &AppState, info: &CallInfo, sent: TokenSent) -> HttpResponse {
+fn https_required(state: &AppState, info: CallInfo, sent: TokenSent) -> HttpResponse {
     let url = format!("{}{}", state.config.public_url, CERT_PATH);
     let reason = format!("plain HTTP refused: the cert endpoint accepts HTTPS only ({url})");
-    log_call(info, &sent, "HTTPS_REQUIRED", &reason);
+    log_call(
+        &info,
+        &sent,
+        "HTTPS_REQUIRED",
+        &reason,
+        crate::clock::now_ms(),
+    );
     state.store.record(
         crate::clock::now_ms(),
         EventKind::cert(

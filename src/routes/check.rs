@@ -37,7 +37,7 @@ pub async fn handle(
             "forced by an injected fault ({}); the parameters were not looked at",
             note.as_deref().unwrap_or_default()
         );
-        if crate::telemetry::call_line() {
+        if crate::telemetry::call_line(crate::clock::now_ms()) {
             tracing::info!(ip = %info.ip, answer = "-", "CHECKURL call: {reason}");
         }
         state.store.record(
@@ -47,7 +47,7 @@ pub async fn handle(
         return call::replacement(*replacement, Endpoint::Check);
     }
     let outcome = decide(&dir, &params);
-    if crate::telemetry::call_line() {
+    if crate::telemetry::call_line(crate::clock::now_ms()) {
         tracing::info!(ip = %info.ip, answer = outcome.answer, "CHECKURL call: {}", outcome.reason);
     }
     let res = HttpResponse::Ok()
@@ -58,7 +58,7 @@ pub async fn handle(
         ))
         .body(outcome.answer);
     let event = EventKind::check(&info, &params, vendor, outcome.answer, outcome.reason, note);
-    let pending = Pending::new(&state, event);
+    let pending = Pending::new(&state, event, crate::clock::now_ms());
     match fault {
         Some((_, FaultPlan::Delay(delay))) => pending.delay(delay).await,
         _ => pending.answered(),

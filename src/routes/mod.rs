@@ -9,7 +9,6 @@ pub mod health;
 pub mod openapi;
 pub mod pages;
 
-use actix_web::body::BoxBody;
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
 
@@ -38,11 +37,7 @@ impl Routes for web::ServiceConfig {
         self.service(
             web::resource(path)
                 .guard(actix_web::guard::Method(method))
-                .wrap(actix_web::middleware::from_fn(
-                    move |req, next: actix_web::middleware::Next<BoxBody>| {
-                        crate::access::enforce(access, req, next)
-                    },
-                ))
+                .wrap(crate::access::Guard(access))
                 .to(handler),
         );
     }
