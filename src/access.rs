@@ -94,9 +94,35 @@ impl ServedHosts {
             return true;
         }
         let host = host_of(authority).trim_end_matches('.');
-        let host = host.to_ascii_lowercase();
-        self.exact.contains(&host) || self.suffixes.iter().any(|s| host.ends_with(s.as_str()))
+        // Any loopback address literal is this machine (no page can rebind a literal).
+        if host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        {
+            return true;
+        }
+        // No allocation: this runs on every request.
+        let host = host.as_bytes();
+        self.exact
+            .iter()
+            .any(|h| h.as_bytes().eq_ignore_ascii_case(host))
+            || self.suffixes.iter().any(|s| {
+                let s = s.as_bytes();
+                host.len() >= s.len() && host[host.len() - s.len()..].eq_ignore_ascii_case(s)
+            })
     }
+}
+
+/// Whether a host name can only mean this machine: `localhost`, `*.localhost`, a loopback
+/// address.
+pub fn is_local_name(host: &str) -> bool {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host part of an authority, without port and brackets.
@@ -283,25 +309,48 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Why a state-changing request looks cross-site: an `Origin` that is not a served host (or
-/// `null`), or, without `Origin`, `Sec-Fetch-Site: cross-site`.
+/// Why a state-changing request looks cross-site: an `Origin` that is not exactly an origin
+/// of this simulator (the request's own, its public URLs', a company's mall domain) or is
+/// `null`, or, without `Origin`, `Sec-Fetch-Site: cross-site`. Exact means scheme, host and
+/// port: another port on localhost is another program.
 fn cross_site(req: &HttpRequest, state: &AppState) -> Option<String> {
     let headers = req.headers();
     if let Some(origin) = headers.get("origin") {
         let origin = origin.to_str().unwrap_or("null");
-        let host = origin
-            .split_once("://")
-            .map(|(_, rest)| rest.split('/').next().unwrap_or_default());
-        return match host {
-            Some(h) if state.config.served_hosts.admits(h) => None,
-            _ => Some(format!(
-                "a cross-site request (Origin {origin}) cannot change the simulator's state"
-            )),
-        };
+        return (!own_origin(origin, req, state)).then(|| {
+            format!("a cross-site request (Origin {origin}) cannot change the simulator's state")
+        });
     }
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     (site == Some("cross-site"))
         .then(|| "a cross-site request cannot change the simulator's state".to_owned())
+}
+
+/// Whether `origin` is one of the simulator's own origins.
+fn own_origin(origin: &str, req: &HttpRequest, state: &AppState) -> bool {
+    let Ok(origin) = url::Url::parse(origin) else {
+        return false;
+    };
+    let origin = origin.origin();
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let own = authority(req).and_then(|a| url::Url::parse(&format!("{scheme}://{a}")).ok());
+    let endpoints = &state.config.endpoints;
+    own.into_iter()
+        .chain(url::Url::parse(&endpoints.public_url()).ok())
+        .chain(url::Url::parse(&endpoints.public_http_url()).ok())
+        .any(|u| u.origin() == origin)
+        || state.store.as_memory().is_some_and(|m| {
+            m.directory().companies().any(|c| {
+                c.cus_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .is_some_and(|u| u.origin() == origin)
+            })
+        })
 }
 
 /// The control API's rule: the bearer token when one is in force, JSON bodies only.
@@ -378,7 +427,9 @@ pub fn is_operator(req: &HttpRequest, state: &AppState) -> bool {
         return true;
     }
     req.cookie(OPERATOR_COOKIE)
-        .and_then(|c| crate::session::verify(c.value()).map(str::to_owned))
+        .and_then(|c| {
+            crate::session::verify(crate::session::Purpose::Operator, c.value()).map(str::to_owned)
+        })
         .and_then(|v| v.strip_prefix("operator|")?.parse::<u64>().ok())
         .is_some_and(|until| until > crate::clock::now_ms())
 }
@@ -399,7 +450,10 @@ pub fn operator_cookie(secure: bool) -> actix_web::cookie::Cookie<'static> {
     let until = crate::clock::now_ms() + SIGN_IN_MS;
     actix_web::cookie::Cookie::build(
         OPERATOR_COOKIE,
-        crate::session::sign(&format!("operator|{until}")),
+        crate::session::sign(
+            crate::session::Purpose::Operator,
+            &format!("operator|{until}"),
+        ),
     )
     .path("/")
     .http_only(true)
@@ -561,10 +615,14 @@ mod tests {
             "evil.example",
             "localhost.evil.example",
             "corp.example",
-            "127.0.0.2",
+            "10.0.0.1",
         ] {
             assert!(!hosts.admits(no), "{no}");
         }
+        assert!(
+            hosts.admits("127.0.0.2:8443"),
+            "every loopback literal is this machine"
+        );
         assert!(ServedHosts::new(["*"]).admits("anything.example"));
     }
 

@@ -97,10 +97,10 @@ impl Endpoints {
         }
     }
 
-    /// Whether `url` names a host this simulator serves as a mall (its public bases or a
-    /// company's domain): where a redirect after login may lead.
+    /// Whether `url` is on an origin of this simulator (its public bases or a company's mall
+    /// domain; scheme, host and port alike): where a redirect after login may lead.
     pub fn is_own(&self, url: &Url, companies: &[&Company]) -> bool {
-        let same = |base: &Url| base.host_str() == url.host_str();
+        let same = |base: &Url| base.origin() == url.origin();
         same(&self.public)
             || same(&self.public_http)
             || companies.iter().any(|c| {
@@ -109,7 +109,6 @@ impl Endpoints {
                     .and_then(|u| Url::parse(u).ok())
                     .is_some_and(|u| same(&u))
             })
-            || matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
     }
 }
 

@@ -40,7 +40,16 @@ pub fn oversize(req: &ServiceRequest, config: &Config) -> Option<Refusal> {
 /// Whether the request announces a body (a length above zero, or chunks).
 pub fn has_body(req: &actix_web::HttpRequest) -> bool {
     let headers = req.headers();
-    headers.contains_key(TRANSFER_ENCODING)
+    // HTTP/2 frames a body without either header: a method that may carry one counts.
+    let h2_body = req.version() == actix_web::http::Version::HTTP_2
+        && !matches!(
+            *req.method(),
+            actix_web::http::Method::GET
+                | actix_web::http::Method::HEAD
+                | actix_web::http::Method::OPTIONS
+        );
+    h2_body
+        || headers.contains_key(TRANSFER_ENCODING)
         || headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())

@@ -26,20 +26,51 @@ pub struct Session {
     pub customer_id: String,
 }
 
-/// `value|tag`: the value with its HMAC, for a cookie.
-pub fn sign(value: &str) -> String {
-    let tag = ring::hmac::sign(key(), value.as_bytes());
+/// What a signed value is for. The purpose is part of what is signed, so a value signed for
+/// one cookie is never accepted as another (a token the built-in partner received cannot pass
+/// for an operator's sign-in or a member's session).
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose {
+    Member,
+    Operator,
+    PartnerToken,
+}
+
+impl Purpose {
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::Member => "member",
+            Purpose::Operator => "operator",
+            Purpose::PartnerToken => "partner-token",
+        }
+    }
+}
+
+fn tag_of(purpose: Purpose, value: &str) -> ring::hmac::Tag {
+    let mut ctx = ring::hmac::Context::with_key(key());
+    ctx.update(purpose.label().as_bytes());
+    ctx.update(b"\0");
+    ctx.update(value.as_bytes());
+    ctx.sign()
+}
+
+/// `value|tag`: the value with its HMAC for `purpose`, for a cookie.
+pub fn sign(purpose: Purpose, value: &str) -> String {
+    let tag = tag_of(purpose, value);
     let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref());
     format!("{value}|{tag}")
 }
 
-/// The value of a signed `value|tag`, if the tag is genuine.
-pub fn verify(signed: &str) -> Option<&str> {
+/// The value of a signed `value|tag`, if the tag is genuine for `purpose`.
+pub fn verify(purpose: Purpose, signed: &str) -> Option<&str> {
     let (value, tag) = signed.rsplit_once('|')?;
     let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(tag)
         .ok()?;
-    ring::hmac::verify(key(), value.as_bytes(), &tag).ok()?;
+    let mut with_purpose = purpose.label().as_bytes().to_vec();
+    with_purpose.push(0);
+    with_purpose.extend_from_slice(value.as_bytes());
+    ring::hmac::verify(key(), &with_purpose, &tag).ok()?;
     Some(value)
 }
 
@@ -47,7 +78,7 @@ impl Session {
     /// The signed cookie for this session; `Secure` when set over HTTPS.
     pub fn cookie(&self, secure: bool) -> Cookie<'static> {
         let value = format!("{}|{}", self.company, self.customer_id);
-        Cookie::build(COOKIE, sign(&value))
+        Cookie::build(COOKIE, sign(Purpose::Member, &value))
             .path("/")
             .http_only(true)
             .secure(secure)
@@ -65,7 +96,7 @@ impl Session {
     /// The session of the request, if its cookie is present and genuine.
     pub fn from_request(req: &HttpRequest) -> Option<Session> {
         let cookie = req.cookie(COOKIE)?;
-        let value = verify(cookie.value())?;
+        let value = verify(Purpose::Member, cookie.value())?;
         let (company, customer_id) = value.split_once('|')?;
         Some(Session {
             company: company.to_owned(),

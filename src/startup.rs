@@ -81,7 +81,18 @@ impl Application {
             &tls_hosts,
         )?;
         let server_config = tls.server_config()?;
-        let exposure = if https_addr.ip().is_loopback() && http_addr.ip().is_loopback() {
+        // Beyond loopback when a listener is, and also when a proxy in front or a public name
+        // makes the simulator reachable from elsewhere while it binds loopback itself.
+        let names_elsewhere = [&public_url, &public_http_url]
+            .into_iter()
+            .filter_map(|u| crate::tls::host_of_url(u))
+            .chain(settings.allowed_hosts.iter().cloned())
+            .any(|h| !crate::access::is_local_name(&h));
+        let exposure = if https_addr.ip().is_loopback()
+            && http_addr.ip().is_loopback()
+            && settings.trusted_proxies.is_empty()
+            && !names_elsewhere
+        {
             Exposure::Loopback
         } else {
             Exposure::Network

@@ -212,9 +212,11 @@ async fn remote_vendor_token(app: &TestApp) -> String {
 async fn cert_from(app: &TestApp, forwarded_for: &str, query: &str) -> crate::helpers::Reply {
     let client = app.client();
     app.send(
-        client
-            .get(format!("{}/sso/vendorUserCertTonken?{query}", app.https))
-            .insert_header(("X-Forwarded-For", forwarded_for)),
+        app.operator(
+            client
+                .get(format!("{}/sso/vendorUserCertTonken?{query}", app.https))
+                .insert_header(("X-Forwarded-For", forwarded_for)),
+        ),
         None,
     )
     .await

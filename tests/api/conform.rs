@@ -23,6 +23,8 @@ enum Flaw {
     KeepsFirstSession,
     /// Calls the cert endpoint twice per GATE.
     CallsTwice,
+    /// Calls whatever CUS_URL arrives.
+    TrustsAnyCusUrl,
 }
 
 type Sessions = Arc<Mutex<HashMap<String, Option<String>>>>;
@@ -107,7 +109,7 @@ async fn gate(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .is_some_and(|h| h == "localhost" || h == "127.0.0.1");
-    if !trusted {
+    if !trusted && flaw != Flaw::TrustsAnyCusUrl {
         return answer(StatusCode::FORBIDDEN).body("untrusted mall");
     }
     if flaw == Flaw::NeverCalls {
@@ -116,7 +118,11 @@ async fn gate(
             .finish();
     }
     // The simulator's own addresses stand in for CUS_URL's host (the test's names).
-    let base = if flaw == Flaw::PlainHttp { http } else { https };
+    let base = match flaw {
+        Flaw::PlainHttp => http,
+        Flaw::TrustsAnyCusUrl => cus_url.trim_end_matches('/'),
+        _ => https,
+    };
     let url = format!("{base}/sso/vendorUserCertTonken?otpTokenp={token}");
     let calls = if flaw == Flaw::CallsTwice { 2 } else { 1 };
     let mut result = Value::Null;
@@ -198,7 +204,7 @@ fn happened<'a>(report: &'a Value, id: &str) -> &'a str {
 #[actix_web::test]
 async fn careless_partners_fail_exactly_the_cases_they_break() {
     let app = spawn_app().await;
-    let cases: [(Flaw, &[&str], &str, &str); 5] = [
+    let cases: [(Flaw, &[&str], &str, &str); 6] = [
         (
             Flaw::PlainHttp,
             &[
@@ -233,6 +239,12 @@ async fn careless_partners_fail_exactly_the_cases_they_break() {
             &["session-reset"],
             "session-reset",
             "kept its session",
+        ),
+        (
+            Flaw::TrustsAnyCusUrl,
+            &["spoofed-cus-url"],
+            "spoofed-cus-url",
+            "a CUS_URL that is no mall domain",
         ),
         // Its second call gets 404, so it never logs anyone in: session-reset shows that too.
         (

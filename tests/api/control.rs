@@ -12,7 +12,7 @@ impl TestApp {
     pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         let client = self.client();
         let url = format!("{}{}", self.http, path);
-        let req = client.request(method.parse().unwrap(), url);
+        let req = self.operator(client.request(method.parse().unwrap(), url));
         match body {
             Some(b) => {
                 self.send(

@@ -211,7 +211,7 @@ impl TestApp {
     pub async fn get(&self, path_and_query: &str) -> Reply {
         let client = self.client();
         self.send(
-            client.get(format!("{}{}", self.https, path_and_query)),
+            self.operator(client.get(format!("{}{}", self.https, path_and_query))),
             None,
         )
         .await
@@ -237,11 +237,19 @@ impl TestApp {
         .await
     }
 
+    /// The control token on a request, when the server requires one (beyond loopback).
+    pub fn operator(&self, req: awc::ClientRequest) -> awc::ClientRequest {
+        match &self.state.config.control_token {
+            Some(t) => req.insert_header(("Authorization", format!("Bearer {t}"))),
+            None => req,
+        }
+    }
+
     /// POST JSON on the HTTPS listener (the control API).
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
         let client = self.client();
         self.send(
-            client.post(format!("{}{}", self.https, path)),
+            self.operator(client.post(format!("{}{}", self.https, path))),
             Some(("application/json", serde_json::to_vec(body).unwrap())),
         )
         .await
@@ -281,7 +289,7 @@ impl TestApp {
     pub async fn put_json(&self, path: &str, body: &Value) -> Reply {
         let client = self.client();
         self.send(
-            client.put(format!("{}{}", self.http, path)),
+            self.operator(client.put(format!("{}{}", self.http, path))),
             Some(("application/json", serde_json::to_vec(body).unwrap())),
         )
         .await

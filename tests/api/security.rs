@@ -707,3 +707,115 @@ async fn beyond_loopback_the_reason_header_tells_an_anonymous_caller_little() {
         .unwrap()
         .contains("203.0.113.10"));
 }
+
+#[actix_web::test]
+async fn a_value_signed_for_the_built_in_partner_never_passes_for_an_operator_or_a_member() {
+    let (app, _) = spawn_exposed().await;
+    for forged in ["operator|4102444800000", "J01|J01A00038745"] {
+        let r = app
+            .raw(
+                "POST",
+                &format!("{}/_sim/partner/gate", app.http),
+                &[],
+                Some((
+                    "application/x-www-form-urlencoded",
+                    &format!(
+                        "OTP_TOKEN={}",
+                        form_urlencoded::byte_serialize(forged.as_bytes()).collect::<String>()
+                    ),
+                )),
+            )
+            .await;
+        assert!(
+            r.header("set-cookie").is_none(),
+            "{forged}: nothing signed for it"
+        );
+    }
+    // Even a genuinely signed partner cookie is no sign-in.
+    let token = {
+        let client = app.client_without_redirects();
+        let r = app
+            .send(
+                app.operator(client.post(format!("{}/_sim/api/gate", app.http))),
+                Some(("application/json", gate_body().to_string().into_bytes())),
+            )
+            .await;
+        r.json()["otpToken"].as_str().unwrap().to_owned()
+    };
+    let r = app
+        .raw(
+            "POST",
+            &format!("{}/_sim/partner/gate", app.http),
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                &format!("OTP_TOKEN={token}"),
+            )),
+        )
+        .await;
+    let cookie = r.header("set-cookie").unwrap();
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    for name in ["sim_operator", "sim_member"] {
+        let r = app
+            .raw(
+                "GET",
+                &format!("{}/_sim/journal", app.http),
+                &[("Cookie", &format!("{name}={value}"))],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{name}");
+    }
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_the_control_api_needs_the_token_even_on_loopback() {
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    assert!(app.state.config.control_token.is_some());
+    let r = app
+        .raw("GET", &format!("{}/_sim/api/members", app.http), &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn another_program_on_localhost_cannot_post_to_the_simulator_and_lc_keeps_the_port() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    for origin in [
+        "http://localhost:3000",
+        "http://j01.benecafe.localhost:9999",
+    ] {
+        let r = app
+            .raw(
+                "POST",
+                &format!("{}/_sim/api/reset", app.http),
+                &[("Origin", origin)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
+    }
+    assert!(app.still_redeems(&token).await);
+    let lc = format!("http://127.0.0.1:{}/x", crate::helpers::free_port());
+    let body = format!(
+        "cmpyNo=J01&memID=kimminji&passwd=test1234&lc={}",
+        form_urlencoded::byte_serialize(lc.as_bytes()).collect::<String>()
+    );
+    let r = app
+        .raw(
+            "POST",
+            &format!("{}/member/login", app.http),
+            &[],
+            Some(("application/x-www-form-urlencoded", &body)),
+        )
+        .await;
+    assert_eq!(r.header("location").as_deref(), Some("/mall"));
+}

@@ -62,9 +62,21 @@ const RECEIVED_COOKIE: &str = "sim_partner_token";
 /// Why the built-in partner will not redeem `token`, if it will not: the token must belong to a
 /// vendor whose GATE URL is this page.
 async fn not_ours(state: &AppState, token: &str) -> Option<String> {
-    let parsed = crate::domain::OtpToken::parse(token).ok()?;
-    let view = state.store.peek(&parsed).await.ok()??;
-    let dir = state.store.directory().await.ok()?;
+    let unknown = || {
+        Some(
+            "이 시뮬레이터가 발급한 토큰이 아닙니다. (not a token this simulator issued)"
+                .to_owned(),
+        )
+    };
+    let Ok(parsed) = crate::domain::OtpToken::parse(token) else {
+        return unknown();
+    };
+    let Ok(Some(view)) = state.store.peek(&parsed).await else {
+        return unknown();
+    };
+    let Ok(dir) = state.store.directory().await else {
+        return unknown();
+    };
     let gate_url = dir
         .vendor(&view.grant.vendor)
         .map(|(_, v)| v.vendor.gate_url.clone())
@@ -121,12 +133,15 @@ pub async fn gate(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         recheck: false,
     });
     if let Some(t) = token {
-        let cookie = actix_web::cookie::Cookie::build(RECEIVED_COOKIE, crate::session::sign(&t))
-            .path("/_sim/partner")
-            .http_only(true)
-            .secure(req.app_config().secure())
-            .same_site(actix_web::cookie::SameSite::Lax)
-            .finish();
+        let cookie = actix_web::cookie::Cookie::build(
+            RECEIVED_COOKIE,
+            crate::session::sign(crate::session::Purpose::PartnerToken, &t),
+        )
+        .path("/_sim/partner")
+        .http_only(true)
+        .secure(req.app_config().secure())
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .finish();
         let _ = res.add_cookie(&cookie);
     }
     res
@@ -147,7 +162,7 @@ pub async fn recheck(
     let received = req.cookie(RECEIVED_COOKIE);
     let received = received
         .as_ref()
-        .and_then(|c| crate::session::verify(c.value()));
+        .and_then(|c| crate::session::verify(crate::session::Purpose::PartnerToken, c.value()));
     if received != Some(form.token.as_str()) {
         return message(
             StatusCode::FORBIDDEN,
