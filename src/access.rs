@@ -343,13 +343,11 @@ fn own_origin(origin: &str, req: &HttpRequest, state: &AppState) -> bool {
         .chain(url::Url::parse(&endpoints.public_url()).ok())
         .chain(url::Url::parse(&endpoints.public_http_url()).ok())
         .any(|u| u.origin() == origin)
-        || state.store.as_memory().is_some_and(|m| {
-            m.directory().companies().any(|c| {
-                c.cus_url
-                    .as_deref()
-                    .and_then(|u| url::Url::parse(u).ok())
-                    .is_some_and(|u| u.origin() == origin)
-            })
+        || state.store.last_directory().companies().any(|c| {
+            c.cus_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                .is_some_and(|u| u.origin() == origin)
         })
 }
 

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 
 use crate::fixtures::{Company, Consent, Fixtures, Member, Vendor};
 
@@ -282,6 +283,61 @@ impl Directory {
         all.sort();
         all.dedup();
         self.all_networks = all;
+    }
+}
+
+/// The directory written out: the fixtures as they are now and the delivery memory. The state
+/// file (`--state`) and the Redis store keep it in this form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Image {
+    pub fixtures: Fixtures,
+    pub deliveries: Vec<SavedDelivery>,
+}
+
+/// One remembered delivery, by names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SavedDelivery {
+    pub cust_id: String,
+    pub vndr_no: String,
+    pub fingerprint: u64,
+    pub at_ms: u64,
+}
+
+impl Directory {
+    /// The directory written out.
+    pub fn image(&self) -> Image {
+        let mut deliveries: Vec<SavedDelivery> = self
+            .deliveries()
+            .map(|(m, v, d)| SavedDelivery {
+                cust_id: m.to_owned(),
+                vndr_no: v.to_owned(),
+                fingerprint: d.fingerprint,
+                at_ms: d.at_ms,
+            })
+            .collect();
+        deliveries.sort_by(|a, b| (&a.cust_id, &a.vndr_no).cmp(&(&b.cust_id, &b.vndr_no)));
+        Image {
+            fixtures: self.to_fixtures(),
+            deliveries,
+        }
+    }
+
+    /// A directory read back from its image (the fixtures already validated).
+    pub fn from_image(image: &Image) -> Self {
+        let mut dir = Directory::from_fixtures(&image.fixtures);
+        for d in &image.deliveries {
+            dir.record_delivery_named(
+                &d.cust_id,
+                &d.vndr_no,
+                Delivery {
+                    fingerprint: d.fingerprint,
+                    at_ms: d.at_ms,
+                },
+            );
+        }
+        dir
     }
 }
 

@@ -18,8 +18,18 @@ pub enum Endpoint {
     Check,
 }
 
+impl Endpoint {
+    /// The name the control API uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Cert => "cert",
+            Endpoint::Check => "check",
+        }
+    }
+}
+
 /// What the fault does to a call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum FaultKind {
     /// Wait this long, then answer normally.
@@ -38,6 +48,12 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Whether the fault answers in place of the decision (all but a delay): the token is then
+    /// not looked at.
+    pub fn replaces_answer(&self) -> bool {
+        !matches!(self, FaultKind::Delay { .. })
+    }
+
     /// A short description for the journal.
     pub fn describe(&self) -> String {
         match self {
@@ -72,6 +88,32 @@ pub struct FaultSpec {
 }
 
 impl FaultSpec {
+    /// What the fault does, when the spec is valid (the same rules for every store).
+    pub fn check(&self) -> Result<FaultKind, String> {
+        let spec = self;
+        if spec.count == Some(0) {
+            return Err("count: must be at least 1 (leave it out for until cleared)".into());
+        }
+        let kind = spec.effect()?;
+        match &kind {
+            FaultKind::Delay { delay_ms } if *delay_ms > 120_000 => {
+                return Err("delayMs: at most 120000".into())
+            }
+            FaultKind::ResultCode { result_code }
+                if !["400", "401", "403", "404"].contains(&result_code.as_str()) =>
+            {
+                return Err(format!(
+                    "resultCode: {result_code:?} is not one of \"400\", \"401\", \"403\", \"404\""
+                ))
+            }
+            FaultKind::ResultCode { .. } if spec.endpoint == Endpoint::Check => {
+                return Err("resultCode: CHECKURL has no resultCode (it answers Y or N)".into())
+            }
+            _ => {}
+        }
+        Ok(kind)
+    }
+
     /// The fault's effect, checking that the fields fit the kind.
     fn effect(&self) -> Result<FaultKind, String> {
         let extra = |field: &str| format!("{field}: does not go with kind {:?}", self.kind);
@@ -133,26 +175,7 @@ pub struct Faults {
 impl Faults {
     /// Validates and adds a fault.
     pub fn add(&self, spec: FaultSpec) -> Result<Fault, String> {
-        if spec.count == Some(0) {
-            return Err("count: must be at least 1 (leave it out for until cleared)".into());
-        }
-        let kind = spec.effect()?;
-        match &kind {
-            FaultKind::Delay { delay_ms } if *delay_ms > 120_000 => {
-                return Err("delayMs: at most 120000".into())
-            }
-            FaultKind::ResultCode { result_code }
-                if !["400", "401", "403", "404"].contains(&result_code.as_str()) =>
-            {
-                return Err(format!(
-                    "resultCode: {result_code:?} is not one of \"400\", \"401\", \"403\", \"404\""
-                ))
-            }
-            FaultKind::ResultCode { .. } if spec.endpoint == Endpoint::Check => {
-                return Err("resultCode: CHECKURL has no resultCode (it answers Y or N)".into())
-            }
-            _ => {}
-        }
+        let kind = spec.check()?;
         let fault = Fault {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             endpoint: spec.endpoint,

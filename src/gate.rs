@@ -444,7 +444,7 @@ pub async fn issue(state: &AppState, req: GateRequest) -> Result<Gate, GateError
         state
             .store
             .update_directory(|d| {
-                d.record_delivery(m, v, delivery);
+                d.record_delivery(m.clone(), v.clone(), delivery);
                 Ok::<_, StoreError>(())
             })
             .await??;

@@ -230,7 +230,7 @@ fn cut_text(t: &mut Text) {
 
 impl EventKind {
     /// Cuts every text field a caller can fill to [`MAX_FIELD_BYTES`].
-    fn bound(&mut self) {
+    pub fn bound(&mut self) {
         match self {
             EventKind::Gate {
                 cmpy_cd,

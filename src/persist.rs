@@ -12,7 +12,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
-use crate::directory::Delivery;
+use crate::directory::{Image, SavedDelivery};
 use crate::domain::OtpToken;
 use crate::fixtures::Fixtures;
 use crate::journal::Event;
@@ -31,15 +31,6 @@ struct StateFile {
     deliveries: Vec<SavedDelivery>,
     tokens: Vec<SavedToken>,
     journal: Vec<Event>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SavedDelivery {
-    cust_id: String,
-    vndr_no: String,
-    fingerprint: u64,
-    at_ms: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -71,19 +62,10 @@ pub fn signature(store: &MemoryStore) -> (u64, u64) {
 /// Writes the state to `path`, atomically.
 pub fn save(store: &MemoryStore, path: &Path) -> anyhow::Result<Saved> {
     let now = clock::now_ms();
-    let (fixtures, deliveries) = {
-        let dir = store.directory();
-        let deliveries = dir
-            .deliveries()
-            .map(|(m, v, d)| SavedDelivery {
-                cust_id: m.to_owned(),
-                vndr_no: v.to_owned(),
-                fingerprint: d.fingerprint,
-                at_ms: d.at_ms,
-            })
-            .collect();
-        (dir.to_fixtures(), deliveries)
-    };
+    let Image {
+        fixtures,
+        deliveries,
+    } = store.directory().image();
     let tokens: Vec<SavedToken> = store
         .tokens
         .export(now)
@@ -159,17 +141,10 @@ pub fn load(store: &MemoryStore, path: &Path) -> anyhow::Result<Option<Restored>
         parsed.push(token);
     }
     let now = clock::now_ms();
-    let mut restored = crate::directory::Directory::from_fixtures(&file.fixtures);
-    for d in &file.deliveries {
-        restored.record_delivery_named(
-            &d.cust_id,
-            &d.vndr_no,
-            Delivery {
-                fingerprint: d.fingerprint,
-                at_ms: d.at_ms,
-            },
-        );
-    }
+    let restored = crate::directory::Directory::from_image(&Image {
+        fixtures: file.fixtures,
+        deliveries: file.deliveries,
+    });
     store.set_directory(restored);
     let mut tokens = 0;
     {

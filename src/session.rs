@@ -1,6 +1,7 @@
 //! The mall's member session: a cookie naming the chosen company and member, signed with a key
-//! drawn at start so that a page cannot be pointed at another member by editing the cookie. The
-//! same key signs the operator's sign-in and the built-in partner's received token.
+//! drawn at start (or shared by the replicas of one Redis store) so that a page cannot be
+//! pointed at another member by editing the cookie. The same key signs the operator's sign-in
+//! and the built-in partner's received token.
 
 use std::sync::OnceLock;
 
@@ -11,8 +12,17 @@ use base64::Engine;
 /// The cookie's name.
 pub const COOKIE: &str = "sim_member";
 
+static KEY: OnceLock<ring::hmac::Key> = OnceLock::new();
+
+/// Signs with a key shared by several replicas (kept in the Redis store), so that a member or
+/// an operator signed in through one replica stays signed in through another behind a load
+/// balancer. Must come before the first signature; false when a key is already in use.
+pub fn share_key(secret: &[u8]) -> bool {
+    KEY.set(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret))
+        .is_ok()
+}
+
 fn key() -> &'static ring::hmac::Key {
-    static KEY: OnceLock<ring::hmac::Key> = OnceLock::new();
     KEY.get_or_init(|| {
         ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
             .expect("the system's random number generator works")

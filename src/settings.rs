@@ -102,6 +102,17 @@ pub struct Settings {
     #[arg(long, env = "SIM_WATCH")]
     pub watch: bool,
 
+    /// Where the shared state lives: `memory` (this process, the default) or a Redis URL,
+    /// `redis://[:password@]HOST:PORT/DB` or `rediss://…` for TLS. Replicas given the same Redis
+    /// share tokens, consents, run-time fixture changes, faults, the journal and the cookie key.
+    #[arg(
+        long,
+        env = "SIM_STORE",
+        default_value = "memory",
+        hide_env_values = true
+    )]
+    pub store: String,
+
     /// Bearer token for the control API (`/_sim/api/`). When set it is always required; when
     /// not set the control API is open on loopback, and a token is generated and printed as
     /// soon as either listener is bound to another address.

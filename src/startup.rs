@@ -41,12 +41,14 @@ pub struct Application {
 
 impl Application {
     /// Loads everything and binds both listeners. Errors say what to fix.
-    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let fixtures_dir = settings.fixtures_dir();
         let fixtures = match &fixtures_dir {
             Some(dir) => Fixtures::load(dir)?,
             None => Fixtures::builtin(),
         };
+        // The store first: a replica whose Redis is out of reach waits here, holding no port.
+        let store = open_store(&settings, &fixtures).await?;
         let https = TcpListener::bind(settings.https_addr)
             .with_context(|| format!("cannot listen on {} (HTTPS)", settings.https_addr))?;
         let http = TcpListener::bind(settings.http_addr)
@@ -116,7 +118,7 @@ impl Application {
             allow_plain_http_cert: settings.allow_plain_http_cert,
             cert_status: settings.cert_status,
             force_member_fields: settings.force_member_fields,
-            control_token: control_token(&settings, exposure),
+            control_token: shared_control_token(&settings, exposure, &store).await?,
             exposure,
             open_pages: settings.open_pages,
             forwarded_header: settings.forwarded_header,
@@ -125,17 +127,6 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             tls_chain: tls.trust_anchors(),
         };
-        let store = Store::memory(MemoryStore::new(
-            MemoryTokenStore::new(
-                settings.max_live_tokens,
-                settings.token_retention_seconds * 1000,
-            ),
-            &fixtures,
-            Journal::new(
-                settings.journal_capacity as usize,
-                settings.journal_max_bytes,
-            ),
-        ));
         let handles = crate::state::TlsHandles {
             resolver: tls.resolver().clone(),
             server: server_config.clone(),
@@ -439,6 +430,68 @@ async fn save_state(state: &AppState, path: &std::path::Path) {
     }
 }
 
+/// The store `--store` names: this process's memory, or Redis (waiting for it, seeding it when
+/// empty, and taking the cookie key every replica shares).
+async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<Store> {
+    let url = settings.store.trim();
+    if url.is_empty() || url == "memory" {
+        return Ok(Store::memory(MemoryStore::new(
+            MemoryTokenStore::new(
+                settings.max_live_tokens,
+                settings.token_retention_seconds * 1000,
+            ),
+            fixtures,
+            Journal::new(
+                settings.journal_capacity as usize,
+                settings.journal_max_bytes,
+            ),
+        )));
+    }
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        anyhow::bail!(
+            "--store {}: not `memory`, nor a redis:// or rediss:// URL",
+            crate::store::redis::shown_url(url)
+        );
+    }
+    if settings.state.is_some() {
+        anyhow::bail!(
+            "--state saves this process's memory; with --store redis://… the state lives in Redis (give Redis persistence instead): leave --state out"
+        );
+    }
+    let redis = crate::store::RedisStore::connect(
+        url,
+        fixtures,
+        crate::store::redis::Options {
+            max_live: settings.max_live_tokens,
+            retention_ms: settings.token_retention_seconds * 1000,
+            journal_capacity: settings.journal_capacity as usize,
+        },
+    )
+    .await?;
+    let key = redis
+        .secret("session", &crate::domain::OtpToken::generate().to_string())
+        .await?;
+    if !crate::session::share_key(key.as_bytes()) {
+        tracing::warn!("this process already signs cookies with its own key: cookies signed by other replicas will not be accepted");
+    }
+    Ok(Store::redis(redis))
+}
+
+/// The control token; a generated one is shared through Redis, so that one token opens every
+/// replica.
+async fn shared_control_token(
+    settings: &Settings,
+    exposure: Exposure,
+    store: &Store,
+) -> anyhow::Result<Option<String>> {
+    let token = control_token(settings, exposure);
+    let generated = settings.control_token.as_deref().is_none_or(str::is_empty);
+    match (token, store.as_redis()) {
+        (Some(token), Some(redis)) if generated => Ok(Some(redis.secret("control", &token).await?)),
+        (token, _) => Ok(token),
+    }
+}
+
 /// The control API's bearer token: the configured one, or a generated one when a listener is
 /// bound beyond loopback, or none (open on loopback).
 fn control_token(settings: &Settings, exposure: Exposure) -> Option<String> {
@@ -482,7 +535,7 @@ async fn conform(args: crate::cli::ConformArgs) -> std::process::ExitCode {
         eprintln!("benecafe-sim conform: cannot run: {why}");
         std::process::ExitCode::from(2)
     };
-    let app = match Application::build(args.settings.clone()) {
+    let app = match Application::build(args.settings.clone()).await {
         Ok(app) => app,
         Err(e) => return could_not(format!("{e:#}")),
     };
@@ -546,7 +599,7 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
         }
     };
     let _logs = crate::telemetry::init(&settings);
-    let app = match Application::build(settings) {
+    let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("benecafe-sim: cannot start: {e:#}");

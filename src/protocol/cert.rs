@@ -1,7 +1,8 @@
 //! The cert endpoint's decision (`/sso/vendorUserCertTonken`): the checks of the guide, in its
 //! order; the first that fails answers, and only the last uses the token up, atomically in the
-//! store. No HTTP here: the caller, the token parameter and the time come in, the resultCode,
-//! the body and the reason sentence go out.
+//! store, in the call's one visit to it ([`visit`], then [`decide`] on what it found). No HTTP
+//! here: the caller, the token parameter and the time come in, the resultCode, the body and the
+//! reason sentence go out.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::clock;
 use crate::domain::{OtpToken, TokenFormatError};
 use crate::endpoints::Endpoints;
 use crate::journal::Text;
-use crate::store::{Store, StoreError};
+use crate::store::{Lookup, Store, StoreError, Visit};
 use crate::tokens::{Redeem, TokenView};
 
 /// The decided answer of one call.
@@ -87,28 +88,48 @@ pub struct CertCall<'a> {
     pub now_ms: u64,
 }
 
-/// Decides one call. `Err` only when the store is out of reach (nothing was changed).
-pub async fn decide(
+/// The token parameter as sent: absent, a token, or why it is not one.
+pub type Parsed = Option<Result<OtpToken, TokenFormatError>>;
+
+/// Reads the token parameter.
+pub fn parse(param: Option<&TokenParam>) -> Parsed {
+    param.map(|p| match &p.problem {
+        Some(_) => Err(TokenFormatError::Malformed),
+        None => OtpToken::parse(&p.value),
+    })
+}
+
+/// The call's one visit to the store: the fault for it, and the token looked up and, when its
+/// vendor admits the caller, used up. `Err` only when the store is out of reach (nothing was
+/// changed).
+pub async fn visit(
     store: &Store,
-    endpoints: &Endpoints,
-    call: CertCall<'_>,
-) -> Result<Outcome, StoreError> {
+    call: &CertCall<'_>,
+    parsed: &Parsed,
+) -> Result<Visit, StoreError> {
+    let token = match parsed {
+        Some(Ok(token)) => Some(token),
+        _ => None,
+    };
+    let caller = call.caller.unusable.is_none().then_some(call.caller.ip);
+    store.cert_visit(token, caller, call.now_ms).await
+}
+
+/// Decides one call from what its visit found, in the guide's order of checks.
+pub fn decide(visit: Visit, parsed: Parsed, endpoints: &Endpoints, call: CertCall<'_>) -> Outcome {
     let CertCall {
         caller,
         param,
         host,
         now_ms,
     } = call;
-    let parsed = param.map(|p| match &p.problem {
-        Some(_) => Err(TokenFormatError::Malformed),
-        None => OtpToken::parse(&p.value),
-    });
-    let known = match &parsed {
-        Some(Ok(token)) => store.peek(token).await?,
-        _ => None,
-    };
-    let dir = store.directory().await?;
-    let vendor = known.as_ref().map(|v| v.grant.vendor.to_string());
+    let Visit {
+        dir,
+        vendor,
+        lookup,
+        ..
+    } = visit;
+    let vendor = vendor.map(|v| v.to_string());
 
     // 1. The caller's address: the token's vendor's list when the token is known, else the
     // union of all vendors' lists. A trusted proxy that names no usable client leaves the
@@ -118,47 +139,47 @@ pub async fn decide(
             "the trusted proxy {} did not name a usable client address: {why}",
             caller.peer
         );
-        return Ok(Outcome::failure(ResultCode::IpNotAllowed, reason, vendor));
+        return Outcome::failure(ResultCode::IpNotAllowed, reason, vendor);
     }
-    match &known {
-        Some(view) => {
+    match &lookup {
+        // Known, and left alone: its vendor does not admit the caller.
+        Lookup::Seen(view) => {
             let entry = dir.vendor(&view.grant.vendor).map(|(_, v)| v);
-            if !entry.is_some_and(|v| v.allows(caller.ip)) {
-                let list = entry
-                    .map(|v| v.vendor.allowed_ips.join(", "))
-                    .unwrap_or_else(|| "none (vendor removed)".into());
-                let reason = format!(
-                    "caller {} is not in {}'s allowed IPs: {list}",
-                    caller.ip, view.grant.vendor
-                );
-                return Ok(Outcome::failure(ResultCode::IpNotAllowed, reason, vendor));
-            }
+            let list = entry
+                .map(|v| v.vendor.allowed_ips.join(", "))
+                .unwrap_or_else(|| "none (vendor removed)".into());
+            let reason = format!(
+                "caller {} is not in {}'s allowed IPs: {list}",
+                caller.ip, view.grant.vendor
+            );
+            return Outcome::failure(ResultCode::IpNotAllowed, reason, vendor);
         }
-        None if !dir.any_vendor_allows(caller.ip) => {
+        Lookup::Used(_) => {}
+        Lookup::Unknown | Lookup::NotAsked if !dir.any_vendor_allows(caller.ip) => {
             let reason = format!(
                 "caller {} is not in any vendor's allowed IPs (the token names no known vendor)",
                 caller.ip
             );
-            return Ok(Outcome::failure(ResultCode::IpNotAllowed, reason, None));
+            return Outcome::failure(ResultCode::IpNotAllowed, reason, None);
         }
-        None => {}
+        Lookup::Unknown | Lookup::NotAsked => {}
     }
 
     // 2. and 3. Present, and of this simulator's format.
     let token = match parsed {
         None => {
-            return Ok(Outcome::failure(
+            return Outcome::failure(
                 ResultCode::TokenMissing,
                 "no otpTokenp or otpToken parameter in the query or a form body",
                 None,
-            ))
+            )
         }
         Some(Err(TokenFormatError::Blank)) => {
-            return Ok(Outcome::failure(
+            return Outcome::failure(
                 ResultCode::TokenMissing,
                 "the token parameter is empty",
                 None,
-            ))
+            )
         }
         Some(Err(TokenFormatError::Malformed)) => {
             let reason = param
@@ -168,21 +189,17 @@ pub async fn decide(
                     "the token is not 64 lowercase hex characters, as this simulator issues them"
                         .into()
                 });
-            return Ok(Outcome::failure(ResultCode::TokenInvalid, reason, None));
-        }
-        // Never issued (or forgotten): nothing can make it appear now, so no second look.
-        Some(Ok(_)) if known.is_none() => {
-            return Ok(Outcome::failure(
-                ResultCode::TokenUsedOrUnknown,
-                UNKNOWN_REASON,
-                None,
-            ))
+            return Outcome::failure(ResultCode::TokenInvalid, reason, None);
         }
         Some(Ok(token)) => token,
     };
 
     // 3. (expiry), 4. and 5.: decided atomically by the store.
-    Ok(match store.redeem(&token, now_ms, caller.ip).await? {
+    let Lookup::Used(redeemed) = lookup else {
+        // Never issued (or forgotten): nothing can make it appear now.
+        return Outcome::failure(ResultCode::TokenUsedOrUnknown, UNKNOWN_REASON, None);
+    };
+    match redeemed {
         Redeem::Expired { view } => Outcome::failure(
             ResultCode::TokenInvalid,
             expired_reason(&view, now_ms),
@@ -200,7 +217,7 @@ pub async fn decide(
             }
             outcome
         }
-    })
+    }
 }
 
 /// Why a token sent as it is looks like the encrypted `OTP_TOKEN` of a GATE with parameter

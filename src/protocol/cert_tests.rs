@@ -58,7 +58,9 @@ async fn call(store: &Store, ip: &str, query: &str, now: u64) -> Outcome {
         host: None,
         now_ms: now,
     };
-    decide(store, &endpoints(), call).await.unwrap()
+    let parsed = parse(call.param);
+    let found = visit(store, &call, &parsed).await.unwrap();
+    decide(found, parsed, &endpoints(), call)
 }
 
 #[actix_web::test]
@@ -126,7 +128,9 @@ async fn a_trusted_proxy_that_names_nobody_gets_403_and_the_token_stays() {
         host: None,
         now_ms: 2_000,
     };
-    let o = decide(&store, &endpoints(), proxied).await.unwrap();
+    let parsed = parse(proxied.param);
+    let found = visit(&store, &proxied, &parsed).await.unwrap();
+    let o = decide(found, parsed, &endpoints(), proxied);
     assert_eq!(o.code, ResultCode::IpNotAllowed);
     assert_eq!(
         call(&store, "127.0.0.1", &format!("otpTokenp={token}"), 2_000)

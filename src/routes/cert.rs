@@ -7,10 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::call::{self, Pending, REASON_HEADER};
-use crate::domain::OtpToken;
 use crate::faults::Endpoint;
 use crate::journal::{CallInfo, EventKind, TokenSent};
-use crate::protocol::cert::{decide, CertCall, Outcome};
+use crate::protocol::cert::{self, CertCall, Outcome};
 use crate::protocol::params::{find_token, TokenParam};
 use crate::protocol::{CertStatus, FaultPlan, CERT_PATH, JSON_UTF8};
 use crate::state::AppState;
@@ -29,44 +28,6 @@ pub async fn handle(
         return https_required(&state, info, sent);
     }
 
-    // A fault may target one vendor: only then is the token looked up first.
-    let mut fault = None;
-    if state.store.may_have_faults() {
-        let vendor = match param.as_ref().and_then(|p| OtpToken::parse(&p.value).ok()) {
-            Some(t) => match state.store.peek(&t).await {
-                Ok(view) => view.map(|v| v.grant.vendor.to_string()),
-                Err(e) => return call::unavailable(Endpoint::Cert, &e),
-            },
-            None => None,
-        };
-        fault = match call::fault(&state, Endpoint::Cert, vendor.as_deref()).await {
-            Ok(f) => f.map(|(kind, plan)| (kind, plan, vendor)),
-            Err(e) => return call::unavailable(Endpoint::Cert, &e),
-        };
-    }
-    if let Some((kind, FaultPlan::Replace(replacement), vendor)) = &fault {
-        let res = call::replacement(*replacement, Endpoint::Cert);
-        let note = kind.describe();
-        let code = match replacement {
-            crate::protocol::Replacement::Result(c) => c.code(),
-            crate::protocol::Replacement::Http500 => "500",
-            crate::protocol::Replacement::Drop => "-",
-            crate::protocol::Replacement::Malformed => "OK",
-        };
-        let reason = format!("forced by an injected fault ({note}); the token was not looked at");
-        log_call(&info, &sent, code, &reason, crate::clock::now_ms());
-        let status = if matches!(replacement, crate::protocol::Replacement::Drop) {
-            0
-        } else {
-            res.status().as_u16()
-        };
-        state.store.record(
-            crate::clock::now_ms(),
-            EventKind::cert(info, sent, vendor.clone(), code, status, reason, Some(note)),
-        );
-        return res;
-    }
-
     let now = crate::clock::now_ms();
     let call = CertCall {
         caller,
@@ -74,10 +35,21 @@ pub async fn handle(
         host: crate::access::authority(&req),
         now_ms: now,
     };
-    let mut outcome = match decide(&state.store, &state.config.endpoints, call).await {
-        Ok(o) => o,
+    // One visit to the store: the fault for this call, the token looked up and used up.
+    let parsed = cert::parse(call.param);
+    let visit = match cert::visit(&state.store, &call, &parsed).await {
+        Ok(v) => v,
         Err(e) => return call::unavailable(Endpoint::Cert, &e),
     };
+    let fault = visit.fault.clone().map(|kind| {
+        let plan = FaultPlan::of(&kind);
+        (kind, plan)
+    });
+    if let Some((kind, FaultPlan::Replace(replacement))) = &fault {
+        let vendor = visit.vendor.as_ref().map(|v| v.to_string());
+        return replaced(&state, info, sent, kind, *replacement, vendor);
+    }
+    let mut outcome = cert::decide(visit, parsed, &state.config.endpoints, call);
     if param.is_none() && form.is_none() && !body.is_empty() {
         let kind = req
             .headers()
@@ -112,7 +84,7 @@ pub async fn handle(
             std::borrow::Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
             std::borrow::Cow::Owned(bytes) => web::Bytes::from(bytes),
         });
-    let note = fault.as_ref().map(|(kind, _, _)| kind.describe());
+    let note = fault.as_ref().map(|(kind, _)| kind.describe());
     let event = EventKind::cert(
         info,
         sent,
@@ -124,9 +96,40 @@ pub async fn handle(
     );
     let pending = Pending::new(&state, event, now);
     match fault {
-        Some((_, FaultPlan::Delay(delay), _)) => pending.delay(delay).await,
+        Some((_, FaultPlan::Delay(delay))) => pending.delay(delay).await,
         _ => pending.answered(),
     }
+    res
+}
+
+/// The answer an injected fault puts in place of the decision; the token was not looked at.
+fn replaced(
+    state: &AppState,
+    info: CallInfo,
+    sent: TokenSent,
+    kind: &crate::faults::FaultKind,
+    replacement: crate::protocol::Replacement,
+    vendor: Option<String>,
+) -> HttpResponse {
+    use crate::protocol::Replacement;
+    let res = call::replacement(replacement, Endpoint::Cert);
+    let note = kind.describe();
+    let code = match replacement {
+        Replacement::Result(c) => c.code(),
+        Replacement::Http500 => "500",
+        Replacement::Drop => "-",
+        Replacement::Malformed => "OK",
+    };
+    let reason = format!("forced by an injected fault ({note}); the token was not looked at");
+    log_call(&info, &sent, code, &reason, crate::clock::now_ms());
+    let status = match replacement {
+        Replacement::Drop => 0,
+        _ => res.status().as_u16(),
+    };
+    state.store.record(
+        crate::clock::now_ms(),
+        EventKind::cert(info, sent, vendor, code, status, reason, Some(note)),
+    );
     res
 }
 

@@ -78,7 +78,7 @@ impl MemoryStore {
 
     pub fn update_directory<R, E>(
         &self,
-        change: impl FnOnce(&mut Directory) -> Result<R, E>,
+        mut change: impl FnMut(&mut Directory) -> Result<R, E>,
     ) -> Result<R, E> {
         let mut slot = self.directory.write().unwrap_or_else(|e| e.into_inner());
         let mut next = Directory::clone(&slot);

@@ -5,15 +5,18 @@
 //!
 //! Dispatch is an enum over the backends rather than a trait object, so the hot path (the cert
 //! call) is static calls. Every method is async and may fail with [`StoreError::Unavailable`]
-//! (a backend out of reach); the memory backend never does. Housekeeping that only memory needs
+//! (a backend out of reach); the memory backend never does. A cert call visits the store once
+//! ([`Store::cert_visit`]): in Redis one script decides the fault, the lookup and the use. Housekeeping that only memory needs
 //! (the sweeper, saving and restoring state) lives in [`MemoryStore`] and `persist.rs`.
 
 pub mod memory;
+pub mod redis;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 use crate::directory::Directory;
 use crate::domain::OtpToken;
@@ -21,6 +24,33 @@ use crate::faults::{Endpoint, Fault, FaultKind, FaultSpec};
 use crate::fixtures::Fixtures;
 use crate::journal::{Event, EventKind};
 use crate::tokens::{Grant, Redeem, TokenStore, TokenView};
+
+/// What a cert call found in the store, in one step: the fault for the call (taken), and
+/// unless that fault replaces the answer, the token looked up and, when its vendor admits the
+/// caller, used up.
+#[derive(Debug)]
+pub struct Visit {
+    /// The directory the decision is made on.
+    pub dir: Arc<Directory>,
+    pub fault: Option<FaultKind>,
+    /// The token's vendor, when the token is known.
+    pub vendor: Option<Arc<str>>,
+    pub lookup: Lookup,
+}
+
+/// What became of the token.
+#[derive(Debug)]
+pub enum Lookup {
+    /// No token to look up (none sent, malformed, or a fault answers instead).
+    NotAsked,
+    /// No such token.
+    Unknown,
+    /// Known, and left as it was: its vendor does not admit the caller, or the caller is
+    /// unknown.
+    Seen(TokenView),
+    /// Known and admitted: what redeeming decided.
+    Used(Redeem),
+}
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -36,6 +66,7 @@ pub enum StoreError {
 /// The backends.
 enum Backend {
     Memory(MemoryStore),
+    Redis(Box<RedisStore>),
 }
 
 /// The shared state's one door.
@@ -47,10 +78,87 @@ impl Store {
         Store(Backend::Memory(store))
     }
 
+    /// A store in Redis, shared by every replica that uses it.
+    pub fn redis(store: RedisStore) -> Self {
+        Store(Backend::Redis(Box::new(store)))
+    }
+
     /// The memory backend, for the housekeeping only it needs.
     pub fn as_memory(&self) -> Option<&MemoryStore> {
         match &self.0 {
             Backend::Memory(m) => Some(m),
+            Backend::Redis(_) => None,
+        }
+    }
+
+    /// The Redis backend.
+    pub fn as_redis(&self) -> Option<&RedisStore> {
+        match &self.0 {
+            Backend::Memory(_) => None,
+            Backend::Redis(r) => Some(r),
+        }
+    }
+
+    /// A cert call's visit (see [`Visit`]): one atomic step in Redis. `caller` is `None` when
+    /// the caller is unknown (the token is then only looked at).
+    pub async fn cert_visit(
+        &self,
+        token: Option<&OtpToken>,
+        caller: Option<IpAddr>,
+        now_ms: u64,
+    ) -> Result<Visit, StoreError> {
+        let m = match &self.0 {
+            Backend::Memory(m) => m,
+            Backend::Redis(r) => return r.cert_visit(token, caller, now_ms).await,
+        };
+        let dir = m.directory();
+        let found = token.and_then(|t| m.tokens.peek(t));
+        let vendor = found.as_ref().map(|v| v.grant.vendor.clone());
+        let fault = match m.faults.is_empty() {
+            true => None,
+            false => m.faults.take(Endpoint::Cert, vendor.as_deref()),
+        };
+        if fault.as_ref().is_some_and(FaultKind::replaces_answer) {
+            return Ok(Visit {
+                dir,
+                fault,
+                vendor,
+                lookup: Lookup::NotAsked,
+            });
+        }
+        let lookup = match (token, found) {
+            (None, _) => Lookup::NotAsked,
+            (Some(_), None) => Lookup::Unknown,
+            (Some(token), Some(view)) => {
+                let entry = dir.vendor(&view.grant.vendor).map(|(_, v)| v);
+                match caller.filter(|ip| entry.is_some_and(|v| v.allows(*ip))) {
+                    Some(ip) => Lookup::Used(m.tokens.redeem(token, now_ms, ip)),
+                    None => Lookup::Seen(view),
+                }
+            }
+        };
+        Ok(Visit {
+            dir,
+            fault,
+            vendor,
+            lookup,
+        })
+    }
+
+    /// The directory as this replica last saw it, without waiting on a backend (for checks
+    /// made on every request, such as which hosts are served).
+    pub fn last_directory(&self) -> Arc<Directory> {
+        match &self.0 {
+            Backend::Memory(m) => m.directory(),
+            Backend::Redis(r) => r.last_directory(),
+        }
+    }
+
+    /// How many events the journal keeps.
+    pub fn journal_capacity(&self) -> usize {
+        match &self.0 {
+            Backend::Memory(m) => m.journal.capacity(),
+            Backend::Redis(r) => r.journal_capacity(),
         }
     }
 
@@ -63,18 +171,7 @@ impl Store {
     ) -> Result<OtpToken, StoreError> {
         match &self.0 {
             Backend::Memory(m) => m.issue(grant, now_ms, expires_ms),
-        }
-    }
-
-    /// Uses the token up if it is valid; exactly one of any number of concurrent calls wins.
-    pub async fn redeem(
-        &self,
-        token: &OtpToken,
-        now_ms: u64,
-        by: IpAddr,
-    ) -> Result<Redeem, StoreError> {
-        match &self.0 {
-            Backend::Memory(m) => Ok(m.tokens.redeem(token, now_ms, by)),
+            Backend::Redis(r) => r.issue(grant, now_ms, expires_ms).await,
         }
     }
 
@@ -82,6 +179,7 @@ impl Store {
     pub async fn peek(&self, token: &OtpToken) -> Result<Option<TokenView>, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.tokens.peek(token)),
+            Backend::Redis(r) => r.peek(token).await,
         }
     }
 
@@ -89,6 +187,7 @@ impl Store {
     pub async fn expire(&self, token: &OtpToken, now_ms: u64) -> Result<bool, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.expire(token, now_ms)),
+            Backend::Redis(r) => r.expire(token, now_ms).await,
         }
     }
 
@@ -96,6 +195,7 @@ impl Store {
     pub async fn live_tokens(&self) -> Result<usize, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.tokens.live()),
+            Backend::Redis(r) => r.live_tokens().await,
         }
     }
 
@@ -103,17 +203,20 @@ impl Store {
     pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.directory()),
+            Backend::Redis(r) => r.directory().await,
         }
     }
 
     /// Changes the directory: `change` sees the current one and may refuse (`Err`), in which
-    /// case nothing is stored.
+    /// case nothing is stored. It may be called again when another replica changed the
+    /// directory meanwhile (Redis), so it must not consume what it captures.
     pub async fn update_directory<R, E>(
         &self,
-        change: impl FnOnce(&mut Directory) -> Result<R, E>,
+        change: impl FnMut(&mut Directory) -> Result<R, E>,
     ) -> Result<Result<R, E>, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.update_directory(change)),
+            Backend::Redis(r) => r.update_directory(change).await,
         }
     }
 
@@ -121,6 +224,7 @@ impl Store {
     pub async fn add_fault(&self, spec: FaultSpec) -> Result<Result<Fault, String>, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.faults.add(spec)),
+            Backend::Redis(r) => r.add_fault(spec).await,
         }
     }
 
@@ -132,19 +236,14 @@ impl Store {
     ) -> Result<Option<FaultKind>, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.faults.take(endpoint, vendor)),
-        }
-    }
-
-    /// Whether faults may be in force (lets the hot path skip looking the token's vendor up).
-    pub fn may_have_faults(&self) -> bool {
-        match &self.0 {
-            Backend::Memory(m) => !m.faults.is_empty(),
+            Backend::Redis(r) => r.take_fault(endpoint, vendor).await,
         }
     }
 
     pub async fn faults(&self) -> Result<Vec<Fault>, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.faults.list()),
+            Backend::Redis(r) => r.faults().await,
         }
     }
 
@@ -152,6 +251,7 @@ impl Store {
     pub async fn remove_fault(&self, id: u64) -> Result<bool, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.faults.remove(id)),
+            Backend::Redis(r) => r.remove_fault(id).await,
         }
     }
 
@@ -161,6 +261,7 @@ impl Store {
                 m.faults.clear();
                 Ok(())
             }
+            Backend::Redis(r) => r.clear_faults().await,
         }
     }
 
@@ -170,6 +271,7 @@ impl Store {
             Backend::Memory(m) => {
                 m.journal.record(at_ms, kind);
             }
+            Backend::Redis(r) => r.record(at_ms, kind),
         }
     }
 
@@ -177,6 +279,7 @@ impl Store {
     pub async fn journal(&self) -> Result<Vec<Arc<Event>>, StoreError> {
         match &self.0 {
             Backend::Memory(m) => Ok(m.journal.snapshot()),
+            Backend::Redis(r) => r.journal().await,
         }
     }
 
@@ -186,6 +289,7 @@ impl Store {
                 m.journal.clear();
                 Ok(())
             }
+            Backend::Redis(r) => r.clear_journal().await,
         }
     }
 
@@ -197,6 +301,7 @@ impl Store {
                 m.reset(fixtures);
                 Ok(())
             }
+            Backend::Redis(r) => r.reset(fixtures).await,
         }
     }
 
@@ -204,6 +309,7 @@ impl Store {
     pub async fn ready(&self) -> Result<(), StoreError> {
         match &self.0 {
             Backend::Memory(_) => Ok(()),
+            Backend::Redis(r) => r.ready().await,
         }
     }
 }

@@ -71,7 +71,9 @@ pub async fn spawn_app_in(
     let data = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::for_tests(fixtures.path().to_owned(), data.path().to_owned());
     adjust(&mut settings);
-    let app = Application::build(settings).expect("the application builds");
+    let app = Application::build(settings)
+        .await
+        .expect("the application builds");
     let https = format!("https://127.0.0.1:{}", app.https_port());
     let http = format!("http://127.0.0.1:{}", app.http_port());
     let state = app.state().clone();
@@ -402,5 +404,102 @@ impl SimProcess {
             .connector(awc::Connector::new().rustls_0_23(Arc::new(config)).limit(0))
             .timeout(Duration::from_secs(30))
             .finish()
+    }
+}
+
+/// A real `redis-server` (Debian's `redis-server` package) on a free loopback port, stopped
+/// when dropped. With `persistent`, it keeps its data in an append-only file in its own folder,
+/// so that a restart brings the data back; without, a restart starts empty.
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    persistent: bool,
+}
+
+impl RedisServer {
+    pub async fn start(persistent: bool) -> RedisServer {
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            persistent,
+        };
+        server.restart().await;
+        server
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts it (again) on the same port and folder, and waits until it answers.
+    pub async fn restart(&mut self) {
+        let mut cmd = std::process::Command::new("redis-server");
+        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .arg("--dir")
+            .arg(self.dir.path());
+        if self.persistent {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        let child = cmd
+            .stdout(std::fs::File::create(self.dir.path().join("redis.log")).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (Debian's redis-server package; .ci/run installs it)");
+        self.child = Some(child);
+        for _ in 0..250 {
+            if self.ping() {
+                return;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not answer on port {}", self.port);
+    }
+
+    /// Whether it answers PING now.
+    fn ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut answer = [0u8; 7];
+        s.set_read_timeout(Some(Duration::from_secs(1))).ok();
+        s.write_all(b"PING\r\n").is_ok()
+            && s.read_exact(&mut answer).is_ok()
+            && &answer == b"+PONG\r\n"
+    }
+
+    /// Stops it: SIGTERM (an append-only file is complete), then waits for the exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// One command through `redis-cli` (to look at what the simulator stored).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

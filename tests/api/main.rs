@@ -14,4 +14,6 @@ mod fidelity;
 mod fixtures;
 mod gate;
 mod reliability;
+mod replicas;
 mod security;
+mod store;

@@ -160,7 +160,7 @@ async fn store<R: Record>(
     }
     let (answer, record) = state
         .store
-        .update_directory(|dir| change::<R>(dir, key, fields, merge))
+        .update_directory(|dir| change::<R>(dir, key, fields.clone(), merge))
         .await??;
     record.stored(state);
     Ok(answer)
@@ -250,7 +250,7 @@ pub async fn put_consent(
     };
     state
         .store
-        .update_directory(|dir| put_consent_in(dir, consent))
+        .update_directory(|dir| put_consent_in(dir, consent.clone()))
         .await?
 }
 

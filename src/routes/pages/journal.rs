@@ -164,10 +164,6 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
     render(&JournalPage {
         rows,
         total,
-        capacity: state
-            .store
-            .as_memory()
-            .map(|m| m.journal.capacity().to_string())
-            .unwrap_or_else(|| "-".into()),
+        capacity: state.store.journal_capacity().to_string(),
     })
 }
