@@ -1,0 +1,396 @@
+//! The Redis store: several replicas behind a load balancer share one truth, so that a token
+//! issued through one is used exactly once through any, and consents, run-time changes, faults
+//! and the journal are the same everywhere.
+//!
+//! Every decision that must hold across replicas is one Lua script, run atomically by Redis:
+//! a cert call's visit (the fault for the call, the token looked up, and used up when its vendor
+//! admits the caller), issuing under the live-token maximum, a directory change (compare and
+//! set on a version), a fault taken. Keys, under the prefix `bsim:`:
+//!
+//! | key | what |
+//! |---|---|
+//! | `t:<token>` | hash: company, member, vendor, issued, expires, used at/by; Redis expires it |
+//! | `live` | sorted set of unused tokens by expiry (the live count, the maximum) |
+//! | `dir`, `dir:ver` | the directory's image (JSON) and a version drawn at each write |
+//! | `faults`, `fault:<id>`, `fault:next` | the faults in force, oldest first |
+//! | `journal`, `journal:next` | the journal, one capped stream, and its event ids |
+//! | `secret:<name>` | secrets the replicas share (the cookie key, a generated token) |
+//!
+//! Each replica keeps the directory it read last and its version; every cert call's script
+//! checks the version, so a change made through one replica is seen by the next call through
+//! any. Journal events are written by one task per replica, batched; a read of the journal
+//! waits for this replica's events first.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::mpsc;
+
+use super::StoreError;
+use crate::directory::{Directory, Image};
+use crate::domain::OtpToken;
+use crate::fixtures::Fixtures;
+
+mod faults;
+mod journal;
+mod scripts;
+mod tokens;
+
+use journal::JournalMsg;
+use scripts::Scripts;
+
+const PREFIX: &str = "bsim:";
+
+/// The connection, shared by every call (commands are pipelined on it). A command that meets
+/// a dropped connection (Redis restarted since the last call) is sent once more on the new one,
+/// so the first call after Redis comes back is served, not refused.
+#[derive(Clone)]
+struct Conn(ConnectionManager);
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        Box::pin(async move {
+            match self.0.req_packed_command(cmd).await {
+                Err(e) if e.is_connection_dropped() => self.0.req_packed_command(cmd).await,
+                answer => answer,
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        self.0.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
+}
+
+/// What the Redis store is built with.
+pub struct Options {
+    pub max_live: usize,
+    pub retention_ms: u64,
+    pub journal_capacity: usize,
+}
+
+/// The directory this replica read last.
+struct Cached {
+    version: String,
+    directory: Arc<Directory>,
+}
+
+/// The store in Redis.
+pub struct RedisStore {
+    conn: Conn,
+    /// Where, without a password (for messages).
+    shown: String,
+    scripts: Arc<Scripts>,
+    options: Options,
+    /// What an empty Redis is seeded with.
+    seed: Fixtures,
+    cached: RwLock<Arc<Cached>>,
+    journal: mpsc::UnboundedSender<JournalMsg>,
+    /// The secrets this replica uses, asserted again when Redis comes back empty.
+    secrets: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+fn key(name: &str) -> String {
+    format!("{PREFIX}{name}")
+}
+
+fn token_key(token: &OtpToken) -> String {
+    format!("{PREFIX}t:{token}")
+}
+
+/// A fresh directory version (never reused, even after Redis is emptied).
+fn new_version() -> String {
+    OtpToken::generate().to_string()[..16].to_owned()
+}
+
+/// `redis://user:secret@host` shown as `redis://user:***@host`.
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(an unreadable URL)".into(),
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url`, waiting and retrying (and saying why) while Redis is out of reach,
+    /// and seeds an empty Redis with `fixtures`.
+    pub async fn connect(url: &str, fixtures: &Fixtures, options: Options) -> anyhow::Result<Self> {
+        let shown = shown_url(url);
+        let client = redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("--store {shown}: not a Redis URL: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let mut waited = 0u32;
+        let conn = loop {
+            match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+                Ok(conn) => break conn,
+                Err(e) => {
+                    if waited.is_multiple_of(10) {
+                        tracing::warn!("waiting for Redis at {shown}: {e}; retrying every second");
+                    }
+                    waited += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let (journal, rx) = mpsc::unbounded_channel();
+        let scripts = Arc::new(Scripts::new());
+        tokio::spawn(journal::write_journal(
+            Conn(conn.clone()),
+            scripts.clone(),
+            rx,
+            options.journal_capacity,
+            shown.clone(),
+        ));
+        let store = RedisStore {
+            conn: Conn(conn),
+            shown,
+            scripts,
+            options,
+            seed: fixtures.clone(),
+            cached: RwLock::new(Arc::new(Cached {
+                version: String::new(),
+                directory: Arc::new(Directory::from_fixtures(fixtures)),
+            })),
+            journal,
+            secrets: Default::default(),
+        };
+        loop {
+            match store.current().await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!("{e}; retrying in a second");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    fn down(&self, e: redis::RedisError) -> StoreError {
+        StoreError::Unavailable(format!("Redis at {}: {e}", self.shown))
+    }
+
+    fn conn(&self) -> Conn {
+        self.conn.clone()
+    }
+
+    fn cached(&self) -> Arc<Cached> {
+        self.cached
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The directory this replica read last, without asking Redis (for checks that must not
+    /// wait, such as which hosts are served).
+    pub fn last_directory(&self) -> Arc<Directory> {
+        self.cached().directory.clone()
+    }
+
+    /// Seeds an empty Redis (first start, or Redis came back without its data).
+    async fn seed_if_empty(&self) -> Result<(), StoreError> {
+        let image = serde_json::to_string(&Directory::from_fixtures(&self.seed).image())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let seeded: i64 = self
+            .scripts
+            .seed
+            .key(key("dir"))
+            .key(key("dir:ver"))
+            .arg(image)
+            .arg(new_version())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| self.down(e))?;
+        if seeded == 1 {
+            tracing::info!("seeded the Redis store at {} from the fixtures", self.shown);
+            let secrets = self
+                .secrets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            for (name, value) in secrets {
+                self.secret(&name, &value).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the directory from Redis (seeding an empty one) and keeps it.
+    async fn refresh(&self) -> Result<Arc<Cached>, StoreError> {
+        for _ in 0..3 {
+            let (version, image): (Option<String>, Option<Vec<u8>>) = redis::cmd("MGET")
+                .arg(key("dir:ver"))
+                .arg(key("dir"))
+                .query_async(&mut self.conn())
+                .await
+                .map_err(|e| self.down(e))?;
+            let (Some(version), Some(image)) = (version, image) else {
+                self.seed_if_empty().await?;
+                continue;
+            };
+            let image: Image = serde_json::from_slice(&image).map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "the directory in Redis at {} cannot be read: {e}",
+                    self.shown
+                ))
+            })?;
+            let fresh = Arc::new(Cached {
+                version,
+                directory: Arc::new(Directory::from_image(&image)),
+            });
+            *self.cached.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+            return Ok(fresh);
+        }
+        Err(StoreError::Unavailable(format!(
+            "the directory in Redis at {} keeps disappearing",
+            self.shown
+        )))
+    }
+
+    /// The directory as it is in Redis now.
+    async fn current(&self) -> Result<Arc<Cached>, StoreError> {
+        let version: Option<String> = redis::cmd("GET")
+            .arg(key("dir:ver"))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| self.down(e))?;
+        let cached = self.cached();
+        if version.as_deref() == Some(cached.version.as_str()) {
+            return Ok(cached);
+        }
+        self.refresh().await
+    }
+
+    pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
+        Ok(self.current().await?.directory.clone())
+    }
+
+    /// Changes the directory: read, change, write if nobody wrote in between, else again.
+    pub async fn update_directory<R, E>(
+        &self,
+        mut change: impl FnMut(&mut Directory) -> Result<R, E>,
+    ) -> Result<Result<R, E>, StoreError> {
+        for _ in 0..64 {
+            let cached = self.current().await?;
+            let mut next = Directory::clone(&cached.directory);
+            let result = match change(&mut next) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            let version = new_version();
+            let image = serde_json::to_string(&next.image())
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let written: i64 = self
+                .scripts
+                .set_directory
+                .key(key("dir"))
+                .key(key("dir:ver"))
+                .arg(&cached.version)
+                .arg(image)
+                .arg(&version)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(|e| self.down(e))?;
+            if written == 1 {
+                *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Cached {
+                    version,
+                    directory: Arc::new(next),
+                });
+                return Ok(Ok(result));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the directory changed 64 times while this change was made; try again".into(),
+        ))
+    }
+
+    /// Back to `fixtures`, for every replica: tokens, faults, journal gone, the directory
+    /// written anew (a new version, so every replica reads it at its next call).
+    pub async fn reset(&self, fixtures: &Fixtures) -> Result<(), StoreError> {
+        self.flush_journal().await?;
+        let mut conn = self.conn();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{PREFIX}t:*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.down(e))?;
+            if !keys.is_empty() {
+                let _: i64 = redis::cmd("UNLINK")
+                    .arg(keys)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| self.down(e))?;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        self.clear_faults().await?;
+        let _: i64 = redis::cmd("DEL")
+            .arg(key("live"))
+            .arg(key("journal"))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.down(e))?;
+        let fresh = Directory::from_fixtures(fixtures);
+        self.update_directory(|dir| {
+            *dir = fresh.clone();
+            Ok::<_, std::convert::Infallible>(())
+        })
+        .await?
+        .unwrap_or_else(|never| match never {});
+        Ok(())
+    }
+
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.current().await.map(|_| ())
+    }
+
+    /// The secret every replica uses under `name`: the first replica's `proposed` one.
+    pub async fn secret(&self, name: &str, proposed: &str) -> Result<String, StoreError> {
+        let shared: String = self
+            .scripts
+            .secret
+            .key(key(&format!("secret:{name}")))
+            .arg(proposed)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| self.down(e))?;
+        let mut secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        secrets.retain(|(n, _)| n != name);
+        secrets.push((name.to_owned(), shared.clone()));
+        Ok(shared)
+    }
+
+    pub fn journal_capacity(&self) -> usize {
+        self.options.journal_capacity
+    }
+}

@@ -1,0 +1,176 @@
+//! The Lua scripts of the Redis store: each a decision that must hold across replicas, run
+//! atomically by Redis. Key names are built from the prefix passed in `ARGV[1]` where a script
+//! reaches keys it cannot know in advance (a fault's hash).
+
+use redis::Script;
+
+/// Takes the first fault in force for an endpoint and vendor, counting it as applied; the
+/// kind's JSON and whether it only delays, or false. Shared by the scripts that need it.
+const TAKE_FAULT: &str = r#"
+local function take_fault(prefix, list, endpoint, vendor)
+  if redis.call('LLEN', list) == 0 then return false, false end
+  for _, id in ipairs(redis.call('LRANGE', list, 0, -1)) do
+    local fk = prefix .. 'fault:' .. id
+    local f = redis.call('HMGET', fk, 'e', 'v', 'r', 'k', 'd')
+    if f[1] == endpoint and ((not f[2]) or f[2] == vendor) then
+      redis.call('HINCRBY', fk, 'a', 1)
+      if f[3] and redis.call('HINCRBY', fk, 'r', -1) <= 0 then
+        redis.call('DEL', fk)
+        redis.call('LREM', list, 0, id)
+      end
+      return f[4], f[5] == '1'
+    end
+  end
+  return false, false
+end
+"#;
+
+/// A cert call's visit. KEYS: dir:ver, t:<token>, live, faults. ARGV: prefix, now, caller,
+/// the directory version the replica holds, the vendors admitting the caller (each between
+/// two \31), `redeem` or `peek`, the token.
+const CERT_VISIT: &str = r#"
+local ver = redis.call('GET', KEYS[1])
+if not ver then return {'empty'} end
+if ver ~= ARGV[4] then return {'stale'} end
+local rec = false
+if ARGV[7] ~= '' then
+  rec = redis.call('HMGET', KEYS[2], 'c', 'm', 'v', 'i', 'e', 'u', 'b')
+  if not rec[1] then rec = false end
+end
+local fault, delay = take_fault(ARGV[1], KEYS[4], 'cert', rec and rec[3])
+if fault and not delay then return {'fault', fault, rec and rec[3] or ''} end
+fault = fault or ''
+if not rec then return {'none', fault} end
+local state
+if ARGV[6] ~= 'redeem' or not string.find(ARGV[5], '\31' .. rec[3] .. '\31', 1, true) then
+  state = 'seen'
+elseif rec[6] then
+  state = 'used'
+elseif tonumber(ARGV[2]) >= tonumber(rec[5]) then
+  state = 'expired'
+else
+  redis.call('HSET', KEYS[2], 'u', ARGV[2], 'b', ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[7])
+  state = 'ok'
+end
+return {state, fault, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] or '', rec[7] or ''}
+"#;
+
+/// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live. ARGV:
+/// company, member, vendor, issued, expires, now, maximum, forget at, token. Returns 1, 0 (the
+/// token exists: draw another) or minus the live count.
+const ISSUE: &str = r#"
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+local live = redis.call('ZCARD', KEYS[2])
+if live >= tonumber(ARGV[7]) then return -live end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'm', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'e', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[8])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
+return 1
+"#;
+
+/// Ends a token's lifetime now. KEYS: t:<token>, live. ARGV: now, forget at, token.
+const EXPIRE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+"#;
+
+/// Writes the directory if it is still at the version read. KEYS: dir, dir:ver. ARGV: the
+/// version read, the image, the new version.
+const SET_DIRECTORY: &str = r#"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1
+"#;
+
+/// Seeds an empty store. KEYS: dir, dir:ver. ARGV: the image, its version.
+const SEED: &str = r#"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"#;
+
+/// A secret shared by the replicas: the first one's. KEYS: secret:<name>. ARGV: a new one.
+const SECRET: &str = r#"
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+"#;
+
+/// Adds a fault. KEYS: fault:next, faults. ARGV: prefix, endpoint, vendor or '', count or '',
+/// '1' for a delay, the kind's JSON.
+const ADD_FAULT: &str = r#"
+local id = redis.call('INCR', KEYS[1])
+local fk = ARGV[1] .. 'fault:' .. id
+redis.call('HSET', fk, 'e', ARGV[2], 'a', 0, 'd', ARGV[5], 'k', ARGV[6])
+if ARGV[3] ~= '' then redis.call('HSET', fk, 'v', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HSET', fk, 'r', ARGV[4]) end
+redis.call('RPUSH', KEYS[2], id)
+return id
+"#;
+
+/// Takes a fault. KEYS: faults. ARGV: prefix, endpoint, vendor or ''.
+const TAKE: &str = r#"
+local vendor = ARGV[3] ~= '' and ARGV[3] or false
+local fault = take_fault(ARGV[1], KEYS[1], ARGV[2], vendor)
+return fault
+"#;
+
+/// Removes one fault (ARGV: prefix, id) or, without an id, all. KEYS: faults.
+const REMOVE_FAULTS: &str = r#"
+if ARGV[2] then
+  local n = redis.call('LREM', KEYS[1], 0, ARGV[2])
+  redis.call('DEL', ARGV[1] .. 'fault:' .. ARGV[2])
+  return n
+end
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  redis.call('DEL', ARGV[1] .. 'fault:' .. id)
+end
+return redis.call('DEL', KEYS[1])
+"#;
+
+/// Appends events. KEYS: journal, journal:next. ARGV: the cap, then (at, JSON) pairs.
+const APPEND: &str = r#"
+local n = (#ARGV - 1) / 2
+local first = redis.call('INCRBY', KEYS[2], n) - n + 1
+for i = 0, n - 1 do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+    'i', tostring(first + i), 't', ARGV[2 + 2 * i], 'e', ARGV[3 + 2 * i])
+end
+return first
+"#;
+
+pub(super) struct Scripts {
+    pub(super) cert: Script,
+    pub(super) issue: Script,
+    pub(super) expire: Script,
+    pub(super) set_directory: Script,
+    pub(super) seed: Script,
+    pub(super) secret: Script,
+    pub(super) add_fault: Script,
+    pub(super) take: Script,
+    pub(super) remove_faults: Script,
+    pub(super) append: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Scripts {
+            cert: Script::new(&format!("{TAKE_FAULT}{CERT_VISIT}")),
+            issue: Script::new(ISSUE),
+            expire: Script::new(EXPIRE),
+            set_directory: Script::new(SET_DIRECTORY),
+            seed: Script::new(SEED),
+            secret: Script::new(SECRET),
+            add_fault: Script::new(ADD_FAULT),
+            take: Script::new(&format!("{TAKE_FAULT}{TAKE}")),
+            remove_faults: Script::new(REMOVE_FAULTS),
+            append: Script::new(APPEND),
+        }
+    }
+}

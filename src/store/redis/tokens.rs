@@ -1,0 +1,225 @@
+//! Tokens in Redis: issued under the live-token maximum, and a cert call's one visit (the
+//! fault taken, the token looked up and used up), each one script.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::{key, token_key, RedisStore, PREFIX};
+use crate::directory::Directory;
+use crate::domain::OtpToken;
+use crate::faults::FaultKind;
+use crate::store::{Lookup, StoreError, Visit};
+use crate::tokens::{Grant, Redeem, TokenView, Use};
+
+impl RedisStore {
+    pub async fn issue(
+        &self,
+        grant: Grant,
+        now_ms: u64,
+        expires_ms: u64,
+    ) -> Result<OtpToken, StoreError> {
+        let forget_at = expires_ms.saturating_add(self.options.retention_ms);
+        loop {
+            let token = OtpToken::generate();
+            let done: i64 = self
+                .scripts
+                .issue
+                .key(token_key(&token))
+                .key(key("live"))
+                .arg(&*grant.company)
+                .arg(&*grant.customer_id)
+                .arg(&*grant.vendor)
+                .arg(now_ms)
+                .arg(expires_ms)
+                .arg(now_ms)
+                .arg(self.options.max_live)
+                .arg(forget_at)
+                .arg(token.to_string())
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(|e| self.down(e))?;
+            match done {
+                1 => return Ok(token),
+                0 => continue,
+                live => return Err(StoreError::Full(live.unsigned_abs() as usize)),
+            }
+        }
+    }
+
+    /// A cert call's visit: one script, so that the fault taken, the token looked up and the
+    /// token used up are one atomic step across every replica.
+    pub async fn cert_visit(
+        &self,
+        token: Option<&OtpToken>,
+        caller: Option<IpAddr>,
+        now_ms: u64,
+    ) -> Result<Visit, StoreError> {
+        let token_text = token.map(ToString::to_string).unwrap_or_default();
+        for _ in 0..4 {
+            let cached = self.cached();
+            let admitted = match caller {
+                Some(ip) => admitting(&cached.directory, ip),
+                None => String::new(),
+            };
+            let reply: Vec<String> = self
+                .scripts
+                .cert
+                .key(key("dir:ver"))
+                .key(if token.is_some() {
+                    format!("{PREFIX}t:{token_text}")
+                } else {
+                    key("t:")
+                })
+                .key(key("live"))
+                .key(key("faults"))
+                .arg(PREFIX)
+                .arg(now_ms)
+                .arg(caller.map(|ip| ip.to_string()).unwrap_or_default())
+                .arg(&cached.version)
+                .arg(admitted)
+                .arg(if caller.is_some() { "redeem" } else { "peek" })
+                .arg(&token_text)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(|e| self.down(e))?;
+            let dir = cached.directory.clone();
+            let fault = |json: &str| -> Option<FaultKind> {
+                (!json.is_empty())
+                    .then(|| serde_json::from_str(json).ok())
+                    .flatten()
+            };
+            match reply.first().map(String::as_str) {
+                Some("empty") => self.seed_if_empty().await?,
+                Some("stale") => {
+                    self.refresh().await?;
+                }
+                Some("fault") => {
+                    return Ok(Visit {
+                        fault: fault(&reply[1]),
+                        vendor: reply
+                            .get(2)
+                            .filter(|v| !v.is_empty())
+                            .map(|v| Arc::from(&**v)),
+                        lookup: Lookup::NotAsked,
+                        dir,
+                    })
+                }
+                Some("none") => {
+                    return Ok(Visit {
+                        fault: fault(&reply[1]),
+                        vendor: None,
+                        lookup: if token.is_some() {
+                            Lookup::Unknown
+                        } else {
+                            Lookup::NotAsked
+                        },
+                        dir,
+                    })
+                }
+                Some(state) if reply.len() == 9 => {
+                    let view = view_of(&dir, &reply[2..]);
+                    let vendor = Some(view.grant.vendor.clone());
+                    let lookup = match state {
+                        "seen" => Lookup::Seen(view),
+                        "used" => Lookup::Used(Redeem::AlreadyUsed { view }),
+                        "expired" => Lookup::Used(Redeem::Expired { view }),
+                        _ => Lookup::Used(Redeem::Redeemed(view.grant)),
+                    };
+                    return Ok(Visit {
+                        fault: fault(&reply[1]),
+                        vendor,
+                        lookup,
+                        dir,
+                    });
+                }
+                _ => {
+                    return Err(StoreError::Unavailable(format!(
+                        "Redis at {} answered the cert script with {reply:?}",
+                        self.shown
+                    )))
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the directory in Redis at {} changed on every try",
+            self.shown
+        )))
+    }
+
+    pub async fn peek(&self, token: &OtpToken) -> Result<Option<TokenView>, StoreError> {
+        let rec: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(token_key(token))
+            .arg(&["c", "m", "v", "i", "e", "u", "b"])
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| self.down(e))?;
+        if rec.first().is_none_or(Option::is_none) {
+            return Ok(None);
+        }
+        let fields: Vec<String> = rec.into_iter().map(Option::unwrap_or_default).collect();
+        Ok(Some(view_of(&self.last_directory(), &fields)))
+    }
+
+    pub async fn expire(&self, token: &OtpToken, now_ms: u64) -> Result<bool, StoreError> {
+        let known: i64 = self
+            .scripts
+            .expire
+            .key(token_key(token))
+            .key(key("live"))
+            .arg(now_ms)
+            .arg(now_ms.saturating_add(self.options.retention_ms))
+            .arg(token.to_string())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| self.down(e))?;
+        Ok(known == 1)
+    }
+
+    pub async fn live_tokens(&self) -> Result<usize, StoreError> {
+        let live: usize = redis::cmd("ZCOUNT")
+            .arg(key("live"))
+            .arg(format!("({}", crate::clock::now_ms()))
+            .arg("+inf")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| self.down(e))?;
+        Ok(live)
+    }
+}
+
+/// The vendors whose allow-list holds `ip`, each between two `\x1f` (what the cert script
+/// searches).
+fn admitting(dir: &Directory, ip: IpAddr) -> String {
+    let mut out = String::from("\x1f");
+    for v in dir.vendors().filter(|v| v.allows(ip)) {
+        out.push_str(&v.vendor.vendor_no);
+        out.push('\x1f');
+    }
+    out
+}
+
+/// A token's record as the scripts return it: company, member, vendor, issued, expires, used
+/// at, used by ('' when unused). Names are shared with the directory's where it has them.
+fn view_of(dir: &Directory, f: &[String]) -> TokenView {
+    let shared =
+        |name: &str, found: Option<&Arc<str>>| found.cloned().unwrap_or_else(|| Arc::from(name));
+    let grant = Grant {
+        company: shared(&f[0], dir.company(&f[0]).map(|(k, _)| k)),
+        customer_id: shared(&f[1], dir.member(&f[1]).map(|(k, _)| k)),
+        vendor: shared(&f[2], dir.vendor(&f[2]).map(|(k, _)| k)),
+    };
+    let number = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok());
+    let used = number(5).map(|at_ms| Use {
+        at_ms,
+        by: f
+            .get(6)
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+    });
+    TokenView {
+        grant: Arc::new(grant),
+        issued_ms: number(3).unwrap_or(0),
+        expires_ms: number(4).unwrap_or(0),
+        used,
+    }
+}
