@@ -8,6 +8,12 @@
 //! this binary, each with one worker thread, and wrk with one thread, so that on a 2-core machine
 //! server and load generator each have a core. The ratios are the figures that carry over from
 //! machine to machine; the absolute numbers do not.
+//!
+//! A second table holds the Redis rows: a real `redis-server` (Debian's `redis-server` package)
+//! started here on a loopback port without persistence, the simulator with `--store` on it (one
+//! EVALSHA of its cert script a call), and a second reference, a bare actix-web server that
+//! answers from one GETDEL a call through one connection manager. The cert 404 and OK paths,
+//! over HTTP and HTTPS keep-alive; on the OK path each call of either server consumes a fresh key.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -16,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -27,6 +33,7 @@ fn main() -> ExitCode {
             actix_web::rt::System::new().block_on(benecafe_sim::startup::main_with_args(sim_args))
         }
         Some("--serve-reference") => serve_reference(&args[2..]),
+        Some("--serve-redis-reference") => serve_redis_reference(&args[2..]),
         _ => {
             let quick = args.iter().any(|a| a == "--quick");
             match run(quick) {
@@ -93,6 +100,71 @@ fn serve_reference(args: &[OsString]) -> ExitCode {
     })
 }
 
+/// The Redis reference: the listeners and bodies of [`serve_reference`], and at the cert path
+/// one GETDEL of `ref:<otpTokenp>` through one connection manager shared by the worker (made
+/// before the server, as the simulator makes its own): the OK body when the key was there, else
+/// the 404 body. What a cert call through Redis costs at least.
+fn serve_redis_reference(args: &[OsString]) -> ExitCode {
+    let arg = |i: usize| args[i].to_string_lossy().into_owned();
+    let (https, http, data, ok_file, nf_file, url) = (
+        arg(0),
+        arg(1),
+        PathBuf::from(arg(2)),
+        arg(3),
+        arg(4),
+        arg(5),
+    );
+    let ok_body = web::Bytes::from(std::fs::read(ok_file).expect("OK body file"));
+    let nf_body = web::Bytes::from(std::fs::read(nf_file).expect("404 body file"));
+    let tls = benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, &data, &[])
+        .and_then(|m| m.server_config())
+        .expect("TLS configuration");
+    let https = std::net::TcpListener::bind(https).expect("bind");
+    let http = std::net::TcpListener::bind(http).expect("bind");
+    actix_web::rt::System::new().block_on(async move {
+        let client = redis::Client::open(url).expect("Redis URL");
+        let conn = redis::aio::ConnectionManager::new(client)
+            .await
+            .expect("Redis connection");
+        let server = HttpServer::new(move || {
+            let (ok, nf, conn) = (ok_body.clone(), nf_body.clone(), conn.clone());
+            App::new()
+                .route(
+                    "/sso/vendorUserCertTonken",
+                    web::get().to(move |req: HttpRequest| {
+                        let (ok, nf, mut conn) = (ok.clone(), nf.clone(), conn.clone());
+                        async move {
+                            let token = form_urlencoded::parse(req.query_string().as_bytes())
+                                .find(|(k, _)| k == "otpTokenp")
+                                .map(|(_, v)| v.into_owned())
+                                .unwrap_or_default();
+                            let found: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("GETDEL")
+                                .arg(format!("ref:{token}"))
+                                .query_async(&mut conn)
+                                .await;
+                            match found {
+                                Ok(found) => HttpResponse::Ok()
+                                    .content_type("application/json;charset=UTF-8")
+                                    .body(if found.is_some() { ok } else { nf }),
+                                Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),
+                            }
+                        }
+                    }),
+                )
+                .route("/_sim/healthz", web::get().to(HttpResponse::Ok))
+        })
+        .workers(1)
+        .listen_rustls_0_23(https, tls)
+        .and_then(|s| s.listen(http))
+        .expect("listen")
+        .run();
+        match server.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        }
+    })
+}
+
 /// The shape of a run.
 struct Plan {
     seconds: u64,
@@ -114,6 +186,104 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `redis-server` child on a loopback port, saving nothing; killed when dropped, so that no run
+/// (nor an error on its way) leaves one behind.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-server` on a free loopback port without persistence (working folder `dir`) and
+/// waits until it answers PING: the store the Redis rows share.
+fn spawn_redis(dir: &Path) -> Result<RedisServer, String> {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot run redis-server ({e}): install it (apt-get install redis-server)")
+        })?;
+    let mut server = RedisServer { child, port };
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            return Err(format!("redis-server exited at start ({status})"));
+        }
+        if redis_ping(port) {
+            return Ok(server);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err("redis-server did not answer PING in 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether Redis on `port` answers an inline PING (readiness, without a client).
+fn redis_ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(1))).ok();
+    let mut answer = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+}
+
+/// A blocking connection to the Redis database `url`, for setting up and checking rows.
+fn redis_conn(url: &str) -> Result<redis::Connection, String> {
+    redis::Client::open(url)
+        .and_then(|c| c.get_connection())
+        .map_err(|e| format!("Redis at {url}: {e}"))
+}
+
+/// Stores `ref:<token>` for every token, 1000 SETs a pipeline, so that each cert call of the
+/// Redis reference consumes a fresh key as the simulator's consume a fresh token.
+fn seed_reference(url: &str, tokens: &[String]) -> Result<(), String> {
+    let mut conn = redis_conn(url)?;
+    for chunk in tokens.chunks(1000) {
+        let mut pipe = redis::pipe();
+        for t in chunk {
+            pipe.cmd("SET").arg(format!("ref:{t}")).arg(1).ignore();
+        }
+        pipe.query::<()>(&mut conn)
+            .map_err(|e| format!("Redis at {url}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Keys in the reference's database, which holds only its `ref:` keys: those not yet consumed.
+fn reference_keys(url: &str) -> Result<u64, String> {
+    redis::cmd("DBSIZE")
+        .query(&mut redis_conn(url)?)
+        .map_err(|e| format!("Redis at {url}: {e}"))
+}
+
+/// The installed `redis-server`'s version, for the method line.
+fn redis_version() -> String {
+    Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("v=").map(String::from))
+        })
+        .unwrap_or_else(|| "(version unknown)".into())
 }
 
 fn free_port() -> u16 {
@@ -343,6 +513,144 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Errs unless an OK row consumed a fresh token per request (`used` tokens for the requests
+/// `load` counts, none failed): a row that ran out would measure the used-token path instead.
+fn check_fresh(row: &str, used: u64, load: &Load, plan: &Plan) -> Result<(), String> {
+    let requests = (load.rps * plan.seconds as f64).round() as u64;
+    if used + 64 < requests || load.ok_share < 0.999 {
+        return Err(format!(
+            "the {row} row did not use a fresh token per request ({used} tokens used, about {requests} requests); run again"
+        ));
+    }
+    Ok(())
+}
+
+/// The Redis rows: a `redis-server` child, the simulator with `--store` on its database 0 and
+/// the Redis reference on its database 1, each row measured back to back with the same plan.
+/// Everything started here is stopped when this returns, error or not.
+fn redis_rows(
+    dir: &Path,
+    data: &Path,
+    plan: &Plan,
+    report: &Path,
+    path_404: &str,
+) -> Result<Vec<(String, Load, Load)>, String> {
+    let redis = spawn_redis(dir)?;
+    let sim_url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let ref_url = format!("redis://127.0.0.1:{}/1", redis.port);
+    let (mut sim, _) = spawn_simulator(
+        data,
+        &[
+            "--store",
+            &sim_url,
+            "--max-live-tokens",
+            "5000000",
+            "--journal-capacity",
+            "10000",
+        ],
+    )?;
+    wait_ready(sim.http, &mut sim.child)?;
+    // The bodies this simulator answers through Redis, for the reference to answer.
+    let probe = bulk(sim.http, 1, 300, true)?;
+    let (_, ok_body) = http(
+        sim.http,
+        "GET",
+        &format!("/sso/vendorUserCertTonken?otpTokenp={}", probe[0]),
+        "",
+    )?;
+    let (_, nf_body) = http(sim.http, "GET", path_404, "")?;
+    if !String::from_utf8_lossy(&ok_body).contains("\"OK\"") {
+        return Err("the probe token did not give OK through Redis".into());
+    }
+    std::fs::write(dir.join("redis-ok.json"), &ok_body).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("redis-404.json"), &nf_body).map_err(|e| e.to_string())?;
+    let (ref_https, ref_http) = (free_port(), free_port());
+    let mut reference = Server {
+        child: Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .arg("--serve-redis-reference")
+            .arg(format!("127.0.0.1:{ref_https}"))
+            .arg(format!("127.0.0.1:{ref_http}"))
+            .arg(data)
+            .arg(dir.join("redis-ok.json"))
+            .arg(dir.join("redis-404.json"))
+            .arg(&ref_url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+        http: ref_http,
+        https: ref_https,
+    };
+    wait_ready(reference.http, &mut reference.child)?;
+
+    let schemes = [
+        ("HTTP", sim.http, reference.http),
+        ("HTTPS", sim.https, reference.https),
+    ];
+    let base =
+        |scheme: &str, port: u16| format!("{}://127.0.0.1:{port}", scheme.to_ascii_lowercase());
+    let mut table: Vec<(String, Load, Load)> = Vec::new();
+    for (scheme, sim_port, ref_port) in schemes {
+        let s = wrk(
+            &format!("{}{path_404}", base(scheme, sim_port)),
+            report,
+            plan,
+        )?;
+        let r = wrk(
+            &format!("{}{path_404}", base(scheme, ref_port)),
+            report,
+            plan,
+        )?;
+        table.push((format!("cert 404 through Redis, {scheme} keep-alive"), s, r));
+    }
+    for (scheme, sim_port, ref_port) in schemes {
+        // Enough fresh tokens (and reference keys) for the faster of the two, each used once.
+        let expected = table
+            .iter()
+            .flat_map(|(_, s, r)| [s.rps, r.rps])
+            .fold(0.0, f64::max);
+        let count = ((expected * plan.seconds as f64 * 2.0) as usize).clamp(10_000, 1_000_000);
+        let tokens = bulk(sim.http, count, 600, true)?;
+        seed_reference(&ref_url, &tokens)?;
+        let script = tokens_script(dir, &tokens, "")?;
+        let row = format!("cert OK through Redis, {scheme} keep-alive");
+        let live_before = live_tokens(sim.http)?;
+        let s = wrk(&base(scheme, sim_port), &script, plan)?;
+        let used = live_before.saturating_sub(live_tokens(sim.http)?);
+        check_fresh(&format!("simulator's {row}"), used, &s, plan)?;
+        let keys_before = reference_keys(&ref_url)?;
+        let r = wrk(&base(scheme, ref_port), &script, plan)?;
+        let used = keys_before.saturating_sub(reference_keys(&ref_url)?);
+        check_fresh(&format!("reference's {row}"), used, &r, plan)?;
+        table.push((row, s, r));
+    }
+    drop((reference, sim, redis));
+    Ok(table)
+}
+
+/// Prints one table of simulator-versus-reference rows against the ratio each must reach, and
+/// answers each row's verdict for the `targets:` line.
+fn print_loads(table: &[(String, Load, Load)], target: f64) -> Vec<String> {
+    println!("| load | simulator req/s | p50 | p99 | reference req/s | p50 | p99 | ratio | target >= {target:.2} |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut verdicts = Vec::new();
+    for (name, s, r) in table {
+        let ratio = s.rps / r.rps;
+        let met = if ratio >= target { "met" } else { "NOT met" };
+        println!(
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {ratio:.2} | {met} |",
+            s.rps,
+            s.p50_us / 1000.0,
+            s.p99_us / 1000.0,
+            r.rps,
+            r.p50_us / 1000.0,
+            r.p99_us / 1000.0
+        );
+        verdicts.push(format!("{name}: {met}"));
+    }
+    verdicts
+}
+
 fn run(quick: bool) -> Result<(), String> {
     let plan = if quick {
         Plan {
@@ -471,14 +779,9 @@ fn run_in(dir: &Path, plan: &Plan, quick: bool) -> Result<(), String> {
         let ref_script = tokens_script(dir, &tokens, "/ok")?;
         let live_before = live_tokens(sim.http)?;
         let s = wrk(&base(sim_port), &sim_script, plan)?;
-        let used = live_before - live_tokens(sim.http)?;
-        let requests = (s.rps * plan.seconds as f64).round() as u64;
+        let used = live_before.saturating_sub(live_tokens(sim.http)?);
         // Every request used a fresh token (none ran out, none failed): all answered OK.
-        if used + 64 < requests || s.ok_share < 0.999 {
-            return Err(format!(
-                "the OK row did not use a fresh token per request ({used} tokens used, about {requests} requests); run again"
-            ));
-        }
+        check_fresh("OK", used, &s, plan)?;
         let r = wrk(&base(ref_port), &ref_script, plan)?;
         table.push((format!("cert OK, {scheme} keep-alive"), s, r));
     }
@@ -593,6 +896,9 @@ end
     let rss3 = rss_kib(pid);
     drop(mem);
 
+    // The same cert calls with the state in Redis, against a reference that also asks Redis.
+    let redis_table = redis_rows(dir, &data, plan, &report, &path_404)?;
+
     // The table.
     let mib = |k: u64| k as f64 / 1024.0;
     println!(
@@ -610,22 +916,14 @@ end
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!();
-    println!("| load | simulator req/s | p50 | p99 | reference req/s | p50 | p99 | ratio | target >= 0.85 |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
-    for (name, s, r) in &table {
-        let ratio = s.rps / r.rps;
-        let met = if ratio >= 0.85 { "met" } else { "NOT met" };
-        println!(
-            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {ratio:.2} | {met} |",
-            s.rps,
-            s.p50_us / 1000.0,
-            s.p99_us / 1000.0,
-            r.rps,
-            r.p50_us / 1000.0,
-            r.p99_us / 1000.0
-        );
-        verdicts.push(format!("{name}: {met}"));
-    }
+    verdicts.extend(print_loads(&table, 0.85));
+    println!();
+    println!(
+        "Redis rows: redis-server {} on loopback without persistence; the simulator with --store (one EVALSHA a cert call) against a reference answering from one GETDEL a call",
+        redis_version()
+    );
+    println!();
+    verdicts.extend(print_loads(&redis_table, 0.80));
     println!();
     println!("| measure | value | target |");
     println!("|---|---:|---|");
