@@ -134,14 +134,15 @@ end
 return redis.call('DEL', KEYS[1])
 "#;
 
-/// Appends events. KEYS: journal, journal:next. ARGV: the cap, then (at, JSON) pairs.
+/// Appends a batch of events as one stream entry, its id the batch's first event id (drawn
+/// from the shared counter), and trims entries older than the newest `ARGV[3]` events. KEYS:
+/// journal, journal:next. ARGV: how many events, the batch (a JSON array), how many to keep.
 const APPEND: &str = r#"
-local n = (#ARGV - 1) / 2
+local n = tonumber(ARGV[1])
 local first = redis.call('INCRBY', KEYS[2], n) - n + 1
-for i = 0, n - 1 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-    'i', tostring(first + i), 't', ARGV[2 + 2 * i], 'e', ARGV[3 + 2 * i])
-end
+local keep_from = math.max(1, first + n - tonumber(ARGV[3]))
+redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%d-0', keep_from),
+  string.format('%d-0', first), 'b', ARGV[2])
 return first
 "#;
 
