@@ -28,7 +28,7 @@ impl RedisStore {
                 "0"
             })
             .arg(json)
-            .invoke_async(&mut self.conn())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         Ok(Ok(Fault {
@@ -53,7 +53,7 @@ impl RedisStore {
             .arg(PREFIX)
             .arg(endpoint.name())
             .arg(vendor.unwrap_or(""))
-            .invoke_async(&mut self.conn())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
@@ -64,7 +64,7 @@ impl RedisStore {
             .arg(key("faults"))
             .arg(0)
             .arg(-1)
-            .query_async(&mut self.conn())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         let mut faults = Vec::with_capacity(ids.len());
@@ -72,7 +72,7 @@ impl RedisStore {
             let f: Vec<Option<String>> = redis::cmd("HMGET")
                 .arg(key(&format!("fault:{id}")))
                 .arg(&["e", "v", "r", "a", "k"])
-                .query_async(&mut self.conn())
+                .query_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;
             let [Some(e), v, r, a, Some(k)] =
@@ -106,7 +106,7 @@ impl RedisStore {
             .key(key("faults"))
             .arg(PREFIX)
             .arg(id)
-            .invoke_async(&mut self.conn())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         Ok(removed > 0)
@@ -118,7 +118,7 @@ impl RedisStore {
             .remove_faults
             .key(key("faults"))
             .arg(PREFIX)
-            .invoke_async(&mut self.conn())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         Ok(())

@@ -57,7 +57,7 @@ impl RedisStore {
             .arg("-")
             .arg("COUNT")
             .arg(capacity.max(1))
-            .query_async(&mut self.conn())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         let mut events: Vec<Arc<Event>> = Vec::new();
@@ -92,7 +92,7 @@ impl RedisStore {
         self.flush_journal().await?;
         let _: i64 = redis::cmd("DEL")
             .arg(key("journal"))
-            .query_async(&mut self.conn())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         Ok(())

@@ -42,6 +42,15 @@ use scripts::Scripts;
 
 const PREFIX: &str = "bsim:";
 
+/// Numbers the stores of this process (tests make several).
+static NEXT_STORE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's connection to each store, by the store's number.
+    static CONNECTIONS: std::cell::RefCell<std::collections::HashMap<usize, ConnectionManager>> =
+        Default::default();
+}
+
 /// The connection, shared by every call (commands are pipelined on it). A command that meets
 /// a dropped connection (Redis restarted since the last call) is sent once more on the new one,
 /// so the first call after Redis comes back is served, not refused.
@@ -90,7 +99,10 @@ struct Cached {
 
 /// The store in Redis.
 pub struct RedisStore {
-    conn: Conn,
+    /// This store's number, for [`CONNECTIONS`].
+    id: usize,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
     /// Where, without a password (for messages).
     shown: String,
     scripts: Arc<Scripts>,
@@ -163,7 +175,9 @@ impl RedisStore {
             shown.clone(),
         ));
         let store = RedisStore {
-            conn: Conn(conn),
+            id: NEXT_STORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            client,
+            config,
             shown,
             scripts,
             options,
@@ -191,8 +205,18 @@ impl RedisStore {
         StoreError::Unavailable(format!("Redis at {}: {e}", self.shown))
     }
 
-    fn conn(&self) -> Conn {
-        self.conn.clone()
+    /// This thread's connection: one per worker thread, made at its first call, so that a
+    /// worker sends its calls and reads the answers itself, with no hand-over to another
+    /// thread and back on every call (the calls of one worker are pipelined on it).
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        if let Some(conn) = CONNECTIONS.with(|c| c.borrow().get(&self.id).cloned()) {
+            return Ok(Conn(conn));
+        }
+        let conn = ConnectionManager::new_with_config(self.client.clone(), self.config.clone())
+            .await
+            .map_err(|e| self.down(e))?;
+        CONNECTIONS.with(|c| c.borrow_mut().insert(self.id, conn.clone()));
+        Ok(Conn(conn))
     }
 
     fn cached(&self) -> Arc<Cached> {
@@ -219,7 +243,7 @@ impl RedisStore {
             .key(key("dir:ver"))
             .arg(image)
             .arg(new_version())
-            .invoke_async(&mut self.conn())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         if seeded == 1 {
@@ -242,7 +266,7 @@ impl RedisStore {
             let (version, image): (Option<String>, Option<Vec<u8>>) = redis::cmd("MGET")
                 .arg(key("dir:ver"))
                 .arg(key("dir"))
-                .query_async(&mut self.conn())
+                .query_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;
             let (Some(version), Some(image)) = (version, image) else {
@@ -272,7 +296,7 @@ impl RedisStore {
     async fn current(&self) -> Result<Arc<Cached>, StoreError> {
         let version: Option<String> = redis::cmd("GET")
             .arg(key("dir:ver"))
-            .query_async(&mut self.conn())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         let cached = self.cached();
@@ -309,7 +333,7 @@ impl RedisStore {
                 .arg(&cached.version)
                 .arg(image)
                 .arg(&version)
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;
             if written == 1 {
@@ -329,7 +353,7 @@ impl RedisStore {
     /// written anew (a new version, so every replica reads it at its next call).
     pub async fn reset(&self, fixtures: &Fixtures) -> Result<(), StoreError> {
         self.flush_journal().await?;
-        let mut conn = self.conn();
+        let mut conn = self.conn().await?;
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -381,7 +405,7 @@ impl RedisStore {
             .secret
             .key(key(&format!("secret:{name}")))
             .arg(proposed)
-            .invoke_async(&mut self.conn())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         let mut secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());

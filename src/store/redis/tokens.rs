@@ -35,7 +35,7 @@ impl RedisStore {
                 .arg(self.options.max_live)
                 .arg(forget_at)
                 .arg(token.to_string())
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;
             match done {
@@ -79,7 +79,7 @@ impl RedisStore {
                 .arg(admitted)
                 .arg(if caller.is_some() { "redeem" } else { "peek" })
                 .arg(&token_text)
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;
             let dir = cached.directory.clone();
@@ -150,7 +150,7 @@ impl RedisStore {
         let rec: Vec<Option<String>> = redis::cmd("HMGET")
             .arg(token_key(token))
             .arg(&["c", "m", "v", "i", "e", "u", "b"])
-            .query_async(&mut self.conn())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         if rec.first().is_none_or(Option::is_none) {
@@ -169,7 +169,7 @@ impl RedisStore {
             .arg(now_ms)
             .arg(now_ms.saturating_add(self.options.retention_ms))
             .arg(token.to_string())
-            .invoke_async(&mut self.conn())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         Ok(known == 1)
@@ -180,7 +180,7 @@ impl RedisStore {
             .arg(key("live"))
             .arg(format!("({}", crate::clock::now_ms()))
             .arg("+inf")
-            .query_async(&mut self.conn())
+            .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         Ok(live)
