@@ -266,19 +266,25 @@ where
 }
 
 /// Whether `authority` names a company's own mall domain (`cusUrl`), which the simulator
-/// serves too, including companies added at run time.
+/// serves too, including companies added at run time: first in the directory this replica read
+/// last (no wait), then in the store's current one (a company added through another replica).
 async fn is_mall_domain(state: &AppState, authority: &str) -> bool {
     let host = host_of(authority).trim_end_matches('.');
-    let Ok(dir) = state.store.directory().await else {
-        return false;
+    let names = |dir: &crate::directory::Directory| {
+        dir.companies().any(|c| {
+            c.cus_url
+                .as_deref()
+                .and_then(crate::tls::host_of_url)
+                .is_some_and(|h| h.eq_ignore_ascii_case(host))
+        })
     };
-    let found = dir.companies().any(|c| {
-        c.cus_url
-            .as_deref()
-            .and_then(crate::tls::host_of_url)
-            .is_some_and(|h| h.eq_ignore_ascii_case(host))
-    });
-    found
+    if names(&state.store.last_directory()) {
+        return true;
+    }
+    match state.store.directory().await {
+        Ok(dir) => names(&dir),
+        Err(_) => false,
+    }
 }
 
 /// The refusal a request gets at this level (after the host check), if any.

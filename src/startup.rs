@@ -132,6 +132,19 @@ impl Application {
             server: server_config.clone(),
         };
         let state = AppState::new(config, fixtures, store, Some(handles));
+        if state.store.as_redis().is_some() {
+            // Mall domains added through another replica get their certificate here too, as
+            // soon as this replica has read the directory (it does every second).
+            let shared = state.clone();
+            tls.resolver().set_allow(move |name| {
+                shared.store.last_directory().companies().any(|c| {
+                    c.cus_url
+                        .as_deref()
+                        .and_then(crate::tls::host_of_url)
+                        .is_some_and(|h| h.eq_ignore_ascii_case(name))
+                })
+            });
+        }
 
         let restored = match (&settings.state, state.store.as_memory()) {
             (Some(path), Some(memory)) => crate::persist::load(memory, path)?,
@@ -274,6 +287,19 @@ impl Application {
                 }
             }
         });
+        // With Redis: read the directory every second, so that what this replica checks without
+        // asking Redis (hosts served, certificates) follows changes made through the others.
+        let shared = self.state.clone();
+        let refresher = actix_web::rt::spawn(async move {
+            if shared.store.as_redis().is_none() {
+                return;
+            }
+            let mut tick = actix_web::rt::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let _ = shared.store.directory().await;
+            }
+        });
         let noise = actix_web::rt::spawn(crate::telemetry::summarize());
         let calls = actix_web::rt::spawn(crate::telemetry::summarize_calls());
         let watcher = self.watch.clone().map(|dir| {
@@ -310,6 +336,16 @@ impl Application {
         let (a, b) = futures_util::future::join(https, http).await;
         let result = a.and(b);
         sweeper.abort();
+        refresher.abort();
+        if let Some(redis) = self.state.store.as_redis() {
+            // Events still on their way to Redis.
+            let flushed = tokio::time::timeout(Duration::from_secs(2), redis.flush()).await;
+            if !matches!(flushed, Ok(Ok(()))) {
+                tracing::warn!(
+                    "journal: events still queued at exit could not be written to Redis"
+                );
+            }
+        }
         noise.abort();
         calls.abort();
         if let Some(s) = saver {
@@ -468,10 +504,20 @@ async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<
         },
     )
     .await?;
-    let key = redis
-        .secret("session", &crate::domain::OtpToken::generate().to_string())
-        .await?;
-    if !crate::session::share_key(key.as_bytes()) {
+    // The cookie key: derived from the control token when one is set (every replica of an
+    // environment has it, whatever happens to Redis), else the first replica's, kept in Redis.
+    let key = match settings.control_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => {
+            let derive = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.as_bytes());
+            let tag = ring::hmac::sign(&derive, b"benecafe-sim cookie key");
+            tag.as_ref().to_vec()
+        }
+        None => redis
+            .secret("session", &crate::domain::OtpToken::generate().to_string())
+            .await?
+            .into_bytes(),
+    };
+    if !crate::session::share_key(&key) {
         tracing::warn!("this process already signs cookies with its own key: cookies signed by other replicas will not be accepted");
     }
     Ok(Store::redis(redis))

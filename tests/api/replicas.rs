@@ -363,3 +363,54 @@ async fn a_store_that_is_not_redis_nor_memory_is_refused_at_start() {
         assert!(log.contains(said), "{log}");
     }
 }
+
+/// With a control token, the cookie key follows from it: a member signed in through one
+/// replica stays signed in through another even when Redis lost its data between their starts.
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn with_a_control_token_sessions_survive_redis_losing_its_data() {
+    let redis = RedisServer::start(false).await;
+    let data = tempfile::tempdir().unwrap();
+    let store = redis.url();
+    let args = [
+        "--store",
+        store.as_str(),
+        "--control-token",
+        "shared-qa-token",
+    ];
+    let a = SimProcess::start(data.path(), &args)
+        .await
+        .expect("a starts");
+    redis.cli(&["FLUSHALL"]);
+    let b = SimProcess::start(data.path(), &args)
+        .await
+        .expect("b starts");
+    let login = awc::Client::builder()
+        .disable_redirects()
+        .finish()
+        .post(format!("{}/member/login", a.http))
+        .send_form(&[("cmpyNo", "J01"), ("custId", "J01A00038745")])
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sim_member="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let mall = awc::Client::builder()
+        .disable_redirects()
+        .finish()
+        .get(format!("{}/mall", b.http))
+        .insert_header(("Cookie", cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        mall.status(),
+        StatusCode::OK,
+        "b accepts a's session cookie"
+    );
+}

@@ -399,3 +399,72 @@ async fn two_stores_on_one_redis_share_one_truth() {
         );
     }
 }
+
+/// A journal read while events keep coming answers once its own events are written, not when
+/// the stream of events ends.
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_journal_read_under_steady_recording_answers_at_once() {
+    let server = RedisServer::start(false).await;
+    let store = redis(&server).await;
+    let recording = async {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+        while std::time::Instant::now() < until {
+            for _ in 0..20 {
+                store.record(
+                    now(),
+                    EventKind::Login {
+                        via: "login".into(),
+                        cmpy_cd: "J01".into(),
+                        mbr_id: "steady".into(),
+                        cust_id: None,
+                        result: "refused".into(),
+                        reason: "load".into(),
+                        location: None,
+                    },
+                );
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let reading = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(1), store.journal()).await;
+        (
+            read.map(|r| r.map(|events| events.len())),
+            started.elapsed(),
+        )
+    };
+    let ((), (read, took)) = futures_util::future::join(recording, reading).await;
+    let events = read.expect("the read answered within a second").unwrap();
+    assert!(
+        events > 0,
+        "it saw the events recorded before it ({took:?})"
+    );
+}
+
+/// A live-token maximum of 0 refuses issuing at once (it does not draw token after token).
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_maximum_of_zero_live_tokens_refuses_at_once() {
+    let server = RedisServer::start(false).await;
+    let options = Options {
+        max_live: 0,
+        retention_ms: 60_000,
+        journal_capacity: 100,
+    };
+    let store = Store::redis(
+        RedisStore::connect(&server.url(), &fixtures(), options)
+            .await
+            .unwrap(),
+    );
+    let g = grant(&store, "VR000216").await;
+    let issued = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        store.issue(g, now(), now() + 60_000),
+    )
+    .await
+    .expect("answered");
+    assert!(matches!(issued, Err(StoreError::Full(0))), "{issued:?}");
+}

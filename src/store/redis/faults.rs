@@ -1,7 +1,7 @@
 //! Faults in Redis: a list of ids, oldest first, and a hash per fault; taking one counts it
 //! down in the same script, so a fault for the next N calls is met N times across all replicas.
 
-use super::{key, RedisStore, PREFIX};
+use super::{key, once, RedisStore, PREFIX};
 use crate::faults::{Endpoint, Fault, FaultKind, FaultSpec};
 use crate::store::StoreError;
 
@@ -18,6 +18,7 @@ impl RedisStore {
             .add_fault
             .key(key("fault:next"))
             .key(key("faults"))
+            .key(once())
             .arg(PREFIX)
             .arg(spec.endpoint.name())
             .arg(spec.vndr_no.as_deref().unwrap_or(""))
@@ -46,17 +47,18 @@ impl RedisStore {
         endpoint: Endpoint,
         vendor: Option<&str>,
     ) -> Result<Option<FaultKind>, StoreError> {
-        let json: Option<String> = self
+        let json: String = self
             .scripts
             .take
             .key(key("faults"))
+            .key(once())
             .arg(PREFIX)
             .arg(endpoint.name())
             .arg(vendor.unwrap_or(""))
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+        Ok(serde_json::from_str(&json).ok())
     }
 
     pub async fn faults(&self) -> Result<Vec<Fault>, StoreError> {

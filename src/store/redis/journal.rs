@@ -36,6 +36,11 @@ impl RedisStore {
         let _ = self.journal.send(JournalMsg::Event(at_ms, Box::new(kind)));
     }
 
+    /// Waits until this replica's events so far are in Redis (at exit).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.flush_journal().await
+    }
+
     /// Waits until this replica's events so far are in Redis.
     pub(super) async fn flush_journal(&self) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
@@ -99,9 +104,12 @@ impl RedisStore {
     }
 }
 
-/// The journal writer: takes events as they come, writes them in batches; while Redis is out
-/// of reach, holds them (at most the journal's capacity, the oldest dropped first) and tries
-/// again, so that an outage loses no event unless it outlasts the capacity.
+/// The journal writer: takes events as they come and writes what queued since its last write
+/// as one entry. While Redis is out of reach it holds them (at most the journal's capacity, the
+/// oldest dropped first) and tries again with the same entry, so that an outage loses no event
+/// unless it outlasts the capacity, and a retried write is never written twice. A flush is
+/// answered once every event queued before it is written (or dropped), so that a reader under
+/// load waits for its own events only, not for the load to end.
 pub(super) async fn write_journal(
     conn: Conn,
     scripts: Arc<Scripts>,
@@ -109,48 +117,42 @@ pub(super) async fn write_journal(
     capacity: usize,
     shown: String,
 ) {
-    let mut batch: Held = Default::default();
-    let mut flushes: Vec<oneshot::Sender<Result<(), StoreError>>> = Vec::new();
-    let mut dropped = 0u64;
+    let mut w = Writer {
+        capacity,
+        ..Writer::default()
+    };
     let mut failing = false;
     while let Some(msg) = rx.recv().await {
-        dropped += take(msg, &mut batch, &mut flushes, capacity);
+        w.take(msg);
         loop {
             while let Ok(msg) = rx.try_recv() {
-                dropped += take(msg, &mut batch, &mut flushes, capacity);
+                w.take(msg);
             }
-            if capacity == 0 {
-                batch.clear();
-            }
-            if batch.is_empty() {
+            if w.pending.is_none() && !w.start_entry() {
                 break;
             }
-            let n = batch.len().min(JOURNAL_BATCH);
-            let mut entry = String::with_capacity(n * 512);
-            for (i, (at, json)) in batch.iter().take(n).enumerate() {
-                entry.push_str(if i == 0 { "[" } else { "," });
-                entry.push_str(&format!("{{\"t\":{at},\"e\":{json}}}"));
-            }
-            entry.push(']');
+            let Some(entry) = &w.pending else { break };
             let mut call = scripts.append.prepare_invoke();
             call.key(key("journal"))
                 .key(key("journal:next"))
-                .arg(n)
-                .arg(entry)
+                .key(key(&format!("once:{}", entry.call)))
+                .arg(entry.count)
+                .arg(&entry.json)
                 .arg(capacity + JOURNAL_BATCH);
             match call.invoke_async::<u64>(&mut conn.clone()).await {
                 Ok(_) => {
-                    batch.drain(..n);
+                    w.done += entry.count as u64;
+                    w.pending = None;
+                    w.answer(Ok(()));
                     if failing {
                         tracing::info!("journal: Redis at {shown} is back; held events written");
                         failing = false;
                     }
                 }
                 Err(e) => {
-                    let why = StoreError::Unavailable(format!("Redis at {shown}: {e}"));
-                    for done in flushes.drain(..) {
-                        let _ = done.send(Err(why.clone()));
-                    }
+                    w.answer_all(Err(StoreError::Unavailable(format!(
+                        "Redis at {shown}: {e}"
+                    ))));
                     if !failing {
                         tracing::warn!(
                             "journal: cannot write to Redis at {shown} ({e}); holding up to {capacity} events and trying again"
@@ -161,40 +163,95 @@ pub(super) async fn write_journal(
                 }
             }
         }
-        for done in flushes.drain(..) {
-            let _ = done.send(Ok(()));
-        }
-        if dropped > 0 {
+        w.answer(Ok(()));
+        if w.dropped > 0 {
             tracing::warn!(
-                "journal: {dropped} events dropped while Redis at {shown} was out of reach"
+                "journal: {} events dropped: more than the journal's capacity ({capacity}) waited to be written",
+                w.dropped
             );
-            dropped = 0;
+            w.dropped = 0;
         }
     }
 }
 
-type Held = std::collections::VecDeque<(u64, String)>;
+/// One entry on its way: kept whole until Redis has it, so a retry sends the same entry.
+struct Entry {
+    /// The write's own number (`once:<call>`).
+    call: u64,
+    count: usize,
+    json: String,
+}
 
-/// Adds one message to what the writer holds; how many old events were dropped for it.
-fn take(
-    msg: JournalMsg,
-    batch: &mut Held,
-    flushes: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+/// What the writer holds.
+#[derive(Default)]
+struct Writer {
     capacity: usize,
-) -> u64 {
-    let mut dropped = 0;
-    match msg {
-        JournalMsg::Event(at, mut kind) => {
-            kind.bound();
-            if let Ok(json) = serde_json::to_string(&kind) {
-                batch.push_back((at, json));
-                while batch.len() > capacity.max(1) {
-                    batch.pop_front();
-                    dropped += 1;
+    /// Events not yet in an entry: (time, JSON).
+    queued: std::collections::VecDeque<(u64, String)>,
+    pending: Option<Entry>,
+    /// Events taken in, and events written or dropped.
+    received: u64,
+    done: u64,
+    dropped: u64,
+    /// Flushes waiting: the events they wait for (`received` when asked).
+    flushes: Vec<(u64, oneshot::Sender<Result<(), StoreError>>)>,
+}
+
+impl Writer {
+    fn take(&mut self, msg: JournalMsg) {
+        match msg {
+            JournalMsg::Event(at, mut kind) => {
+                self.received += 1;
+                kind.bound();
+                match serde_json::to_string(&kind) {
+                    Ok(json) if self.capacity > 0 => self.queued.push_back((at, json)),
+                    _ => self.done += 1,
+                }
+                while self.queued.len() > self.capacity {
+                    self.queued.pop_front();
+                    self.dropped += 1;
+                    self.done += 1;
                 }
             }
+            JournalMsg::Flush(done) => self.flushes.push((self.received, done)),
         }
-        JournalMsg::Flush(done) => flushes.push(done),
     }
-    dropped
+
+    /// Makes the next entry from what is queued; false when nothing is.
+    fn start_entry(&mut self) -> bool {
+        let count = self.queued.len().min(JOURNAL_BATCH);
+        if count == 0 {
+            return false;
+        }
+        let mut json = String::with_capacity(count * 512);
+        for (i, (at, event)) in self.queued.drain(..count).enumerate() {
+            json.push_str(if i == 0 { "[" } else { "," });
+            json.push_str(&format!("{{\"t\":{at},\"e\":{event}}}"));
+        }
+        json.push(']');
+        self.pending = Some(Entry {
+            call: rand::random(),
+            count,
+            json,
+        });
+        true
+    }
+
+    /// Answers the flushes whose events are all written.
+    fn answer(&mut self, result: Result<(), StoreError>) {
+        let done = self.done;
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            self.flushes.drain(..).partition(|(upto, _)| *upto <= done);
+        self.flushes = waiting;
+        for (_, tx) in ready {
+            let _ = tx.send(result.clone());
+        }
+    }
+
+    /// Answers every waiting flush (Redis is out of reach).
+    fn answer_all(&mut self, result: Result<(), StoreError>) {
+        for (_, tx) in self.flushes.drain(..) {
+            let _ = tx.send(result.clone());
+        }
+    }
 }

@@ -53,7 +53,8 @@ thread_local! {
 
 /// The connection, shared by every call (commands are pipelined on it). A command that meets
 /// a dropped connection (Redis restarted since the last call) is sent once more on the new one,
-/// so the first call after Redis comes back is served, not refused.
+/// so the first call after Redis comes back is served, not refused. Redis may have run it
+/// before the connection dropped: every script is written to be sent twice (`scripts.rs`).
 #[derive(Clone)]
 struct Conn(ConnectionManager);
 
@@ -123,6 +124,12 @@ fn token_key(token: &OtpToken) -> String {
     format!("{PREFIX}t:{token}")
 }
 
+/// `once:<n>`: where a counting script keeps its answer, so that the same call sent again
+/// (after a dropped connection) is not counted twice.
+fn once() -> String {
+    key(&format!("once:{:016x}", rand::random::<u64>()))
+}
+
 /// A fresh directory version (never reused, even after Redis is emptied).
 fn new_version() -> String {
     OtpToken::generate().to_string()[..16].to_owned()
@@ -148,9 +155,9 @@ impl RedisStore {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("--store {shown}: not a Redis URL: {e}"))?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(3)))
-            .set_number_of_retries(2)
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let mut waited = 0u32;
         let conn = loop {

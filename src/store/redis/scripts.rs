@@ -1,6 +1,14 @@
 //! The Lua scripts of the Redis store: each a decision that must hold across replicas, run
 //! atomically by Redis. Key names are built from the prefix passed in `ARGV[1]` where a script
 //! reaches keys it cannot know in advance (a fault's hash).
+//!
+//! Every script may be sent twice: a command that meets a dropped connection is sent again on
+//! the new one, and Redis may have run it before the connection dropped. So each is idempotent:
+//! a cert call carries a number of its own that the token remembers (the same call redeeming
+//! again gets its OK again, not a 404), a token that exists is the same issue sent again
+//! (tokens are 256 random bits), a directory write that finds its own version done, and the
+//! scripts that count (adding or taking a fault, appending to the journal) remember their
+//! answer for a minute under `once:<call number>`.
 
 use redis::Script;
 
@@ -27,15 +35,19 @@ end
 
 /// A cert call's visit. KEYS: dir:ver, t:<token>, live, faults. ARGV: prefix, now, caller,
 /// the directory version the replica holds, the vendors admitting the caller (each between
-/// two \31), `redeem` or `peek`, the token.
+/// two \31), `redeem` or `peek`, the token, the call's own number.
 const CERT_VISIT: &str = r#"
 local ver = redis.call('GET', KEYS[1])
 if not ver then return {'empty'} end
 if ver ~= ARGV[4] then return {'stale'} end
 local rec = false
 if ARGV[7] ~= '' then
-  rec = redis.call('HMGET', KEYS[2], 'c', 'm', 'v', 'i', 'e', 'u', 'b')
+  rec = redis.call('HMGET', KEYS[2], 'c', 'm', 'v', 'i', 'e', 'u', 'b', 'n')
   if not rec[1] then rec = false end
+end
+-- The same call sent again after its redemption: its OK again, and no fault taken twice.
+if rec and rec[8] == ARGV[8] then
+  return {'ok', '', rec[1], rec[2], rec[3], rec[4], rec[5], rec[6], rec[7]}
 end
 local fault, delay = take_fault(ARGV[1], KEYS[4], 'cert', rec and rec[3])
 if fault and not delay then return {'fault', fault, rec and rec[3] or ''} end
@@ -49,21 +61,23 @@ elseif rec[6] then
 elseif tonumber(ARGV[2]) >= tonumber(rec[5]) then
   state = 'expired'
 else
-  redis.call('HSET', KEYS[2], 'u', ARGV[2], 'b', ARGV[3])
+  redis.call('HSET', KEYS[2], 'u', ARGV[2], 'b', ARGV[3], 'n', ARGV[8])
   redis.call('ZREM', KEYS[3], ARGV[7])
   state = 'ok'
+  rec[6], rec[7] = ARGV[2], ARGV[3]
 end
 return {state, fault, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] or '', rec[7] or ''}
 "#;
 
 /// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live. ARGV:
-/// company, member, vendor, issued, expires, now, maximum, forget at, token. Returns 1, 0 (the
-/// token exists: draw another) or minus the live count.
+/// company, member, vendor, issued, expires, now, maximum, forget at, token. Returns 1, or
+/// minus one minus the live count when the maximum is reached.
 const ISSUE: &str = r#"
+-- 256 random bits never repeat: an existing token is this issue, sent again.
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
 local live = redis.call('ZCARD', KEYS[2])
-if live >= tonumber(ARGV[7]) then return -live end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if live >= tonumber(ARGV[7]) then return -1 - live end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'm', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'e', ARGV[5])
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
@@ -82,7 +96,9 @@ return 1
 /// Writes the directory if it is still at the version read. KEYS: dir, dir:ver. ARGV: the
 /// version read, the image, the new version.
 const SET_DIRECTORY: &str = r#"
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local ver = redis.call('GET', KEYS[2])
+if ver == ARGV[3] then return 1 end
+if ver ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 return 1
@@ -102,10 +118,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 "#;
 
-/// Adds a fault. KEYS: fault:next, faults. ARGV: prefix, endpoint, vendor or '', count or '',
-/// '1' for a delay, the kind's JSON.
+/// Adds a fault. KEYS: fault:next, faults, once:<call>. ARGV: prefix, endpoint, vendor or '',
+/// count or '', '1' for a delay, the kind's JSON.
 const ADD_FAULT: &str = r#"
+local done = redis.call('GET', KEYS[3])
+if done then return tonumber(done) end
 local id = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[3], id, 'EX', 60)
 local fk = ARGV[1] .. 'fault:' .. id
 redis.call('HSET', fk, 'e', ARGV[2], 'a', 0, 'd', ARGV[5], 'k', ARGV[6])
 if ARGV[3] ~= '' then redis.call('HSET', fk, 'v', ARGV[3]) end
@@ -114,10 +133,14 @@ redis.call('RPUSH', KEYS[2], id)
 return id
 "#;
 
-/// Takes a fault. KEYS: faults. ARGV: prefix, endpoint, vendor or ''.
+/// Takes a fault. KEYS: faults, once:<call>. ARGV: prefix, endpoint, vendor or ''. The
+/// fault's JSON, or '' for none.
 const TAKE: &str = r#"
+local done = redis.call('GET', KEYS[2])
+if done then return done end
 local vendor = ARGV[3] ~= '' and ARGV[3] or false
-local fault = take_fault(ARGV[1], KEYS[1], ARGV[2], vendor)
+local fault = take_fault(ARGV[1], KEYS[1], ARGV[2], vendor) or ''
+redis.call('SET', KEYS[2], fault, 'EX', 60)
 return fault
 "#;
 
@@ -136,13 +159,17 @@ return redis.call('DEL', KEYS[1])
 
 /// Appends a batch of events as one stream entry, its id the batch's first event id (drawn
 /// from the shared counter), and trims entries older than the newest `ARGV[3]` events. KEYS:
-/// journal, journal:next. ARGV: how many events, the batch (a JSON array), how many to keep.
+/// journal, journal:next, once:<call>. ARGV: how many events, the batch (a JSON array), how
+/// many to keep.
 const APPEND: &str = r#"
+local done = redis.call('GET', KEYS[3])
+if done then return tonumber(done) end
 local n = tonumber(ARGV[1])
 local first = redis.call('INCRBY', KEYS[2], n) - n + 1
 local keep_from = math.max(1, first + n - tonumber(ARGV[3]))
 redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%d-0', keep_from),
   string.format('%d-0', first), 'b', ARGV[2])
+redis.call('SET', KEYS[3], first, 'EX', 60)
 return first
 "#;
 
