@@ -468,3 +468,45 @@ async fn a_maximum_of_zero_live_tokens_refuses_at_once() {
     .expect("answered");
     assert!(matches!(issued, Err(StoreError::Full(0))), "{issued:?}");
 }
+
+/// A reset forgets every token however many there are (they are removed in chunks inside one
+/// script), and the other replicas see the fresh directory at their next call.
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_reset_forgets_thousands_of_tokens_for_every_replica() {
+    let server = RedisServer::start(false).await;
+    let (url, seed) = (server.url(), fixtures());
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        let options = Options {
+            max_live: 10_000,
+            retention_ms: 60_000,
+            journal_capacity: 100,
+        };
+        stores.push(Store::redis(
+            RedisStore::connect(&url, &seed, options).await.unwrap(),
+        ));
+    }
+    let (a, b) = (&stores[0], &stores[1]);
+    let g = grant(a, "VR000216").await;
+    let mut tokens = Vec::new();
+    for _ in 0..2_500 {
+        tokens.push(a.issue(g.clone(), now(), now() + 60_000).await.unwrap());
+    }
+    b.update_directory(|d| Ok::<_, ()>(d.remove_vendor("VR000452")))
+        .await
+        .unwrap()
+        .unwrap();
+    a.reset(&fixtures()).await.unwrap();
+    assert_eq!(
+        server.cli(&["EVAL", "return #redis.call('KEYS', 'bsim:t:*')", "0"]),
+        "0"
+    );
+    assert_eq!(b.live_tokens().await.unwrap(), 0);
+    assert_eq!(visit(b, &tokens[2_499], LOCAL).await, "unknown");
+    let v = b.cert_visit(None, ip(LOCAL), now()).await.unwrap();
+    assert!(
+        v.dir.vendor("VR000452").is_some(),
+        "b reads the reset directory"
+    );
+}

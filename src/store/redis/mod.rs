@@ -356,48 +356,23 @@ impl RedisStore {
         ))
     }
 
-    /// Back to `fixtures`, for every replica: tokens, faults, journal gone, the directory
-    /// written anew (a new version, so every replica reads it at its next call).
+    /// Back to `fixtures`, for every replica, in one script (Redis answers nobody else
+    /// meanwhile): every token, fault and journal event gone, the directory written anew with a
+    /// new version, so that every replica reads it at its next call.
     pub async fn reset(&self, fixtures: &Fixtures) -> Result<(), StoreError> {
         self.flush_journal().await?;
-        let mut conn = self.conn().await?;
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{PREFIX}t:*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.down(e))?;
-            if !keys.is_empty() {
-                let _: i64 = redis::cmd("UNLINK")
-                    .arg(keys)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| self.down(e))?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        self.clear_faults().await?;
-        let _: i64 = redis::cmd("DEL")
-            .arg(key("live"))
-            .arg(key("journal"))
-            .query_async(&mut conn)
+        let image = serde_json::to_string(&Directory::from_fixtures(fixtures).image())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let _: i64 = self
+            .scripts
+            .reset
+            .arg(PREFIX)
+            .arg(image)
+            .arg(new_version())
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
-        let fresh = Directory::from_fixtures(fixtures);
-        self.update_directory(|dir| {
-            *dir = fresh.clone();
-            Ok::<_, std::convert::Infallible>(())
-        })
-        .await?
-        .unwrap_or_else(|never| match never {});
+        self.refresh().await?;
         Ok(())
     }
 

@@ -157,6 +157,23 @@ end
 return redis.call('DEL', KEYS[1])
 "#;
 
+/// Resets the shared state, atomically. ARGV: prefix, the directory's image, its new version.
+/// Returns how many tokens were forgotten.
+const RESET: &str = r#"
+local p = ARGV[1]
+local tokens = redis.call('KEYS', p .. 't:*')
+for i = 1, #tokens, 1000 do
+  redis.call('UNLINK', unpack(tokens, i, math.min(i + 999, #tokens)))
+end
+for _, id in ipairs(redis.call('LRANGE', p .. 'faults', 0, -1)) do
+  redis.call('DEL', p .. 'fault:' .. id)
+end
+redis.call('DEL', p .. 'faults', p .. 'live', p .. 'journal')
+redis.call('SET', p .. 'dir', ARGV[2])
+redis.call('SET', p .. 'dir:ver', ARGV[3])
+return #tokens
+"#;
+
 /// Appends a batch of events as one stream entry, its id the batch's first event id (drawn
 /// from the shared counter), and trims entries older than the newest `ARGV[3]` events. KEYS:
 /// journal, journal:next, once:<call>. ARGV: how many events, the batch (a JSON array), how
@@ -184,6 +201,7 @@ pub(super) struct Scripts {
     pub(super) take: Script,
     pub(super) remove_faults: Script,
     pub(super) append: Script,
+    pub(super) reset: Script,
 }
 
 impl Scripts {
@@ -199,6 +217,7 @@ impl Scripts {
             take: Script::new(&format!("{TAKE_FAULT}{TAKE}")),
             remove_faults: Script::new(REMOVE_FAULTS),
             append: Script::new(APPEND),
+            reset: Script::new(RESET),
         }
     }
 }
