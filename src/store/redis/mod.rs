@@ -5,21 +5,22 @@
 //! Every decision that must hold across replicas is one Lua script, run atomically by Redis:
 //! a cert call's visit (the fault for the call, the token looked up, and used up when its vendor
 //! admits the caller), issuing under the live-token maximum, a directory change (compare and
-//! set on a version), a fault taken. Keys, under the prefix `bsim:`:
+//! set on a version), a fault taken, a reset. Keys, under the prefix `bsim:`:
 //!
 //! | key | what |
 //! |---|---|
-//! | `t:<token>` | hash: company, member, vendor, issued, expires, used at/by; Redis expires it |
+//! | `t:<token>` | hash: company, member, vendor, issued, expires, used at/by/call; Redis expires it |
 //! | `live` | sorted set of unused tokens by expiry (the live count, the maximum) |
 //! | `dir`, `dir:ver` | the directory's image (JSON) and a version drawn at each write |
 //! | `faults`, `fault:<id>`, `fault:next` | the faults in force, oldest first |
 //! | `journal`, `journal:next` | the journal, one capped stream, and its event ids |
 //! | `secret:<name>` | secrets the replicas share (the cookie key, a generated token) |
+//! | `once:<call>` | a counting script's answer, kept a minute, for the same call sent again |
 //!
 //! Each replica keeps the directory it read last and its version; every cert call's script
 //! checks the version, so a change made through one replica is seen by the next call through
 //! any. Journal events are written by one task per replica, batched; a read of the journal
-//! waits for this replica's events first.
+//! waits for this replica's events first. Each worker thread has its own connection.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
