@@ -385,6 +385,57 @@ fn spawn_simulator(data: &Path, extra: &[&str]) -> Result<(Server, Instant), Str
     Ok((Server { child, http, https }, started))
 }
 
+/// Issues one token and saves the bodies the simulator answers for it (OK) and for an unknown
+/// token (`path_404`), as `<prefix>ok.json` and `<prefix>404.json`: what a reference answers.
+fn save_bodies(
+    port: u16,
+    path_404: &str,
+    dir: &Path,
+    prefix: &str,
+) -> Result<(PathBuf, PathBuf), String> {
+    let probe = bulk(port, 1, 300, true)?;
+    let path_ok = format!("/sso/vendorUserCertTonken?otpTokenp={}", probe[0]);
+    let (_, ok_body) = http(port, "GET", &path_ok, "")?;
+    let (_, nf_body) = http(port, "GET", path_404, "")?;
+    if !String::from_utf8_lossy(&ok_body).contains("\"OK\"") {
+        return Err(format!(
+            "the probe token did not give OK ({prefix}simulator)"
+        ));
+    }
+    let (ok, nf) = (
+        dir.join(format!("{prefix}ok.json")),
+        dir.join(format!("{prefix}404.json")),
+    );
+    std::fs::write(&ok, &ok_body).map_err(|e| e.to_string())?;
+    std::fs::write(&nf, &nf_body).map_err(|e| e.to_string())?;
+    Ok((ok, nf))
+}
+
+/// Starts a reference server (`mode`: `--serve-reference` or `--serve-redis-reference`, with
+/// its Redis URL) on free ports, answering the saved bodies.
+fn spawn_reference(
+    mode: &str,
+    data: &Path,
+    ok: &Path,
+    nf: &Path,
+    redis: Option<&str>,
+) -> Result<Server, String> {
+    let (https, http) = (free_port(), free_port());
+    let child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .arg(mode)
+        .arg(format!("127.0.0.1:{https}"))
+        .arg(format!("127.0.0.1:{http}"))
+        .arg(data)
+        .arg(ok)
+        .arg(nf)
+        .args(redis)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    Ok(Server { child, http, https })
+}
+
 /// wrk's figures for one row.
 #[derive(Clone, Copy, Default)]
 struct Load {
@@ -551,36 +602,8 @@ fn redis_rows(
     )?;
     wait_ready(sim.http, &mut sim.child)?;
     // The bodies this simulator answers through Redis, for the reference to answer.
-    let probe = bulk(sim.http, 1, 300, true)?;
-    let (_, ok_body) = http(
-        sim.http,
-        "GET",
-        &format!("/sso/vendorUserCertTonken?otpTokenp={}", probe[0]),
-        "",
-    )?;
-    let (_, nf_body) = http(sim.http, "GET", path_404, "")?;
-    if !String::from_utf8_lossy(&ok_body).contains("\"OK\"") {
-        return Err("the probe token did not give OK through Redis".into());
-    }
-    std::fs::write(dir.join("redis-ok.json"), &ok_body).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("redis-404.json"), &nf_body).map_err(|e| e.to_string())?;
-    let (ref_https, ref_http) = (free_port(), free_port());
-    let mut reference = Server {
-        child: Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-            .arg("--serve-redis-reference")
-            .arg(format!("127.0.0.1:{ref_https}"))
-            .arg(format!("127.0.0.1:{ref_http}"))
-            .arg(data)
-            .arg(dir.join("redis-ok.json"))
-            .arg(dir.join("redis-404.json"))
-            .arg(&ref_url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-        http: ref_http,
-        https: ref_https,
-    };
+    let (ok, nf) = save_bodies(sim.http, path_404, dir, "redis-")?;
+    let mut reference = spawn_reference("--serve-redis-reference", data, &ok, &nf, Some(&ref_url))?;
     wait_ready(reference.http, &mut reference.child)?;
 
     let schemes = [
@@ -716,46 +739,14 @@ fn run_in(dir: &Path, plan: &Plan, quick: bool) -> Result<(), String> {
         ],
     )?;
     wait_ready(sim.http, &mut sim.child)?;
-    let probe = bulk(sim.http, 1, 300, true)?;
-    let (_, ok_body) = http(
-        sim.http,
-        "GET",
-        &format!("/sso/vendorUserCertTonken?otpTokenp={}", probe[0]),
-        "",
-    )?;
     let unknown = "0".repeat(64);
-    let (_, nf_body) = http(
-        sim.http,
-        "GET",
-        &format!("/sso/vendorUserCertTonken?otpTokenp={unknown}"),
-        "",
-    )?;
-    if !String::from_utf8_lossy(&ok_body).contains("\"OK\"") {
-        return Err("the probe token did not give OK".into());
-    }
-    std::fs::write(dir.join("ok.json"), &ok_body).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("404.json"), &nf_body).map_err(|e| e.to_string())?;
-    let (ref_https, ref_http) = (free_port(), free_port());
-    let mut reference = Server {
-        child: Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-            .arg("--serve-reference")
-            .arg(format!("127.0.0.1:{ref_https}"))
-            .arg(format!("127.0.0.1:{ref_http}"))
-            .arg(&data)
-            .arg(dir.join("ok.json"))
-            .arg(dir.join("404.json"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-        http: ref_http,
-        https: ref_https,
-    };
+    let path_404 = format!("/sso/vendorUserCertTonken?otpTokenp={unknown}");
+    let (ok, nf) = save_bodies(sim.http, &path_404, dir, "")?;
+    let mut reference = spawn_reference("--serve-reference", &data, &ok, &nf, None)?;
     wait_ready(reference.http, &mut reference.child)?;
 
     let report = dir.join("report.lua");
     std::fs::write(&report, LUA_REPORT).map_err(|e| e.to_string())?;
-    let path_404 = format!("/sso/vendorUserCertTonken?otpTokenp={unknown}");
     let mut table: Vec<(String, Load, Load)> = Vec::new();
     for (scheme, sim_port, ref_port) in [
         ("HTTP", sim.http, reference.http),

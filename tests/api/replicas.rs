@@ -170,29 +170,9 @@ async fn what_is_changed_through_one_replica_acts_on_the_other() {
     assert_eq!(faults.json(), json!([]));
 
     // A member logged in through a stays logged in through b (one cookie key).
-    let login = awc::Client::builder()
-        .disable_redirects()
-        .finish()
-        .post(format!("{}/member/login", a.http))
-        .send_form(&[("cmpyNo", "J01"), ("custId", "J01A00038745")])
-        .await
-        .unwrap();
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sim_member="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    let mut mall = client
-        .get(format!("{}/mall", b.http))
-        .insert_header(("Cookie", cookie))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(mall.status(), StatusCode::OK);
-    let page = String::from_utf8_lossy(&mall.body().await.unwrap()).into_owned();
+    let cookie = sign_in(&a).await;
+    let (status, page) = mall_page(&b, &cookie).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(
         page.contains("김복지"),
         "b's mall page shows the member: {page}"
@@ -217,6 +197,39 @@ async fn what_is_changed_through_one_replica_acts_on_the_other() {
     )
     .await;
     assert_eq!(journal.json(), json!([]));
+}
+
+/// Signs member J01A00038745 in at `sim`'s login page; the session cookie (`name=value`).
+async fn sign_in(sim: &SimProcess) -> String {
+    let login = awc::Client::builder()
+        .disable_redirects()
+        .finish()
+        .post(format!("{}/member/login", sim.http))
+        .send_form(&[("cmpyNo", "J01"), ("custId", "J01A00038745")])
+        .await
+        .unwrap();
+    login
+        .headers()
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sim_member="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+/// `sim`'s mall page with `cookie`: its status and text (no redirect followed).
+async fn mall_page(sim: &SimProcess, cookie: &str) -> (StatusCode, String) {
+    let mut mall = awc::Client::builder()
+        .disable_redirects()
+        .finish()
+        .get(format!("{}/mall", sim.http))
+        .insert_header(("Cookie", cookie.to_owned()))
+        .send()
+        .await
+        .unwrap();
+    let page = String::from_utf8_lossy(&mall.body().await.unwrap()).into_owned();
+    (mall.status(), page)
 }
 
 async fn health(client: &awc::Client, sim: &SimProcess) -> StatusCode {
@@ -385,32 +398,7 @@ async fn with_a_control_token_sessions_survive_redis_losing_its_data() {
     let b = SimProcess::start(data.path(), &args)
         .await
         .expect("b starts");
-    let login = awc::Client::builder()
-        .disable_redirects()
-        .finish()
-        .post(format!("{}/member/login", a.http))
-        .send_form(&[("cmpyNo", "J01"), ("custId", "J01A00038745")])
-        .await
-        .unwrap();
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sim_member="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
-    let mall = awc::Client::builder()
-        .disable_redirects()
-        .finish()
-        .get(format!("{}/mall", b.http))
-        .insert_header(("Cookie", cookie))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        mall.status(),
-        StatusCode::OK,
-        "b accepts a's session cookie"
-    );
+    let cookie = sign_in(&a).await;
+    let (status, _) = mall_page(&b, &cookie).await;
+    assert_eq!(status, StatusCode::OK, "b accepts a's session cookie");
 }
