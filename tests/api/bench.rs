@@ -2,7 +2,7 @@
 //! noisy; the figures are for people.
 
 #[test]
-#[ignore = "needs wrk; .ci/run runs it with --include-ignored"]
+#[ignore = "needs wrk and redis-server; .ci/run runs it with --include-ignored"]
 fn the_benchmark_runs_on_a_small_load_and_prints_its_table() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
         .arg("--quick")
@@ -13,13 +13,17 @@ fn the_benchmark_runs_on_a_small_load_and_prints_its_table() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the benchmark failed (it needs wrk): {err}\n{text}"
+        "the benchmark failed (it needs wrk and redis-server): {err}\n{text}"
     );
     for row in [
         "| cert 404, HTTP keep-alive |",
         "| cert 404, HTTPS keep-alive |",
         "| cert OK, HTTP keep-alive |",
         "| cert OK, HTTPS keep-alive |",
+        "| cert 404 through Redis, HTTP keep-alive |",
+        "| cert 404 through Redis, HTTPS keep-alive |",
+        "| cert OK through Redis, HTTP keep-alive |",
+        "| cert OK through Redis, HTTPS keep-alive |",
         "| complete flows",
         "| start-up to /_sim/healthz 200",
         "| resident memory, 10000 live tokens |",
