@@ -47,19 +47,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// What both references start from: their arguments `HTTPS HTTP DATA OK_JSON 404_JSON` read,
+/// the listeners bound, the certificate of the data folder, the bodies to answer.
+struct ReferenceSetup {
+    https: std::net::TcpListener,
+    http: std::net::TcpListener,
+    tls: rustls::ServerConfig,
+    ok_body: web::Bytes,
+    nf_body: web::Bytes,
+}
+
+fn reference_setup(args: &[OsString]) -> ReferenceSetup {
+    let arg = |i: usize| args[i].to_string_lossy().into_owned();
+    let body = |i: usize| web::Bytes::from(std::fs::read(arg(i)).expect("body file"));
+    let data = PathBuf::from(arg(2));
+    ReferenceSetup {
+        https: std::net::TcpListener::bind(arg(0)).expect("bind"),
+        http: std::net::TcpListener::bind(arg(1)).expect("bind"),
+        tls: benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, &data, &[])
+            .and_then(|m| m.server_config())
+            .expect("TLS configuration"),
+        ok_body: body(3),
+        nf_body: body(4),
+    }
+}
+
 /// The reference: HTTPS and HTTP listeners like the simulator's, one worker, answering the
 /// simulator's own 404 body at the cert path and its OK body at `/ok` + the cert path.
 fn serve_reference(args: &[OsString]) -> ExitCode {
-    let arg = |i: usize| args[i].to_string_lossy().into_owned();
-    let (https, http, data, ok_file, nf_file) =
-        (arg(0), arg(1), PathBuf::from(arg(2)), arg(3), arg(4));
-    let ok_body = web::Bytes::from(std::fs::read(ok_file).expect("OK body file"));
-    let nf_body = web::Bytes::from(std::fs::read(nf_file).expect("404 body file"));
-    let tls = benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, &data, &[])
-        .and_then(|m| m.server_config())
-        .expect("TLS configuration");
-    let https = std::net::TcpListener::bind(https).expect("bind");
-    let http = std::net::TcpListener::bind(http).expect("bind");
+    let ReferenceSetup {
+        https,
+        http,
+        tls,
+        ok_body,
+        nf_body,
+    } = reference_setup(args);
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
             let (ok, nf) = (ok_body.clone(), nf_body.clone());
@@ -105,22 +127,14 @@ fn serve_reference(args: &[OsString]) -> ExitCode {
 /// before the server, as the simulator makes its own): the OK body when the key was there, else
 /// the 404 body. What a cert call through Redis costs at least.
 fn serve_redis_reference(args: &[OsString]) -> ExitCode {
-    let arg = |i: usize| args[i].to_string_lossy().into_owned();
-    let (https, http, data, ok_file, nf_file, url) = (
-        arg(0),
-        arg(1),
-        PathBuf::from(arg(2)),
-        arg(3),
-        arg(4),
-        arg(5),
-    );
-    let ok_body = web::Bytes::from(std::fs::read(ok_file).expect("OK body file"));
-    let nf_body = web::Bytes::from(std::fs::read(nf_file).expect("404 body file"));
-    let tls = benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, &data, &[])
-        .and_then(|m| m.server_config())
-        .expect("TLS configuration");
-    let https = std::net::TcpListener::bind(https).expect("bind");
-    let http = std::net::TcpListener::bind(http).expect("bind");
+    let ReferenceSetup {
+        https,
+        http,
+        tls,
+        ok_body,
+        nf_body,
+    } = reference_setup(args);
+    let url = args[5].to_string_lossy().into_owned();
     actix_web::rt::System::new().block_on(async move {
         let client = redis::Client::open(url).expect("Redis URL");
         let conn = redis::aio::ConnectionManager::new(client)
