@@ -3,58 +3,31 @@
 //! partner's URL, and answers the partner's server-to-server cert call with the member's data.
 //!
 //! # Layout
-//! Three layers that point one way: the edge (`routes/`, `access`, `limits`) adapts HTTP to the
-//! protocol core (`protocol/`, `gate`, `endpoints`, `encryption`), which decides from the state
-//! behind the storage seam (`store/`). A cert call: [`routes::cert`] (socket → typed call) →
-//! [`protocol::cert::decide`] (the rules) → [`store::Store`] (the atomic redeem).
+//! Five layers; every arrow points down, and no file imports one that imports it back.
 //!
-//! - [`cli`], [`settings`]: the command line (`serve`, `conform`) and every setting.
-//! - [`startup`]: binds the listeners, loads fixtures and certificates, runs the servers.
-//! - [`access`]: who may reach what: the access level of every route (control token, operator
-//!   sign-in, served hosts, cross-site refusals); [`limits`]: sizes and the body deadline.
-//! - [`routes`]: every HTTP route, registered in one table; the protocol endpoints (`cert`,
-//!   `check`, sharing `call`), the control API (`api`) and the browser pages (`pages`).
-//! - [`protocol`]: the mall's rules without HTTP: result codes and bodies, the strict parameter
-//!   readers, the cert endpoint's and CHECKURL's decisions, the fault plans.
-//! - [`gate`]: issuing a GATE: resolve, the typed form, encode (ranNum, encryption).
-//! - [`conform`]: the partner conformance kit (cases, simulated browsers, reports).
-//! - [`endpoints`]: every URL the simulator gives out (`CUS_URL`, CHECKURL, POPUPURL, pages).
-//! - [`encryption`]: parameter encryption, one file per scheme.
-//! - [`store`]: the storage seam (tokens, directory, faults, journal) and its backends;
-//!   [`tokens`], [`directory`], [`faults`], [`journal`]: the in-memory structures behind it.
-//! - [`fixtures`]: the fixture files and their validation; [`watch`]: reloading them.
-//! - [`files`]: writing secret files atomically, never through a link.
-//! - [`persist`]: saving and loading the memory store across restarts (`--state FILE`).
-//! - [`session`]: the signed cookies (mall session, operator sign-in, built-in partner).
-//! - [`domain`]: values parsed at the edge (`OtpToken`); [`client_ip`]: who is calling.
-//! - [`tls`]: certificates and rustls configurations; [`clock`]: time in the protocol's forms.
-//! - [`error`]: the control API's error type; [`telemetry`]: logs.
+//! - [`app`]: the process: the command line and settings, logs, certificates, binding the
+//!   listeners and running the servers ([`app::Application`]).
+//! - [`web`]: the HTTP edge (actix-web): the one route table, the guards every route passes
+//!   (hosts, origin, control token, operator sign-in, canonical paths, size limits), thin
+//!   adapters from requests to the protocol, the control API and the browser pages.
+//!   [`conform`]: the partner conformance kit, beside the edge.
+//! - [`protocol`]: the mall's rules without HTTP: result codes and bodies, the strict
+//!   parameter readers, the cert endpoint's and CHECKURL's decisions, issuing a GATE,
+//!   auto-join, every URL given out. It takes a [`store::Store`] and plain values, never a
+//!   request or the application state.
+//! - [`store`]: the storage seam: tokens, directory, faults and journal behind one door, with
+//!   a memory and a Redis backend, each owning its own housekeeping.
+//! - [`domain`]: plain values: records, the directory, tokens, faults, events, clock.
+//!
+//! One cert call, down and back: `web/mod.rs` (the route and its guard) → `web/cert.rs` (the
+//! request read into a typed call) → `protocol/cert.rs` (the rules, in the guide's order) →
+//! `store/mod.rs` (one visit) → `store/memory/tokens.rs` or `store/redis/tokens.rs` (the
+//! atomic use), then back up to `web/cert.rs`, which answers and records the journal event.
+//! The book's architecture page (`docs/src/architecture.md`) walks it in full.
 
-pub mod access;
-pub mod cli;
-pub mod client_ip;
-pub mod clock;
+pub mod app;
 pub mod conform;
-pub mod directory;
 pub mod domain;
-pub mod encryption;
-pub mod endpoints;
-pub mod error;
-pub mod faults;
-pub mod files;
-pub mod fixtures;
-pub mod gate;
-pub mod journal;
-pub mod limits;
-pub mod persist;
 pub mod protocol;
-pub mod routes;
-pub mod session;
-pub mod settings;
-pub mod startup;
-pub mod state;
 pub mod store;
-pub mod telemetry;
-pub mod tls;
-pub mod tokens;
-pub mod watch;
+pub mod web;

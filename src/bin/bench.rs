@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Some("--serve-simulator") => {
             let mut sim_args = vec![OsString::from("benecafe-sim")];
             sim_args.extend(args[2..].iter().cloned());
-            actix_web::rt::System::new().block_on(benecafe_sim::startup::main_with_args(sim_args))
+            actix_web::rt::System::new().block_on(benecafe_sim::app::main_with_args(sim_args))
         }
         Some("--serve-reference") => serve_reference(&args[2..]),
         Some("--serve-redis-reference") => serve_redis_reference(&args[2..]),
@@ -64,7 +64,7 @@ fn reference_setup(args: &[OsString]) -> ReferenceSetup {
     ReferenceSetup {
         https: std::net::TcpListener::bind(arg(0)).expect("bind"),
         http: std::net::TcpListener::bind(arg(1)).expect("bind"),
-        tls: benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, &data, &[])
+        tls: benecafe_sim::app::tls::TlsMaterial::load_or_generate(None, None, &data, &[])
             .and_then(|m| m.server_config())
             .expect("TLS configuration"),
         ok_body: body(3),

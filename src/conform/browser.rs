@@ -39,7 +39,7 @@ impl Browser {
     /// A browser that trusts `trusted` (the simulator's CA) for partners served over HTTPS.
     pub fn new(trusted: &[rustls::pki_types::CertificateDer<'static>], timeout: Duration) -> Self {
         Browser {
-            tls: crate::tls::client_config(trusted).ok().map(Arc::new),
+            tls: crate::app::tls::client_config(trusted).ok().map(Arc::new),
             timeout,
             jar: BTreeMap::new(),
         }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, Status};
+use super::kit::{Report, Status};
 
 fn mark(s: Status) -> &'static str {
     match s {

@@ -11,13 +11,13 @@ use serde::Serialize;
 
 use super::params::TokenParam;
 use super::ResultCode;
-use crate::client_ip::Caller;
-use crate::clock;
+use crate::domain::clock;
+use crate::domain::event::Text;
+use crate::domain::grant::{Redeem, TokenView};
 use crate::domain::{OtpToken, TokenFormatError};
-use crate::endpoints::Endpoints;
-use crate::journal::Text;
+use crate::protocol::endpoints::Endpoints;
 use crate::store::{Lookup, Store, StoreError, Visit};
-use crate::tokens::{Redeem, TokenView};
+use crate::web::client_ip::Caller;
 
 /// The decided answer of one call.
 #[derive(Debug)]
@@ -242,14 +242,14 @@ fn looks_encrypted(value: &str) -> Option<String> {
 /// real mall's hosts share one backend, so the answer is the normal one; a partner that
 /// hard-codes one domain works for one company and fails for the next).
 fn foreign_host(
-    dir: &crate::directory::Directory,
+    dir: &crate::domain::directory::Directory,
     endpoints: &Endpoints,
     company: &str,
     host: &str,
 ) -> Option<String> {
     // On the hot path (every OK): no URL parsing, no allocation unless there is a note.
     let (_, own) = dir.company(company)?;
-    let called = crate::access::host_of(host).trim_end_matches('.');
+    let called = crate::domain::hosts::host_of(host).trim_end_matches('.');
     let expected = match own.cus_url.as_deref() {
         Some(url) => mall_host(url),
         None => endpoints.public_host(),
@@ -275,13 +275,13 @@ fn foreign_host(
 fn mall_host(url: &str) -> &str {
     let rest = url.strip_prefix("https://").unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or_default();
-    crate::access::host_of(authority)
+    crate::domain::hosts::host_of(authority)
 }
 
 /// The member's data for a redeemed token.
 fn success(
-    dir: &crate::directory::Directory,
-    grant: &Arc<crate::tokens::Grant>,
+    dir: &crate::domain::directory::Directory,
+    grant: &Arc<crate::domain::grant::Grant>,
     token: &OtpToken,
     vendor: Option<String>,
 ) -> Outcome {

@@ -1,14 +1,13 @@
-//! The cert decision and CHECKURL's, with no server: every row of SPEC.md's table, in order.
+//! The cert decision and CHECKURL's, with no server: every rule of the book's rule table (`docs/src/protocol/rules.md`), in order.
 
 use std::net::IpAddr;
 
 use super::*;
-use crate::fixtures::Fixtures;
-use crate::journal::Journal;
+use crate::domain::grant::Grant;
+use crate::domain::records::Fixtures;
 use crate::protocol::check;
 use crate::protocol::params::{find_token, CheckParams};
-use crate::store::{MemoryStore, Store};
-use crate::tokens::{Grant, MemoryTokenStore};
+use crate::store::{Store, StoreOptions};
 
 fn store() -> Store {
     let fixtures = Fixtures::load(std::path::Path::new(concat!(
@@ -16,11 +15,14 @@ fn store() -> Store {
         "/fixtures"
     )))
     .unwrap();
-    Store::memory(MemoryStore::new(
-        MemoryTokenStore::new(100, 60_000),
-        &fixtures,
-        Journal::new(10, 1 << 20),
-    ))
+    let options = StoreOptions {
+        max_live_tokens: 100,
+        retention_ms: 60_000,
+        journal_capacity: 10,
+        journal_max_bytes: 1 << 20,
+        state: None,
+    };
+    Store::memory(&fixtures, options)
 }
 
 fn caller(ip: &str) -> Caller {
@@ -142,7 +144,7 @@ async fn a_trusted_proxy_that_names_nobody_gets_403_and_the_token_stays() {
 
 #[test]
 fn fault_plans_are_the_same_for_both_endpoints() {
-    use crate::faults::FaultKind;
+    use crate::domain::fault::FaultKind;
     use crate::protocol::{FaultPlan, Replacement};
     assert_eq!(
         FaultPlan::of(&FaultKind::Delay { delay_ms: 1500 }),

@@ -4,7 +4,7 @@
 //! gets `N` there too, and here it learns why.
 
 use super::params::CheckParams;
-use crate::directory::Directory;
+use crate::domain::directory::Directory;
 
 /// CHECKURL's answer and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,16 +1,18 @@
 //! The mall's protocol, independent of HTTP: the endpoints' paths, the cert endpoint's result
 //! codes and bodies, the parameter readers, and the decisions of the cert endpoint
 //! ([`cert::decide`]) and CHECKURL ([`check::decide`]). `routes/` only adapts requests to these
-//! and their outcomes to answers; a rule of SPEC.md is found here, in the file named for it.
+//! and their outcomes to answers; a rule of the mall's guide is found here, in the file named for it, and in the book's rule table (`docs/src/protocol/rules.md`).
 
 pub mod cert;
 pub mod check;
+pub mod endpoints;
+pub mod gate;
 pub mod params;
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::faults::FaultKind;
+use crate::domain::fault::FaultKind;
 
 /// The cert endpoint's path (the guide's spelling, typo included).
 pub const CERT_PATH: &str = "/sso/vendorUserCertTonken";

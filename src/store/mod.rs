@@ -9,94 +9,87 @@
 //! ([`Store::cert_visit`]): in Redis one script decides the fault, the lookup and the use. Housekeeping that only memory needs
 //! (the sweeper, saving and restoring state) lives in [`MemoryStore`] and `persist.rs`.
 
-pub mod memory;
-pub mod redis;
+mod answers;
+pub mod files;
+mod life;
+pub(crate) mod memory;
+pub(crate) mod redis;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use memory::MemoryStore;
-pub use redis::RedisStore;
+use tokio::sync::broadcast;
 
-use crate::directory::Directory;
+use answers::EVENTS;
+pub use answers::{
+    Decision, Housekeeping, Lookup, StoreError, StoreKind, StoreOptions, Summary, Visit,
+};
+use memory::MemoryStore;
+use redis::RedisStore;
+
+use crate::domain::directory::Directory;
+use crate::domain::event::{Event, EventKind};
+use crate::domain::fault::{Endpoint, Fault, FaultKind, FaultSpec};
+use crate::domain::grant::{Grant, TokenView};
+use crate::domain::records::Fixtures;
 use crate::domain::OtpToken;
-use crate::faults::{Endpoint, Fault, FaultKind, FaultSpec};
-use crate::fixtures::Fixtures;
-use crate::journal::{Event, EventKind};
-use crate::tokens::{Grant, Redeem, TokenStore, TokenView};
-
-/// What a cert call found in the store, in one step: the fault for the call (taken), and
-/// unless that fault replaces the answer, the token looked up and, when its vendor admits the
-/// caller, used up.
-#[derive(Debug)]
-pub struct Visit {
-    /// The directory the decision is made on.
-    pub dir: Arc<Directory>,
-    pub fault: Option<FaultKind>,
-    /// The token's vendor, when the token is known.
-    pub vendor: Option<Arc<str>>,
-    pub lookup: Lookup,
-}
-
-/// What became of the token.
-#[derive(Debug)]
-pub enum Lookup {
-    /// No token to look up (none sent, malformed, or a fault answers instead).
-    NotAsked,
-    /// No such token.
-    Unknown,
-    /// Known, and left as it was: its vendor does not admit the caller, or the caller is
-    /// unknown.
-    Seen(TokenView),
-    /// Known and admitted: what redeeming decided.
-    Used(Redeem),
-}
-
-/// Why the store could not do what was asked.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    /// The backend is out of reach: nothing was changed; try again.
-    #[error("the shared store is unavailable: {0}")]
-    Unavailable(String),
-    /// Issuing refused: as many live tokens as allowed.
-    #[error("the simulator holds {0} live tokens, its configured maximum; retry when some are used or expire")]
-    Full(usize),
-}
 
 /// The backends.
+#[allow(clippy::large_enum_variant)] // one of it per process, behind an `Arc`
 enum Backend {
     Memory(MemoryStore),
-    Redis(Box<RedisStore>),
+    Redis(RedisStore),
 }
 
-/// The shared state's one door.
-pub struct Store(Backend);
+/// The shared state's one door: a cheap `Clone` handle.
+#[derive(Clone)]
+pub struct Store(Arc<Inner>);
+
+struct Inner {
+    backend: Backend,
+    /// Every event recorded through this process, for watchers (the conformance kit).
+    events: broadcast::Sender<Arc<Event>>,
+    /// The limits and files it was opened with.
+    options: StoreOptions,
+    /// What opening the store found worth saying (a state file restored).
+    opened: Vec<String>,
+}
 
 impl Store {
-    /// A store in this process's memory.
-    pub fn memory(store: MemoryStore) -> Self {
-        Store(Backend::Memory(store))
+    fn new(
+        backend: Backend,
+        events: broadcast::Sender<Arc<Event>>,
+        options: StoreOptions,
+        opened: Vec<String>,
+    ) -> Self {
+        Store(Arc::new(Inner {
+            backend,
+            events,
+            options,
+            opened,
+        }))
     }
 
-    /// A store in Redis, shared by every replica that uses it.
-    pub fn redis(store: RedisStore) -> Self {
-        Store(Backend::Redis(Box::new(store)))
+    /// A store in this process's memory, holding `fixtures` (no state file).
+    pub fn memory(fixtures: &Fixtures, options: StoreOptions) -> Self {
+        let memory = MemoryStore::new(fixtures, &options);
+        Store::new(
+            Backend::Memory(memory),
+            broadcast::channel(EVENTS).0,
+            options,
+            Vec::new(),
+        )
     }
 
-    /// The memory backend, for the housekeeping only it needs.
-    pub fn as_memory(&self) -> Option<&MemoryStore> {
-        match &self.0 {
-            Backend::Memory(m) => Some(m),
-            Backend::Redis(_) => None,
-        }
+    /// Whether replicas share this store (a watcher must then read the shared journal to see
+    /// what other replicas recorded).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0.backend, Backend::Redis(_))
     }
 
-    /// The Redis backend.
-    pub fn as_redis(&self) -> Option<&RedisStore> {
-        match &self.0 {
-            Backend::Memory(_) => None,
-            Backend::Redis(r) => Some(r),
-        }
+    /// Every event recorded through this process from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.0.events.subscribe()
     }
 
     /// A cert call's visit (see [`Visit`]): one atomic step in Redis. `caller` is `None` when
@@ -107,48 +100,16 @@ impl Store {
         caller: Option<IpAddr>,
         now_ms: u64,
     ) -> Result<Visit, StoreError> {
-        let m = match &self.0 {
-            Backend::Memory(m) => m,
-            Backend::Redis(r) => return r.cert_visit(token, caller, now_ms).await,
-        };
-        let dir = m.directory();
-        let found = token.and_then(|t| m.tokens.peek(t));
-        let vendor = found.as_ref().map(|v| v.grant.vendor.clone());
-        let fault = match m.faults.is_empty() {
-            true => None,
-            false => m.faults.take(Endpoint::Cert, vendor.as_deref()),
-        };
-        if fault.as_ref().is_some_and(FaultKind::replaces_answer) {
-            return Ok(Visit {
-                dir,
-                fault,
-                vendor,
-                lookup: Lookup::NotAsked,
-            });
+        match &self.0.backend {
+            Backend::Memory(m) => Ok(m.cert_visit(token, caller, now_ms)),
+            Backend::Redis(r) => r.cert_visit(token, caller, now_ms).await,
         }
-        let lookup = match (token, found) {
-            (None, _) => Lookup::NotAsked,
-            (Some(_), None) => Lookup::Unknown,
-            (Some(token), Some(view)) => {
-                let entry = dir.vendor(&view.grant.vendor).map(|(_, v)| v);
-                match caller.filter(|ip| entry.is_some_and(|v| v.allows(*ip))) {
-                    Some(ip) => Lookup::Used(m.tokens.redeem(token, now_ms, ip)),
-                    None => Lookup::Seen(view),
-                }
-            }
-        };
-        Ok(Visit {
-            dir,
-            fault,
-            vendor,
-            lookup,
-        })
     }
 
     /// The directory as this replica last saw it, without waiting on a backend (for checks
     /// made on every request, such as which hosts are served).
     pub fn last_directory(&self) -> Arc<Directory> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => m.directory(),
             Backend::Redis(r) => r.last_directory(),
         }
@@ -156,7 +117,7 @@ impl Store {
 
     /// How many events the journal keeps.
     pub fn journal_capacity(&self) -> usize {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => m.journal.capacity(),
             Backend::Redis(r) => r.journal_capacity(),
         }
@@ -169,7 +130,7 @@ impl Store {
         now_ms: u64,
         expires_ms: u64,
     ) -> Result<OtpToken, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => m.issue(grant, now_ms, expires_ms),
             Backend::Redis(r) => r.issue(grant, now_ms, expires_ms).await,
         }
@@ -177,7 +138,7 @@ impl Store {
 
     /// Looks a token up without changing it.
     pub async fn peek(&self, token: &OtpToken) -> Result<Option<TokenView>, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.tokens.peek(token)),
             Backend::Redis(r) => r.peek(token).await,
         }
@@ -185,7 +146,7 @@ impl Store {
 
     /// Ends a token's lifetime now; false when unknown.
     pub async fn expire(&self, token: &OtpToken, now_ms: u64) -> Result<bool, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.expire(token, now_ms)),
             Backend::Redis(r) => r.expire(token, now_ms).await,
         }
@@ -193,7 +154,7 @@ impl Store {
 
     /// Tokens issued and not yet used nor expired.
     pub async fn live_tokens(&self) -> Result<usize, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.tokens.live()),
             Backend::Redis(r) => r.live_tokens().await,
         }
@@ -201,7 +162,7 @@ impl Store {
 
     /// The directory as it is now: a snapshot, cheap to take, never locked while read.
     pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.directory()),
             Backend::Redis(r) => r.directory().await,
         }
@@ -214,15 +175,30 @@ impl Store {
         &self,
         change: impl FnMut(&mut Directory) -> Result<R, E>,
     ) -> Result<Result<R, E>, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.update_directory(change)),
             Backend::Redis(r) => r.update_directory(change).await,
         }
     }
 
+    /// Decides on the directory as it is and, when the decision needs it, changes it, as one
+    /// atomic step: no other change lands between what `decide` read and what it wrote (in
+    /// Redis, a write that finds the directory changed meanwhile decides again on the new one).
+    /// A decision that changes nothing writes nothing. `decide` may run more than once, so it
+    /// must not consume what it captures.
+    pub async fn decide<R, E>(
+        &self,
+        decide: impl FnMut(&Directory) -> Result<Decision<R>, E>,
+    ) -> Result<Result<R, E>, StoreError> {
+        match &self.0.backend {
+            Backend::Memory(m) => Ok(m.decide(decide)),
+            Backend::Redis(r) => r.decide(decide).await,
+        }
+    }
+
     /// Validates and adds a fault.
     pub async fn add_fault(&self, spec: FaultSpec) -> Result<Result<Fault, String>, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.faults.add(spec)),
             Backend::Redis(r) => r.add_fault(spec).await,
         }
@@ -234,14 +210,14 @@ impl Store {
         endpoint: Endpoint,
         vendor: Option<&str>,
     ) -> Result<Option<FaultKind>, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.faults.take(endpoint, vendor)),
             Backend::Redis(r) => r.take_fault(endpoint, vendor).await,
         }
     }
 
     pub async fn faults(&self) -> Result<Vec<Fault>, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.faults.list()),
             Backend::Redis(r) => r.faults().await,
         }
@@ -249,14 +225,14 @@ impl Store {
 
     /// Removes one fault; false when unknown.
     pub async fn remove_fault(&self, id: u64) -> Result<bool, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.faults.remove(id)),
             Backend::Redis(r) => r.remove_fault(id).await,
         }
     }
 
     pub async fn clear_faults(&self) -> Result<(), StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => {
                 m.faults.clear();
                 Ok(())
@@ -267,24 +243,28 @@ impl Store {
 
     /// Records an event. A journal out of reach never fails the call it records: logged.
     pub fn record(&self, at_ms: u64, kind: EventKind) {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => {
-                m.journal.record(at_ms, kind);
+                let event = m.journal.record(at_ms, kind);
+                if self.0.events.receiver_count() > 0 {
+                    let _ = self.0.events.send(event);
+                }
             }
+            // The writer tells watchers once the event has its id in Redis.
             Backend::Redis(r) => r.record(at_ms, kind),
         }
     }
 
     /// The journal, oldest first.
     pub async fn journal(&self) -> Result<Vec<Arc<Event>>, StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => Ok(m.journal.snapshot()),
             Backend::Redis(r) => r.journal().await,
         }
     }
 
     pub async fn clear_journal(&self) -> Result<(), StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => {
                 m.journal.clear();
                 Ok(())
@@ -296,7 +276,7 @@ impl Store {
     /// Back to `fixtures`: no run-time changes, consents or deliveries beyond them, no tokens,
     /// an empty journal, no faults. Once, for every replica.
     pub async fn reset(&self, fixtures: &Fixtures) -> Result<(), StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(m) => {
                 m.reset(fixtures);
                 Ok(())
@@ -307,7 +287,7 @@ impl Store {
 
     /// Whether the store can be used now (health).
     pub async fn ready(&self) -> Result<(), StoreError> {
-        match &self.0 {
+        match &self.0.backend {
             Backend::Memory(_) => Ok(()),
             Backend::Redis(r) => r.ready().await,
         }

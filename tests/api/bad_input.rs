@@ -15,13 +15,13 @@ struct Before {
 async fn before(app: &TestApp) -> Before {
     Before {
         members: app.get("/_sim/api/members").await.json(),
-        live: app.live_tokens(),
+        live: app.live_tokens().await,
     }
 }
 
 async fn assert_unchanged(app: &TestApp, b: &Before, token: &str) {
     assert_eq!(app.get("/_sim/api/members").await.json(), b.members);
-    assert_eq!(app.live_tokens(), b.live);
+    assert_eq!(app.live_tokens().await, b.live);
     assert_eq!(
         app.cert(&format!("otpTokenp={token}")).await.result_code(),
         "OK",

@@ -204,7 +204,7 @@ async fn a_member_logs_in_agrees_and_the_test_partner_gets_the_member_then_a_404
     assert_eq!(b.text("#result-code").await, "404");
     b.close().await;
     // The journal saw the browser's GATE and both cert calls.
-    let events = app.journal_events();
+    let events = app.journal_events().await;
     let certs: Vec<_> = events
         .iter()
         .filter_map(|e| serde_json::to_value(&**e).ok())
@@ -235,7 +235,7 @@ async fn declining_consent_sends_the_partner_no_member_fields_and_no_token() {
     }
     assert!(fields.contains("pointname") && fields.contains("CHECKURL"));
     b.close().await;
-    assert_eq!(app.live_tokens(), 0);
+    assert_eq!(app.live_tokens().await, 0);
 }
 
 #[actix_web::test]

@@ -100,6 +100,7 @@ async fn both_spellings_work_by_get_and_post_in_the_query_and_in_a_form_body() {
     // The journal records which spelling each call used.
     let params: Vec<String> = app
         .journal_events()
+        .await
         .iter()
         .filter_map(|e| serde_json::to_value(&**e).ok())
         .filter(|e| e["type"] == "cert")
@@ -280,7 +281,7 @@ async fn x_forwarded_for_from_an_untrusted_peer_is_ignored() {
     let token = remote_vendor_token(&app).await;
     let r = cert_from(&app, "203.0.113.10", &format!("otpTokenp={token}")).await;
     assert_eq!(r.result_code(), "403");
-    let journal = app.journal_events();
+    let journal = app.journal_events().await;
     let last = serde_json::to_value(&**journal.last().unwrap()).unwrap();
     assert_eq!(last["ip"], "127.0.0.1");
 }
@@ -332,7 +333,8 @@ async fn plain_http_works_only_when_explicitly_allowed() {
 
 #[actix_web::test]
 async fn the_mirror_switch_puts_the_result_code_in_the_http_status() {
-    let app = spawn_app_with(|s| s.cert_status = benecafe_sim::settings::CertStatus::Mirror).await;
+    let app =
+        spawn_app_with(|s| s.cert_status = benecafe_sim::app::settings::CertStatus::Mirror).await;
     let token = app.token().await;
     assert_eq!(
         app.cert(&format!("otpTokenp={token}")).await.status,

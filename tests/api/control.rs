@@ -108,7 +108,7 @@ async fn unknown_and_malformed_tokens_are_told_apart() {
 #[actix_web::test]
 async fn the_journal_filters_by_vendor_endpoint_token_result_and_time() {
     let app = spawn_app().await;
-    let before = benecafe_sim::clock::now_ms();
+    let before = benecafe_sim::domain::clock::now_ms();
     let token = app.token().await;
     let other = app.issue_token("J01", "J01A00038745", "VR000301").await;
     app.cert(&format!("otpToken={token}")).await;
@@ -500,7 +500,7 @@ async fn reset_goes_back_to_the_loaded_fixtures_with_no_tokens_and_an_empty_jour
     let r = app.api("POST", "/_sim/api/reset", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(app.journal("").await.is_empty());
-    assert_eq!(app.live_tokens(), 0);
+    assert_eq!(app.live_tokens().await, 0);
     assert_eq!(
         app.api("GET", "/_sim/api/faults", None).await.json(),
         json!([])
@@ -556,7 +556,7 @@ async fn off_loopback_the_control_api_needs_the_bearer_token() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.live_tokens(), 0, "nothing changed");
+    assert_eq!(app.live_tokens().await, 0, "nothing changed");
     let r = app
         .send(
             client
@@ -602,7 +602,7 @@ async fn the_openapi_document_parses_as_openapi_3_and_lists_every_route() {
             documented.push(format!("{} {path}", method.to_uppercase()));
         }
     }
-    let mut served: Vec<String> = benecafe_sim::routes::list()
+    let mut served: Vec<String> = benecafe_sim::web::list()
         .into_iter()
         .filter(|(_, _, p)| {
             p.starts_with("/sso/")

@@ -22,7 +22,7 @@ async fn bulk_issuing_refuses_an_inactive_member_as_a_gate_does() {
         .await;
     assert_eq!(gate.status, StatusCode::CONFLICT);
     assert_eq!(r.json()["error"], gate.json()["error"]);
-    assert_eq!(app.live_tokens(), 0);
+    assert_eq!(app.live_tokens().await, 0);
 }
 
 #[actix_web::test]
@@ -134,6 +134,7 @@ async fn a_delayed_answer_uses_the_token_even_when_the_client_gives_up_first() {
     assert_eq!(retry.result_code(), "404");
     let events: Vec<Value> = app
         .journal_events()
+        .await
         .iter()
         .map(|e| serde_json::to_value(&**e).unwrap())
         .filter(|e| e["type"] == "cert")
@@ -198,6 +199,7 @@ async fn checkurl_events_name_peer_tls_and_vendor_and_conflicting_values_answer_
     assert_eq!(r.text(), "N", "two different names are not a match");
     let events: Vec<Value> = app
         .journal_events()
+        .await
         .iter()
         .map(|e| serde_json::to_value(&**e).unwrap())
         .collect();

@@ -138,7 +138,7 @@ fn healthz_via(addr: &str, sni: &str, ca: &[u8]) -> Result<String, String> {
     let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(ca)
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    let config = benecafe_sim::tls::client_config(&roots).map_err(|e| e.to_string())?;
+    let config = benecafe_sim::app::tls::client_config(&roots).map_err(|e| e.to_string())?;
     let name =
         rustls::pki_types::ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
     let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
@@ -187,7 +187,7 @@ async fn a_client_trusting_only_the_local_ca_verifies_every_host_including_one_a
     assert!(status.contains(" 200 "), "{status}");
     // A client that trusts something else fails.
     let other = tempfile::tempdir().unwrap();
-    benecafe_sim::tls::TlsMaterial::load_or_generate(None, None, other.path(), &[]).unwrap();
+    benecafe_sim::app::tls::TlsMaterial::load_or_generate(None, None, other.path(), &[]).unwrap();
     let foreign = std::fs::read(other.path().join("ca.pem")).unwrap();
     assert!(healthz_via(&addr, "localhost", &foreign).is_err());
 }

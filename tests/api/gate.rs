@@ -229,7 +229,7 @@ async fn unknown_company_member_or_vendor_gives_404_with_an_error() {
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         assert!(r.json()["error"].as_str().unwrap().contains(word));
     }
-    assert_eq!(app.live_tokens(), 0);
+    assert_eq!(app.live_tokens().await, 0);
 }
 
 #[actix_web::test]
@@ -266,7 +266,7 @@ async fn a_malformed_body_gives_400_with_an_error() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text());
         assert!(r.json()["error"].is_string());
     }
-    assert_eq!(app.live_tokens(), 0);
+    assert_eq!(app.live_tokens().await, 0);
 }
 
 #[actix_web::test]

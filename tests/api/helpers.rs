@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use awc::http::StatusCode;
-use benecafe_sim::settings::Settings;
-use benecafe_sim::startup::AppHandle;
-use benecafe_sim::startup::Application;
-use benecafe_sim::state::AppState;
+use benecafe_sim::app::settings::Settings;
+use benecafe_sim::app::AppHandle;
+use benecafe_sim::app::Application;
+use benecafe_sim::web::state::AppState;
 use serde_json::{json, Value};
 
 /// A running simulator. Dropping it stops the server.
@@ -132,19 +132,14 @@ impl Reply {
 }
 
 impl TestApp {
-    /// The in-memory store of the server (the tests' default).
-    pub fn memory(&self) -> &benecafe_sim::store::MemoryStore {
-        self.state.store.as_memory().expect("the memory store")
-    }
-
     /// Tokens issued and neither used nor expired.
-    pub fn live_tokens(&self) -> usize {
-        benecafe_sim::tokens::TokenStore::live(&self.memory().tokens)
+    pub async fn live_tokens(&self) -> usize {
+        self.state.store.live_tokens().await.expect("the store")
     }
 
     /// The journal, oldest first.
-    pub fn journal_events(&self) -> Vec<std::sync::Arc<benecafe_sim::journal::Event>> {
-        self.memory().journal.snapshot()
+    pub async fn journal_events(&self) -> Vec<std::sync::Arc<benecafe_sim::domain::event::Event>> {
+        self.state.store.journal().await.expect("the store")
     }
 
     /// A client that trusts this server's certificate and nothing else.
@@ -163,7 +158,7 @@ impl TestApp {
         let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&self.cert_pem)
             .collect::<Result<_, _>>()
             .expect("PEM certificate");
-        let config = benecafe_sim::tls::client_config(&chain).expect("client TLS config");
+        let config = benecafe_sim::app::tls::client_config(&chain).expect("client TLS config");
         let builder = awc::Client::builder()
             .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
             .timeout(Duration::from_secs(30));
@@ -399,7 +394,7 @@ impl SimProcess {
         let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
             .unwrap();
-        let config = benecafe_sim::tls::client_config(&chain).unwrap();
+        let config = benecafe_sim::app::tls::client_config(&chain).unwrap();
         awc::Client::builder()
             .connector(awc::Connector::new().rustls_0_23(Arc::new(config)).limit(0))
             .timeout(Duration::from_secs(30))

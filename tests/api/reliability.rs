@@ -1,7 +1,6 @@
 //! Many clients at once, limits, a bounded soak, restarts with saved state, and logs that keep
 //! tokens and personal data out.
 
-use benecafe_sim::tokens::TokenStore;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -97,9 +96,11 @@ async fn many_clients_with_valid_used_foreign_and_unknown_tokens_get_exactly_one
     // The foreign vendor's tokens were never used up by the refused calls.
     for t in &foreign {
         let view = app
-            .memory()
-            .tokens
+            .state
+            .store
             .peek(&benecafe_sim::domain::OtpToken::parse(t).unwrap())
+            .await
+            .unwrap()
             .unwrap();
         assert!(view.used.is_none());
     }

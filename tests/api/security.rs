@@ -15,12 +15,14 @@ use crate::helpers::{spawn_app, spawn_app_with, Reply, SimProcess, TestApp};
 
 /// Settings from command-line words, on top of the test defaults (so a test can use a flag
 /// without naming a settings field).
-fn with_args<'a>(words: &'a [&'a str]) -> impl FnOnce(&mut benecafe_sim::settings::Settings) + 'a {
+fn with_args<'a>(
+    words: &'a [&'a str],
+) -> impl FnOnce(&mut benecafe_sim::app::settings::Settings) + 'a {
     move |s| {
         use clap::Parser;
         let mut all = vec!["benecafe-sim"];
         all.extend_from_slice(words);
-        let parsed = benecafe_sim::settings::Settings::try_parse_from(all)
+        let parsed = benecafe_sim::app::settings::Settings::try_parse_from(all)
             .unwrap_or_else(|e| panic!("the flags {words:?} are accepted: {e}"));
         let (fixtures, data) = (s.fixtures.clone(), s.data_dir.clone());
         *s = parsed;
@@ -107,7 +109,7 @@ async fn every_encoding_of_a_control_path_needs_the_token_on_both_listeners() {
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "POST {path}");
     }
-    assert_eq!(app.live_tokens(), 1, "no reset happened");
+    assert_eq!(app.live_tokens().await, 1, "no reset happened");
     assert!(app.still_redeems(&token).await);
 }
 
@@ -158,7 +160,7 @@ async fn beyond_loopback_pages_with_member_data_need_the_operator_sign_in() {
         )
         .await;
     assert_ne!(demo.status, StatusCode::OK);
-    assert_eq!(app.live_tokens(), 0);
+    assert_eq!(app.live_tokens().await, 0);
     let r = app
         .raw(
             "POST",
@@ -422,7 +424,7 @@ async fn cross_site_requests_and_foreign_hosts_change_nothing() {
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
     }
-    assert_eq!(app.live_tokens(), 1);
+    assert_eq!(app.live_tokens().await, 1);
     // A page of a rebinding domain reads and drives nothing.
     for (method, path) in [("GET", "/_sim/api/companies"), ("POST", "/_sim/api/reset")] {
         let r = app

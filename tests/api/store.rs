@@ -8,12 +8,11 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use benecafe_sim::faults::{Endpoint, FaultKind, FaultSpec};
-use benecafe_sim::fixtures::{Consent, Fixtures};
-use benecafe_sim::journal::{EventKind, Journal};
-use benecafe_sim::store::redis::Options;
-use benecafe_sim::store::{Lookup, MemoryStore, RedisStore, Store, StoreError};
-use benecafe_sim::tokens::{Grant, MemoryTokenStore, Redeem};
+use benecafe_sim::domain::event::EventKind;
+use benecafe_sim::domain::fault::{Endpoint, FaultKind, FaultSpec};
+use benecafe_sim::domain::grant::{Grant, Redeem};
+use benecafe_sim::domain::records::{Consent, Fixtures};
+use benecafe_sim::store::{Lookup, Store, StoreError, StoreKind, StoreOptions};
 
 use crate::helpers::{shipped_fixtures, RedisServer};
 
@@ -23,29 +22,28 @@ fn fixtures() -> Fixtures {
     Fixtures::load(&shipped_fixtures()).unwrap()
 }
 
+fn options() -> StoreOptions {
+    StoreOptions {
+        max_live_tokens: MAX_LIVE,
+        retention_ms: 60_000,
+        journal_capacity: 100,
+        journal_max_bytes: 1 << 20,
+        state: None,
+    }
+}
+
 fn memory() -> Store {
-    Store::memory(MemoryStore::new(
-        MemoryTokenStore::new(MAX_LIVE, 60_000),
-        &fixtures(),
-        Journal::new(100, 1 << 20),
-    ))
+    Store::memory(&fixtures(), options())
 }
 
 async fn redis(server: &RedisServer) -> Store {
-    let options = Options {
-        max_live: MAX_LIVE,
-        retention_ms: 60_000,
-        journal_capacity: 100,
-    };
-    Store::redis(
-        RedisStore::connect(&server.url(), &fixtures(), options)
-            .await
-            .unwrap(),
-    )
+    Store::open(&StoreKind::Redis(server.url()), &fixtures(), options())
+        .await
+        .unwrap()
 }
 
 fn now() -> u64 {
-    benecafe_sim::clock::now_ms()
+    benecafe_sim::domain::clock::now_ms()
 }
 
 const LOCAL: &str = "127.0.0.1";
@@ -449,16 +447,13 @@ async fn a_journal_read_under_steady_recording_answers_at_once() {
 #[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
 async fn a_maximum_of_zero_live_tokens_refuses_at_once() {
     let server = RedisServer::start(false).await;
-    let options = Options {
-        max_live: 0,
-        retention_ms: 60_000,
-        journal_capacity: 100,
+    let options = StoreOptions {
+        max_live_tokens: 0,
+        ..options()
     };
-    let store = Store::redis(
-        RedisStore::connect(&server.url(), &fixtures(), options)
-            .await
-            .unwrap(),
-    );
+    let store = Store::open(&StoreKind::Redis(server.url()), &fixtures(), options)
+        .await
+        .unwrap();
     let g = grant(&store, "VR000216").await;
     let issued = tokio::time::timeout(
         std::time::Duration::from_secs(2),
@@ -478,14 +473,12 @@ async fn a_reset_forgets_thousands_of_tokens_for_every_replica() {
     let (url, seed) = (server.url(), fixtures());
     let mut stores = Vec::new();
     for _ in 0..2 {
-        let options = Options {
-            max_live: 10_000,
-            retention_ms: 60_000,
-            journal_capacity: 100,
+        let options = StoreOptions {
+            max_live_tokens: 10_000,
+            ..options()
         };
-        stores.push(Store::redis(
-            RedisStore::connect(&url, &seed, options).await.unwrap(),
-        ));
+        let kind = StoreKind::Redis(url.clone());
+        stores.push(Store::open(&kind, &seed, options).await.unwrap());
     }
     let (a, b) = (&stores[0], &stores[1]);
     let g = grant(a, "VR000216").await;

@@ -1,9 +1,10 @@
 //! Faults in Redis: a list of ids, oldest first, and a hash per fault; taking one counts it
 //! down in the same script, so a fault for the next N calls is met N times across all replicas.
 
-use super::{key, once, RedisStore, PREFIX};
-use crate::faults::{Endpoint, Fault, FaultKind, FaultSpec};
-use crate::store::StoreError;
+use super::conn::{key, once, PREFIX};
+use super::RedisStore;
+use crate::domain::fault::{Endpoint, Fault, FaultKind, FaultSpec};
+use crate::store::answers::StoreError;
 
 impl RedisStore {
     pub async fn add_fault(&self, spec: FaultSpec) -> Result<Result<Fault, String>, StoreError> {
@@ -61,44 +62,49 @@ impl RedisStore {
         Ok(serde_json::from_str(&json).ok())
     }
 
+    /// Every fault in force, read in one script (no fault half taken meanwhile). A fault that
+    /// does not read back is an error, not a guess.
     pub async fn faults(&self) -> Result<Vec<Fault>, StoreError> {
-        let ids: Vec<u64> = redis::cmd("LRANGE")
-            .arg(key("faults"))
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut self.conn().await?)
+        let rows: Vec<(u64, String, String, String, u64, String)> = self
+            .scripts
+            .faults
+            .key(key("faults"))
+            .arg(PREFIX)
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
-        let mut faults = Vec::with_capacity(ids.len());
-        for id in ids {
-            let f: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(key(&format!("fault:{id}")))
-                .arg(&["e", "v", "r", "a", "k"])
-                .query_async(&mut self.conn().await?)
-                .await
-                .map_err(|e| self.down(e))?;
-            let [Some(e), v, r, a, Some(k)] =
-                <[Option<String>; 5]>::try_from(f).unwrap_or([None, None, None, None, None])
-            else {
-                continue; // taken for the last time meanwhile
-            };
-            let Ok(kind) = serde_json::from_str(&k) else {
-                continue;
-            };
-            faults.push(Fault {
-                id,
-                endpoint: if e == "check" {
-                    Endpoint::Check
-                } else {
-                    Endpoint::Cert
-                },
-                vndr_no: v,
-                remaining: r.and_then(|r| r.parse().ok()),
-                applied: a.and_then(|a| a.parse().ok()).unwrap_or(0),
-                kind,
-            });
-        }
-        Ok(faults)
+        let unreadable = |id: u64, what: String| {
+            StoreError::Unavailable(format!(
+                "fault {id} in Redis at {} cannot be read: {what}",
+                self.shown
+            ))
+        };
+        rows.into_iter()
+            .map(|(id, endpoint, vendor, remaining, applied, kind)| {
+                let endpoint = match endpoint.as_str() {
+                    "cert" => Endpoint::Cert,
+                    "check" => Endpoint::Check,
+                    other => return Err(unreadable(id, format!("unknown endpoint {other:?}"))),
+                };
+                let remaining = match remaining.as_str() {
+                    "" => None,
+                    r => Some(
+                        r.parse()
+                            .map_err(|_| unreadable(id, format!("count {r:?}")))?,
+                    ),
+                };
+                let kind = serde_json::from_str(&kind)
+                    .map_err(|e| unreadable(id, format!("kind {kind:?}: {e}")))?;
+                Ok(Fault {
+                    id,
+                    endpoint,
+                    vndr_no: (!vendor.is_empty()).then_some(vendor),
+                    remaining,
+                    applied,
+                    kind,
+                })
+            })
+            .collect()
     }
 
     pub async fn remove_fault(&self, id: u64) -> Result<bool, StoreError> {

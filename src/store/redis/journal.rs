@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::conn::{down, key, Conn};
 use super::scripts::Scripts;
-use super::{key, Conn, RedisStore};
-use crate::journal::{Event, EventKind};
-use crate::store::StoreError;
+use crate::domain::event::{Event, EventKind};
+use crate::store::answers::StoreError;
 
 /// Events written in one go at most.
 const JOURNAL_BATCH: usize = 512;
@@ -25,35 +25,63 @@ struct Stored {
     e: EventKind,
 }
 
-pub(super) enum JournalMsg {
+enum JournalMsg {
     Event(u64, Box<EventKind>),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
-impl RedisStore {
-    /// Queues an event for the journal writer.
-    pub fn record(&self, at_ms: u64, kind: EventKind) {
-        let _ = self.journal.send(JournalMsg::Event(at_ms, Box::new(kind)));
+/// This replica's side of the journal: the queue to its writer task.
+pub(super) struct Journal {
+    tx: mpsc::UnboundedSender<JournalMsg>,
+    capacity: usize,
+    /// Where, without a password (for messages).
+    shown: String,
+}
+
+impl Journal {
+    /// Starts this replica's writer.
+    pub(super) fn spawn(
+        conn: Conn,
+        scripts: Arc<Scripts>,
+        capacity: usize,
+        shown: String,
+        events: broadcast::Sender<Arc<Event>>,
+    ) -> Journal {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_journal(
+            conn,
+            scripts,
+            rx,
+            capacity,
+            shown.clone(),
+            events,
+        ));
+        Journal {
+            tx,
+            capacity,
+            shown,
+        }
     }
 
-    /// Waits until this replica's events so far are in Redis (at exit).
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.flush_journal().await
+    /// Queues an event for the writer.
+    pub(super) fn record(&self, at_ms: u64, kind: EventKind) {
+        let _ = self.tx.send(JournalMsg::Event(at_ms, Box::new(kind)));
     }
 
     /// Waits until this replica's events so far are in Redis.
-    pub(super) async fn flush_journal(&self) -> Result<(), StoreError> {
+    pub(super) async fn flush(&self) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
-        if self.journal.send(JournalMsg::Flush(done)).is_err() {
+        if self.tx.send(JournalMsg::Flush(done)).is_err() {
             return Err(StoreError::Unavailable("the journal writer stopped".into()));
         }
         wait.await
             .unwrap_or_else(|_| Err(StoreError::Unavailable("the journal writer stopped".into())))
     }
 
-    pub async fn journal(&self) -> Result<Vec<Arc<Event>>, StoreError> {
-        self.flush_journal().await?;
-        let capacity = self.options.journal_capacity;
+    /// The journal, oldest first: this replica's events written first.
+    pub(super) async fn read(&self, mut conn: Conn) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.flush().await?;
+        let capacity = self.capacity;
         // Each entry holds at least one event: the newest `capacity` entries hold the newest
         // `capacity` events.
         let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
@@ -62,9 +90,9 @@ impl RedisStore {
             .arg("-")
             .arg("COUNT")
             .arg(capacity.max(1))
-            .query_async(&mut self.conn().await?)
+            .query_async(&mut conn)
             .await
-            .map_err(|e| self.down(e))?;
+            .map_err(|e| down(&self.shown, e))?;
         let mut events: Vec<Arc<Event>> = Vec::new();
         for (id, fields) in entries {
             let first: u64 = id
@@ -93,13 +121,13 @@ impl RedisStore {
         Ok(events)
     }
 
-    pub async fn clear_journal(&self) -> Result<(), StoreError> {
-        self.flush_journal().await?;
+    pub(super) async fn clear(&self, mut conn: Conn) -> Result<(), StoreError> {
+        self.flush().await?;
         let _: i64 = redis::cmd("DEL")
             .arg(key("journal"))
-            .query_async(&mut self.conn().await?)
+            .query_async(&mut conn)
             .await
-            .map_err(|e| self.down(e))?;
+            .map_err(|e| down(&self.shown, e))?;
         Ok(())
     }
 }
@@ -110,12 +138,13 @@ impl RedisStore {
 /// unless it outlasts the capacity, and a retried write is never written twice. A flush is
 /// answered once every event queued before it is written (or dropped), so that a reader under
 /// load waits for its own events only, not for the load to end.
-pub(super) async fn write_journal(
+async fn write_journal(
     conn: Conn,
     scripts: Arc<Scripts>,
     mut rx: mpsc::UnboundedReceiver<JournalMsg>,
     capacity: usize,
     shown: String,
+    events: broadcast::Sender<Arc<Event>>,
 ) {
     let mut w = Writer {
         capacity,
@@ -123,10 +152,10 @@ pub(super) async fn write_journal(
     };
     let mut failing = false;
     while let Some(msg) = rx.recv().await {
-        w.take(msg);
+        w.take(msg, &events);
         loop {
             while let Ok(msg) = rx.try_recv() {
-                w.take(msg);
+                w.take(msg, &events);
             }
             if w.pending.is_none() && !w.start_entry() {
                 break;
@@ -140,7 +169,18 @@ pub(super) async fn write_journal(
                 .arg(&entry.json)
                 .arg(capacity + JOURNAL_BATCH);
             match call.invoke_async::<u64>(&mut conn.clone()).await {
-                Ok(_) => {
+                Ok(first) => {
+                    // Watchers learn of the events with the ids Redis gave them.
+                    for (i, (at, kind)) in entry.kinds.iter().enumerate() {
+                        if let Some(kind) = kind {
+                            let _ = events.send(Arc::new(Event {
+                                id: first + i as u64,
+                                at: *at,
+                                at_ms: *at,
+                                kind: kind.clone(),
+                            }));
+                        }
+                    }
                     w.done += entry.count as u64;
                     w.pending = None;
                     w.answer(Ok(()));
@@ -180,14 +220,16 @@ struct Entry {
     call: u64,
     count: usize,
     json: String,
+    /// The events, kept when somebody watches (else `None`).
+    kinds: Vec<(u64, Option<EventKind>)>,
 }
 
 /// What the writer holds.
 #[derive(Default)]
 struct Writer {
     capacity: usize,
-    /// Events not yet in an entry: (time, JSON).
-    queued: std::collections::VecDeque<(u64, String)>,
+    /// Events not yet in an entry: (time, JSON, the event when somebody watches).
+    queued: std::collections::VecDeque<(u64, String, Option<EventKind>)>,
     pending: Option<Entry>,
     /// Events taken in, and events written or dropped.
     received: u64,
@@ -198,13 +240,16 @@ struct Writer {
 }
 
 impl Writer {
-    fn take(&mut self, msg: JournalMsg) {
+    fn take(&mut self, msg: JournalMsg, events: &broadcast::Sender<Arc<Event>>) {
         match msg {
             JournalMsg::Event(at, mut kind) => {
                 self.received += 1;
                 kind.bound();
                 match serde_json::to_string(&kind) {
-                    Ok(json) if self.capacity > 0 => self.queued.push_back((at, json)),
+                    Ok(json) if self.capacity > 0 => {
+                        let watched = (events.receiver_count() > 0).then_some(*kind);
+                        self.queued.push_back((at, json, watched))
+                    }
                     _ => self.done += 1,
                 }
                 while self.queued.len() > self.capacity {
@@ -224,15 +269,18 @@ impl Writer {
             return false;
         }
         let mut json = String::with_capacity(count * 512);
-        for (i, (at, event)) in self.queued.drain(..count).enumerate() {
+        let mut kinds = Vec::with_capacity(count);
+        for (i, (at, event, kind)) in self.queued.drain(..count).enumerate() {
             json.push_str(if i == 0 { "[" } else { "," });
             json.push_str(&format!("{{\"t\":{at},\"e\":{event}}}"));
+            kinds.push((at, kind));
         }
         json.push(']');
         self.pending = Some(Entry {
             call: rand::random(),
             count,
             json,
+            kinds,
         });
         true
     }

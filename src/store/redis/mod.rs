@@ -26,22 +26,23 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 
-use super::StoreError;
-use crate::directory::{Directory, Image};
+pub(crate) use super::answers::shown_url;
+use super::answers::{Decision, StoreError, StoreOptions};
+use crate::domain::directory::{Directory, Image};
+use crate::domain::event::Event;
+use crate::domain::records::Fixtures;
 use crate::domain::OtpToken;
-use crate::fixtures::Fixtures;
 
+mod conn;
 mod faults;
 mod journal;
 mod scripts;
 mod tokens;
 
-use journal::JournalMsg;
+use conn::{key, Conn, PREFIX};
 use scripts::Scripts;
-
-const PREFIX: &str = "bsim:";
 
 /// Numbers the stores of this process (tests make several).
 static NEXT_STORE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -50,47 +51,6 @@ thread_local! {
     /// This thread's connection to each store, by the store's number.
     static CONNECTIONS: std::cell::RefCell<std::collections::HashMap<usize, ConnectionManager>> =
         Default::default();
-}
-
-/// The connection, shared by every call (commands are pipelined on it). A command that meets
-/// a dropped connection (Redis restarted since the last call) is sent once more on the new one,
-/// so the first call after Redis comes back is served, not refused. Redis may have run it
-/// before the connection dropped: every script is written to be sent twice (`scripts.rs`).
-#[derive(Clone)]
-struct Conn(ConnectionManager);
-
-impl redis::aio::ConnectionLike for Conn {
-    fn req_packed_command<'a>(
-        &'a mut self,
-        cmd: &'a redis::Cmd,
-    ) -> redis::RedisFuture<'a, redis::Value> {
-        Box::pin(async move {
-            match self.0.req_packed_command(cmd).await {
-                Err(e) if e.is_connection_dropped() => self.0.req_packed_command(cmd).await,
-                answer => answer,
-            }
-        })
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        cmd: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        self.0.req_packed_commands(cmd, offset, count)
-    }
-
-    fn get_db(&self) -> i64 {
-        self.0.get_db()
-    }
-}
-
-/// What the Redis store is built with.
-pub struct Options {
-    pub max_live: usize,
-    pub retention_ms: u64,
-    pub journal_capacity: usize,
 }
 
 /// The directory this replica read last.
@@ -108,27 +68,14 @@ pub struct RedisStore {
     /// Where, without a password (for messages).
     shown: String,
     scripts: Arc<Scripts>,
-    options: Options,
+    options: StoreOptions,
     /// What an empty Redis is seeded with.
     seed: Fixtures,
     cached: RwLock<Arc<Cached>>,
-    journal: mpsc::UnboundedSender<JournalMsg>,
+    /// The journal writer of this replica.
+    journal: journal::Journal,
     /// The secrets this replica uses, asserted again when Redis comes back empty.
     secrets: std::sync::Mutex<Vec<(String, String)>>,
-}
-
-fn key(name: &str) -> String {
-    format!("{PREFIX}{name}")
-}
-
-fn token_key(token: &OtpToken) -> String {
-    format!("{PREFIX}t:{token}")
-}
-
-/// `once:<n>`: where a counting script keeps its answer, so that the same call sent again
-/// (after a dropped connection) is not counted twice.
-fn once() -> String {
-    key(&format!("once:{:016x}", rand::random::<u64>()))
 }
 
 /// A fresh directory version (never reused, even after Redis is emptied).
@@ -136,22 +83,15 @@ fn new_version() -> String {
     OtpToken::generate().to_string()[..16].to_owned()
 }
 
-/// `redis://user:secret@host` shown as `redis://user:***@host`.
-pub fn shown_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "(an unreadable URL)".into(),
-    }
-}
-
 impl RedisStore {
     /// Connects to `url`, waiting and retrying (and saying why) while Redis is out of reach,
     /// and seeds an empty Redis with `fixtures`.
-    pub async fn connect(url: &str, fixtures: &Fixtures, options: Options) -> anyhow::Result<Self> {
+    pub async fn connect(
+        url: &str,
+        fixtures: &Fixtures,
+        options: &StoreOptions,
+        events: broadcast::Sender<Arc<Event>>,
+    ) -> anyhow::Result<Self> {
         let shown = shown_url(url);
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("--store {shown}: not a Redis URL: {e}"))?;
@@ -173,22 +113,21 @@ impl RedisStore {
                 }
             }
         };
-        let (journal, rx) = mpsc::unbounded_channel();
         let scripts = Arc::new(Scripts::new());
-        tokio::spawn(journal::write_journal(
+        let journal = journal::Journal::spawn(
             Conn(conn.clone()),
             scripts.clone(),
-            rx,
             options.journal_capacity,
             shown.clone(),
-        ));
+            events,
+        );
         let store = RedisStore {
             id: NEXT_STORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             client,
             config,
             shown,
             scripts,
-            options,
+            options: options.clone(),
             seed: fixtures.clone(),
             cached: RwLock::new(Arc::new(Cached {
                 version: String::new(),
@@ -210,7 +149,7 @@ impl RedisStore {
     }
 
     fn down(&self, e: redis::RedisError) -> StoreError {
-        StoreError::Unavailable(format!("Redis at {}: {e}", self.shown))
+        conn::down(&self.shown, e)
     }
 
     /// This thread's connection: one per worker thread, made at its first call, so that a
@@ -318,6 +257,57 @@ impl RedisStore {
         Ok(self.current().await?.directory.clone())
     }
 
+    /// Decides on the directory and writes the change it needs, if nobody wrote in between;
+    /// else decides again on the new one.
+    pub async fn decide<R, E>(
+        &self,
+        mut decide: impl FnMut(&Directory) -> Result<Decision<R>, E>,
+    ) -> Result<Result<R, E>, StoreError> {
+        for _ in 0..64 {
+            let cached = self.current().await?;
+            let Decision { result, change } = match decide(&cached.directory) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(e)),
+            };
+            let Some(change) = change else {
+                return Ok(Ok(result));
+            };
+            let mut next = Directory::clone(&cached.directory);
+            change(&mut next);
+            if self.write_directory(&cached, next).await? {
+                return Ok(Ok(result));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the directory changed 64 times while this change was made; try again".into(),
+        ))
+    }
+
+    /// Writes `next` in place of `cached` if the directory is still at `cached`'s version.
+    async fn write_directory(&self, cached: &Cached, next: Directory) -> Result<bool, StoreError> {
+        let version = new_version();
+        let image = serde_json::to_string(&next.image())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let written: i64 = self
+            .scripts
+            .set_directory
+            .key(key("dir"))
+            .key(key("dir:ver"))
+            .arg(&cached.version)
+            .arg(image)
+            .arg(&version)
+            .invoke_async(&mut self.conn().await?)
+            .await
+            .map_err(|e| self.down(e))?;
+        if written == 1 {
+            *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Cached {
+                version,
+                directory: Arc::new(next),
+            });
+        }
+        Ok(written == 1)
+    }
+
     /// Changes the directory: read, change, write if nobody wrote in between, else again.
     pub async fn update_directory<R, E>(
         &self,
@@ -330,25 +320,7 @@ impl RedisStore {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            let version = new_version();
-            let image = serde_json::to_string(&next.image())
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            let written: i64 = self
-                .scripts
-                .set_directory
-                .key(key("dir"))
-                .key(key("dir:ver"))
-                .arg(&cached.version)
-                .arg(image)
-                .arg(&version)
-                .invoke_async(&mut self.conn().await?)
-                .await
-                .map_err(|e| self.down(e))?;
-            if written == 1 {
-                *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Cached {
-                    version,
-                    directory: Arc::new(next),
-                });
+            if self.write_directory(&cached, next).await? {
                 return Ok(Ok(result));
             }
         }
@@ -361,10 +333,10 @@ impl RedisStore {
     /// meanwhile): every token, fault and journal event gone, the directory written anew with a
     /// new version, so that every replica reads it at its next call.
     pub async fn reset(&self, fixtures: &Fixtures) -> Result<(), StoreError> {
-        self.flush_journal().await?;
+        self.journal.flush().await?;
         let image = serde_json::to_string(&Directory::from_fixtures(fixtures).image())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let _: i64 = self
+        let generation: u64 = self
             .scripts
             .reset
             .arg(PREFIX)
@@ -374,7 +346,41 @@ impl RedisStore {
             .await
             .map_err(|e| self.down(e))?;
         self.refresh().await?;
-        Ok(())
+        self.prune(generation).await
+    }
+
+    /// Forgets the tokens of generations before `generation`: found with `SCAN` (a few hundred
+    /// keys a step, so Redis serves other calls in between), each removed only if still of an
+    /// old generation. Until then they are unknown to every script anyway.
+    async fn prune(&self, generation: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(key("t:*"))
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.down(e))?;
+            if !keys.is_empty() {
+                let mut prune = self.scripts.prune.prepare_invoke();
+                for k in &keys {
+                    prune.key(k);
+                }
+                let _: u64 = prune
+                    .arg(generation)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(|e| self.down(e))?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
     }
 
     pub async fn ready(&self) -> Result<(), StoreError> {
@@ -395,6 +401,30 @@ impl RedisStore {
         secrets.retain(|(n, _)| n != name);
         secrets.push((name.to_owned(), shared.clone()));
         Ok(shared)
+    }
+
+    /// Queues an event for the journal writer.
+    pub fn record(&self, at_ms: u64, kind: crate::domain::event::EventKind) {
+        self.journal.record(at_ms, kind);
+    }
+
+    /// Waits until this replica's events so far are in Redis (at exit).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.journal.flush().await
+    }
+
+    /// The journal, oldest first (this replica's events written first).
+    pub async fn journal(&self) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.journal.read(self.conn().await?).await
+    }
+
+    pub async fn clear_journal(&self) -> Result<(), StoreError> {
+        self.journal.clear(self.conn().await?).await
+    }
+
+    /// The URL, password masked.
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
     pub fn journal_capacity(&self) -> usize {

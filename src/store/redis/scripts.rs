@@ -33,7 +33,7 @@ local function take_fault(prefix, list, endpoint, vendor)
 end
 "#;
 
-/// A cert call's visit. KEYS: dir:ver, t:<token>, live, faults. ARGV: prefix, now, caller,
+/// A cert call's visit. KEYS: dir:ver, t:<token>, live, faults, gen. ARGV: prefix, now, caller,
 /// the directory version the replica holds, the vendors admitting the caller (each between
 /// two \31), `redeem` or `peek`, the token, the call's own number.
 const CERT_VISIT: &str = r#"
@@ -42,8 +42,9 @@ if not ver then return {'empty'} end
 if ver ~= ARGV[4] then return {'stale'} end
 local rec = false
 if ARGV[7] ~= '' then
-  rec = redis.call('HMGET', KEYS[2], 'c', 'm', 'v', 'i', 'e', 'u', 'b', 'n')
-  if not rec[1] then rec = false end
+  rec = redis.call('HMGET', KEYS[2], 'c', 'm', 'v', 'i', 'e', 'u', 'b', 'n', 'g')
+  -- A token of a generation before the last reset is unknown (Redis forgets it by itself).
+  if not rec[1] or (rec[9] or '0') ~= (redis.call('GET', KEYS[5]) or '0') then rec = false end
 end
 -- The same call sent again after its redemption: its OK again, and no fault taken twice.
 if rec and rec[8] == ARGV[8] then
@@ -69,7 +70,7 @@ end
 return {state, fault, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] or '', rec[7] or ''}
 "#;
 
-/// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live. ARGV:
+/// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live, gen. ARGV:
 /// company, member, vendor, issued, expires, now, maximum, forget at, token. Returns 1, or
 /// minus one minus the live count when the maximum is reached.
 const ISSUE: &str = r#"
@@ -78,17 +79,23 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
 local live = redis.call('ZCARD', KEYS[2])
 if live >= tonumber(ARGV[7]) then return -1 - live end
-redis.call('HSET', KEYS[1], 'c', ARGV[1], 'm', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'e', ARGV[5])
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'm', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'e', ARGV[5],
+  'g', redis.call('GET', KEYS[3]) or '0')
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
 return 1
 "#;
 
-/// Ends a token's lifetime now. KEYS: t:<token>, live. ARGV: now, forget at, token.
+/// Ends a token's lifetime now, or keeps an earlier end. KEYS: t:<token>, live, gen. ARGV:
+/// now, forget at, token.
 const EXPIRE: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'e', ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+local rec = redis.call('HMGET', KEYS[1], 'e', 'g')
+if not rec[1] or (rec[2] or '0') ~= (redis.call('GET', KEYS[3]) or '0') then return 0 end
+local e = tonumber(rec[1])
+if e == nil or tonumber(ARGV[1]) < e then
+  redis.call('HSET', KEYS[1], 'e', ARGV[1])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
 redis.call('ZREM', KEYS[2], ARGV[3])
 return 1
 "#;
@@ -161,17 +168,48 @@ return redis.call('DEL', KEYS[1])
 /// Returns how many tokens were forgotten.
 const RESET: &str = r#"
 local p = ARGV[1]
-local tokens = redis.call('KEYS', p .. 't:*')
-for i = 1, #tokens, 1000 do
-  redis.call('UNLINK', unpack(tokens, i, math.min(i + 999, #tokens)))
-end
+local gen = redis.call('INCR', p .. 'gen')
 for _, id in ipairs(redis.call('LRANGE', p .. 'faults', 0, -1)) do
   redis.call('DEL', p .. 'fault:' .. id)
 end
 redis.call('DEL', p .. 'faults', p .. 'live', p .. 'journal')
 redis.call('SET', p .. 'dir', ARGV[2])
 redis.call('SET', p .. 'dir:ver', ARGV[3])
-return #tokens
+return gen
+"#;
+
+/// Forgets the tokens among KEYS of a generation before `ARGV[1]` (after a reset, found by a
+/// `SCAN` outside any script).
+const PRUNE: &str = r#"
+local n = 0
+for _, k in ipairs(KEYS) do
+  local g = redis.call('HGET', k, 'g') or '0'
+  if tonumber(g) < tonumber(ARGV[1]) then
+    redis.call('UNLINK', k)
+    n = n + 1
+  end
+end
+return n
+"#;
+
+/// A token as it is, unless of a generation before the last reset. KEYS: t:<token>, gen.
+const PEEK: &str = r#"
+local rec = redis.call('HMGET', KEYS[1], 'c', 'm', 'v', 'i', 'e', 'u', 'b', 'g')
+if not rec[1] or (rec[8] or '0') ~= (redis.call('GET', KEYS[2]) or '0') then return false end
+return {rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] or '', rec[7] or ''}
+"#;
+
+/// Every fault in force, oldest first, read at once. KEYS: faults. ARGV: prefix. Each fault:
+/// id, endpoint, vendor or '', remaining or '', applied, kind.
+const FAULTS: &str = r#"
+local out = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local f = redis.call('HMGET', ARGV[1] .. 'fault:' .. id, 'e', 'v', 'r', 'a', 'k')
+  if f[1] then
+    table.insert(out, {id, f[1], f[2] or '', f[3] or '', f[4] or '0', f[5] or ''})
+  end
+end
+return out
 "#;
 
 /// Appends a batch of events as one stream entry, its id the batch's first event id (drawn
@@ -202,6 +240,9 @@ pub(super) struct Scripts {
     pub(super) remove_faults: Script,
     pub(super) append: Script,
     pub(super) reset: Script,
+    pub(super) prune: Script,
+    pub(super) peek: Script,
+    pub(super) faults: Script,
 }
 
 impl Scripts {
@@ -218,6 +259,9 @@ impl Scripts {
             remove_faults: Script::new(REMOVE_FAULTS),
             append: Script::new(APPEND),
             reset: Script::new(RESET),
+            prune: Script::new(PRUNE),
+            peek: Script::new(PEEK),
+            faults: Script::new(FAULTS),
         }
     }
 }

@@ -4,12 +4,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{key, token_key, RedisStore, PREFIX};
-use crate::directory::Directory;
+use super::conn::{key, token_key, PREFIX};
+use super::RedisStore;
+use crate::domain::directory::Directory;
+use crate::domain::fault::FaultKind;
+use crate::domain::grant::{Grant, Redeem, TokenView, Use};
 use crate::domain::OtpToken;
-use crate::faults::FaultKind;
-use crate::store::{Lookup, StoreError, Visit};
-use crate::tokens::{Grant, Redeem, TokenView, Use};
+use crate::store::answers::{Lookup, StoreError, Visit};
 
 impl RedisStore {
     pub async fn issue(
@@ -25,13 +26,14 @@ impl RedisStore {
             .issue
             .key(token_key(&token))
             .key(key("live"))
+            .key(key("gen"))
             .arg(&*grant.company)
             .arg(&*grant.customer_id)
             .arg(&*grant.vendor)
             .arg(now_ms)
             .arg(expires_ms)
             .arg(now_ms)
-            .arg(self.options.max_live)
+            .arg(self.options.max_live_tokens)
             .arg(forget_at)
             .arg(token.to_string())
             .invoke_async(&mut self.conn().await?)
@@ -71,6 +73,7 @@ impl RedisStore {
                 })
                 .key(key("live"))
                 .key(key("faults"))
+                .key(key("gen"))
                 .arg(PREFIX)
                 .arg(now_ms)
                 .arg(caller.map(|ip| ip.to_string()).unwrap_or_default())
@@ -147,17 +150,15 @@ impl RedisStore {
     }
 
     pub async fn peek(&self, token: &OtpToken) -> Result<Option<TokenView>, StoreError> {
-        let rec: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(token_key(token))
-            .arg(&["c", "m", "v", "i", "e", "u", "b"])
-            .query_async(&mut self.conn().await?)
+        let rec: Option<Vec<String>> = self
+            .scripts
+            .peek
+            .key(token_key(token))
+            .key(key("gen"))
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
-        if rec.first().is_none_or(Option::is_none) {
-            return Ok(None);
-        }
-        let fields: Vec<String> = rec.into_iter().map(Option::unwrap_or_default).collect();
-        Ok(Some(view_of(&self.last_directory(), &fields)))
+        Ok(rec.map(|fields| view_of(&self.last_directory(), &fields)))
     }
 
     pub async fn expire(&self, token: &OtpToken, now_ms: u64) -> Result<bool, StoreError> {
@@ -166,6 +167,7 @@ impl RedisStore {
             .expire
             .key(token_key(token))
             .key(key("live"))
+            .key(key("gen"))
             .arg(now_ms)
             .arg(now_ms.saturating_add(self.options.retention_ms))
             .arg(token.to_string())
@@ -178,7 +180,7 @@ impl RedisStore {
     pub async fn live_tokens(&self) -> Result<usize, StoreError> {
         let live: usize = redis::cmd("ZCOUNT")
             .arg(key("live"))
-            .arg(format!("({}", crate::clock::now_ms()))
+            .arg(format!("({}", crate::domain::clock::now_ms()))
             .arg("+inf")
             .query_async(&mut self.conn().await?)
             .await

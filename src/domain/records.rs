@@ -1,0 +1,523 @@
+//! The fixture files: companies, members, vendors and consents, as JSON.
+//!
+//! Everything the simulator knows about the mall's actors comes from here at start, so that
+//! changing a member never needs a rebuild. Loading validates every record and every reference
+//! between records; the error names the file, the record and the field.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// A customer company (고객사) of the mall.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Company {
+    /// Company key (`cmpy_cd` / `cmpyCd`), 3 characters.
+    #[serde(rename = "cmpyCd")]
+    pub code: String,
+    /// Display name of the company.
+    pub name: String,
+    /// The company's own name for welfare points (`pntNm`, `pointname`).
+    #[serde(rename = "pntNm")]
+    pub point_name: String,
+    /// The point name used on mobile (`moblPntNm`).
+    #[serde(rename = "moblPntNm")]
+    pub mobile_point_name: String,
+    /// Point name code (`pointnamecode` of the GATE form).
+    #[serde(rename = "pointNameCode")]
+    pub point_name_code: String,
+    /// The company's own mall domain (`CUS_URL`, an `https://` URL), as each real customer
+    /// company has one; without it the simulator's public HTTPS URL.
+    #[serde(rename = "cusUrl", default, skip_serializing_if = "Option::is_none")]
+    pub cus_url: Option<String>,
+    /// Whether an unknown `memID` arriving through `/sso/loginSsoGate` becomes a new member.
+    #[serde(rename = "autoJoin", default, skip_serializing_if = "is_false")]
+    pub auto_join: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A member (임직원 회원) of a company.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// Member key (`custId`, the GATE form's `CFM_CUS_ID`); unique across the mall.
+    #[serde(rename = "custId")]
+    pub customer_id: String,
+    /// The company this member belongs to.
+    #[serde(rename = "cmpyCd")]
+    pub company: String,
+    /// Member number (`mbrNo`).
+    #[serde(rename = "mbrNo")]
+    pub member_no: String,
+    /// Login id (`mbrId`; `mbrld` in the scanned guide is accepted on input).
+    #[serde(rename = "mbrId", alias = "mbrld")]
+    pub login_id: String,
+    /// Name (`mbrNm`, the GATE form's `USER_NAME`).
+    #[serde(rename = "mbrNm")]
+    pub name: String,
+    /// Employee number (`empen`).
+    #[serde(rename = "empen")]
+    pub employee_no: String,
+    /// Birth date, `YYYYMMDD` (`dob`).
+    #[serde(rename = "dob")]
+    pub birth_date: String,
+    /// Home phone (`hmeTelNo`).
+    #[serde(rename = "hmeTelNo", default)]
+    pub home_phone: String,
+    /// Postal code (`postNo`).
+    #[serde(rename = "postNo", default)]
+    pub postal_code: String,
+    /// Base address (`baseAddr`).
+    #[serde(rename = "baseAddr", default)]
+    pub base_address: String,
+    /// Detail address (`dtlsAddr`).
+    #[serde(rename = "dtlsAddr", default)]
+    pub detail_address: String,
+    /// Welfare-point balance shown in the point popup.
+    #[serde(rename = "pointBalance", default)]
+    pub point_balance: i64,
+    /// Whether the member asks for cash receipts by default (`ReceiptYN`).
+    #[serde(rename = "receiptYn", default = "default_receipt")]
+    pub receipt_yn: String,
+    /// Inactive members exist but fail CHECKURL and cannot enter the mall.
+    #[serde(default = "default_true")]
+    pub active: bool,
+    /// The password of the login page (`/member/login`); without one, the member logs in with
+    /// the ID alone (a simulator, not a vault: it is kept and compared as plain text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// A partner vendor (제휴사).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Vendor {
+    /// Vendor number (`vndrNo`).
+    #[serde(rename = "vndrNo")]
+    pub vendor_no: String,
+    /// Vendor interwork info number (`vndrItwkInfoNo`; the scan's `vndrltwklnfoNo` is accepted).
+    #[serde(rename = "vndrItwkInfoNo", alias = "vndrltwklnfoNo")]
+    pub interwork_no: String,
+    /// Display name of the vendor.
+    pub name: String,
+    /// The GATE URL registered in advance. A value starting with `/` is a path on the
+    /// simulator itself (the built-in test partner uses this).
+    #[serde(rename = "gateUrl")]
+    pub gate_url: String,
+    /// Base for relative DirectURLs, when the vendor has one.
+    #[serde(
+        rename = "directUrlBase",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub direct_url_base: Option<String>,
+    /// Addresses and networks allowed to call the cert endpoint with this vendor's tokens.
+    #[serde(rename = "allowedIps")]
+    pub allowed_ips: Vec<String>,
+    /// Token lifetime for this vendor, overriding the global one.
+    #[serde(
+        rename = "tokenTtlSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_ttl_seconds: Option<u64>,
+    /// Parameter encryption: `false`, or the scheme and key; when on, the GATE form carries
+    /// `ranNum` and its member fields and token encrypted.
+    #[serde(rename = "paramEncryption", default)]
+    pub param_encryption: crate::domain::encryption::ParamEncryption,
+    /// Whether the GATE carries `CUS_URL` (false: the partner must fall back to
+    /// `https://cert.benecafe.co.kr`, as the guide says).
+    #[serde(
+        rename = "sendCusUrl",
+        default = "default_true",
+        skip_serializing_if = "is_true"
+    )]
+    pub send_cus_url: bool,
+    /// An optional partner page that answers the logged-in member's `custId` (conformance).
+    #[serde(rename = "whoamiUrl", default, skip_serializing_if = "Option::is_none")]
+    pub whoami_url: Option<String>,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// A member's agreement to share data with a vendor (개인정보 제3자 제공 동의).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// The member who agreed.
+    #[serde(rename = "custId")]
+    pub customer_id: String,
+    /// The vendor the member agreed to share data with.
+    #[serde(rename = "vndrNo")]
+    pub vendor_no: String,
+    /// When, as `YYYY-MM-DD HH:MM:SS.0` (`agrDts`).
+    #[serde(rename = "agrDts")]
+    pub agreed_at: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_receipt() -> String {
+    "N".to_owned()
+}
+
+/// The whole set of fixtures, as loaded and validated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Fixtures {
+    pub companies: Vec<Company>,
+    pub members: Vec<Member>,
+    pub vendors: Vec<Vendor>,
+    pub consents: Vec<Consent>,
+}
+
+/// Why a fixture set was refused: which file, which record, which field, what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("cannot read {path}: {cause}")]
+    Read {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error("{path}: not valid JSON for this file: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{file}: record {index} ({key}): field `{field}`: {problem}")]
+    Invalid {
+        file: String,
+        index: usize,
+        key: String,
+        field: &'static str,
+        problem: String,
+    },
+}
+
+/// The names of the four fixture files inside a fixtures folder.
+pub const FILES: [&str; 4] = [
+    "companies.json",
+    "members.json",
+    "vendors.json",
+    "consents.json",
+];
+
+impl Fixtures {
+    /// Reads and validates the four files of `dir`. `consents.json` may be absent.
+    /// The fixtures shipped inside the binary (the `fixtures/` folder of the source tree), so
+    /// that the simulator runs from any folder, installed or in a container.
+    pub fn builtin() -> Self {
+        fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Vec<T> {
+            serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("the built-in {name} is valid JSON: {e}"))
+        }
+        let fixtures = Fixtures {
+            companies: parse(
+                "companies.json",
+                include_str!("../../fixtures/companies.json"),
+            ),
+            members: parse("members.json", include_str!("../../fixtures/members.json")),
+            vendors: parse("vendors.json", include_str!("../../fixtures/vendors.json")),
+            consents: parse(
+                "consents.json",
+                include_str!("../../fixtures/consents.json"),
+            ),
+        };
+        fixtures
+            .validate("built-in")
+            .unwrap_or_else(|e| panic!("the built-in fixtures are valid: {e}"));
+        fixtures
+    }
+
+    pub fn load(dir: &Path) -> Result<Self, FixtureError> {
+        let fixtures = Fixtures {
+            companies: read_file(&dir.join("companies.json"), false)?,
+            members: read_file(&dir.join("members.json"), false)?,
+            vendors: read_file(&dir.join("vendors.json"), false)?,
+            consents: read_file(&dir.join("consents.json"), true)?,
+        };
+        fixtures.validate(&dir.display().to_string())?;
+        Ok(fixtures)
+    }
+
+    /// Checks every record and every reference. `origin` prefixes the file names in errors.
+    pub fn validate(&self, origin: &str) -> Result<(), FixtureError> {
+        let file = |name: &str| format!("{origin}/{name}");
+        let mut codes = HashSet::new();
+        for (i, c) in self.companies.iter().enumerate() {
+            let bad = |field, problem: String| FixtureError::Invalid {
+                file: file("companies.json"),
+                index: i,
+                key: c.code.clone(),
+                field,
+                problem,
+            };
+            check_company_code(&c.code).map_err(|p| bad("cmpyCd", p))?;
+            non_blank(&c.name).map_err(|p| bad("name", p))?;
+            non_blank(&c.point_name).map_err(|p| bad("pntNm", p))?;
+            non_blank(&c.mobile_point_name).map_err(|p| bad("moblPntNm", p))?;
+            if let Some(url) = &c.cus_url {
+                check_mall_url(url).map_err(|p| bad("cusUrl", p))?;
+            }
+            if !codes.insert(c.code.as_str()) {
+                return Err(bad("cmpyCd", "duplicate company code".into()));
+            }
+        }
+        let mut members = HashSet::new();
+        for (i, m) in self.members.iter().enumerate() {
+            m.validate(&codes)
+                .map_err(|(field, problem)| FixtureError::Invalid {
+                    file: file("members.json"),
+                    index: i,
+                    key: m.customer_id.clone(),
+                    field,
+                    problem,
+                })?;
+            if !members.insert(m.customer_id.as_str()) {
+                return Err(FixtureError::Invalid {
+                    file: file("members.json"),
+                    index: i,
+                    key: m.customer_id.clone(),
+                    field: "custId",
+                    problem: "duplicate member key".into(),
+                });
+            }
+        }
+        let mut vendors = HashSet::new();
+        for (i, v) in self.vendors.iter().enumerate() {
+            v.validate()
+                .map_err(|(field, problem)| FixtureError::Invalid {
+                    file: file("vendors.json"),
+                    index: i,
+                    key: v.vendor_no.clone(),
+                    field,
+                    problem,
+                })?;
+            if !vendors.insert(v.vendor_no.as_str()) {
+                return Err(FixtureError::Invalid {
+                    file: file("vendors.json"),
+                    index: i,
+                    key: v.vendor_no.clone(),
+                    field: "vndrNo",
+                    problem: "duplicate vendor number".into(),
+                });
+            }
+        }
+        for (i, c) in self.consents.iter().enumerate() {
+            c.validate(&members, &vendors)
+                .map_err(|(field, problem)| FixtureError::Invalid {
+                    file: file("consents.json"),
+                    index: i,
+                    key: format!("{}/{}", c.customer_id, c.vendor_no),
+                    field,
+                    problem,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// A field name and what is wrong with it.
+pub type FieldProblem = (&'static str, String);
+
+impl Member {
+    /// Checks the fields of one member against the known company codes.
+    pub fn validate(&self, companies: &HashSet<&str>) -> Result<(), FieldProblem> {
+        non_blank(&self.customer_id).map_err(|p| ("custId", p))?;
+        printable(&self.customer_id, 64).map_err(|p| ("custId", p))?;
+        if !companies.contains(self.company.as_str()) {
+            return Err(("cmpyCd", format!("unknown company '{}'", self.company)));
+        }
+        non_blank(&self.member_no).map_err(|p| ("mbrNo", p))?;
+        non_blank(&self.name).map_err(|p| ("mbrNm", p))?;
+        if !is_date(&self.birth_date) {
+            return Err((
+                "dob",
+                format!("'{}' is not a date as YYYYMMDD", self.birth_date),
+            ));
+        }
+        if self.receipt_yn != "Y" && self.receipt_yn != "N" {
+            return Err(("receiptYn", "must be \"Y\" or \"N\"".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Vendor {
+    /// Checks the fields of one vendor.
+    pub fn validate(&self) -> Result<(), FieldProblem> {
+        non_blank(&self.vendor_no).map_err(|p| ("vndrNo", p))?;
+        printable(&self.vendor_no, 32).map_err(|p| ("vndrNo", p))?;
+        non_blank(&self.interwork_no).map_err(|p| ("vndrItwkInfoNo", p))?;
+        non_blank(&self.name).map_err(|p| ("name", p))?;
+        if !(self.gate_url.starts_with('/')
+            || self.gate_url.starts_with("http://")
+            || self.gate_url.starts_with("https://"))
+        {
+            return Err((
+                "gateUrl",
+                format!(
+                    "'{}' is neither an http(s) URL nor a path on the simulator",
+                    self.gate_url
+                ),
+            ));
+        }
+        for ip in &self.allowed_ips {
+            parse_allowed(ip).map_err(|p| ("allowedIps", p))?;
+        }
+        let max = crate::domain::grant::MAX_TTL_SECONDS;
+        if self
+            .token_ttl_seconds
+            .is_some_and(|ttl| ttl == 0 || ttl > max)
+        {
+            return Err(("tokenTtlSeconds", format!("must be from 1 to {max}")));
+        }
+        Ok(())
+    }
+
+    /// The allowed addresses as networks (a bare address is a /32 or /128).
+    pub fn allowed_networks(&self) -> Vec<IpNet> {
+        self.allowed_ips
+            .iter()
+            .filter_map(|s| parse_allowed(s).ok())
+            .collect()
+    }
+}
+
+impl Consent {
+    /// Checks that the consent names a known member and vendor and a well-formed date-time.
+    pub fn validate(
+        &self,
+        members: &HashSet<&str>,
+        vendors: &HashSet<&str>,
+    ) -> Result<(), FieldProblem> {
+        if !members.contains(self.customer_id.as_str()) {
+            return Err(("custId", format!("unknown member '{}'", self.customer_id)));
+        }
+        if !vendors.contains(self.vendor_no.as_str()) {
+            return Err(("vndrNo", format!("unknown vendor '{}'", self.vendor_no)));
+        }
+        if chrono::NaiveDateTime::parse_from_str(&self.agreed_at, "%Y-%m-%d %H:%M:%S%.f").is_err() {
+            return Err((
+                "agrDts",
+                format!(
+                    "'{}' is not a date-time as YYYY-MM-DD HH:MM:SS.0",
+                    self.agreed_at
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses one entry of `allowedIps`: an address (`127.0.0.1`, `::1`) or a network (`10.0.0.0/8`).
+pub fn parse_allowed(s: &str) -> Result<IpNet, String> {
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net);
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("'{s}' is not an IP address or network"))
+}
+
+/// A company code is 3 ASCII letters or digits (`J01`, `AA5`).
+/// A company's mall domain: an `https://` URL with a host, no path beyond `/`, no query.
+pub fn check_mall_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+    if parsed.scheme() != "https" {
+        return Err(format!(
+            "'{url}' must be an https:// URL: the mall answers HTTPS only"
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("'{url}' names no host"));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "'{url}' must be a bare domain, without a path or query"
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_company_code(code: &str) -> Result<(), String> {
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(format!("'{code}' is not 3 letters or digits"))
+    }
+}
+
+fn non_blank(s: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Keys travel in URLs and forms: no control characters, no spaces, bounded length.
+fn printable(s: &str, max: usize) -> Result<(), String> {
+    if s.len() > max {
+        return Err(format!("longer than {max} characters"));
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    Ok(())
+}
+
+fn is_date(s: &str) -> bool {
+    s.len() == 8 && chrono::NaiveDate::parse_from_str(s, "%Y%m%d").is_ok()
+}
+
+fn read_file<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    optional: bool,
+) -> Result<Vec<T>, FixtureError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(cause) => {
+            return Err(FixtureError::Read {
+                path: path.to_owned(),
+                cause,
+            })
+        }
+    };
+    serde_json::from_str(&text).map_err(|source| FixtureError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allowed_entry_is_an_address_or_a_network() {
+        assert_eq!(parse_allowed("127.0.0.1").unwrap().prefix_len(), 32);
+        assert_eq!(parse_allowed("::1").unwrap().prefix_len(), 128);
+        assert_eq!(parse_allowed("10.0.0.0/8").unwrap().prefix_len(), 8);
+        assert!(parse_allowed("localhost").is_err());
+        assert!(parse_allowed("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn a_company_code_is_three_letters_or_digits() {
+        assert!(check_company_code("J01").is_ok());
+        assert!(check_company_code("J0").is_err());
+        assert!(check_company_code("J01X").is_err());
+        assert!(check_company_code("J-1").is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! Fixtures at run time: create, change and delete companies, members, vendors and consents,
+//! and reset to the loaded fixtures.
+//!
+//! Every change is checked by the same validation as the fixture files, on the whole resulting
+//! set, before anything is applied: a refused change (400, the field named) changes nothing.
+
+use actix_web::{web, HttpResponse};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::clock;
+use crate::domain::directory::Directory;
+use crate::domain::records::{Company, Consent, Fixtures, Member, Vendor};
+use crate::web::error::ApiError;
+use crate::web::state::AppState;
+
+/// A kind of fixture record.
+pub trait Record: Serialize + DeserializeOwned + Clone {
+    /// The protocol name of its key field.
+    const KEY: &'static str;
+    /// What it is called in messages.
+    const NAME: &'static str;
+    fn key(&self) -> &str;
+    fn list(f: &mut Fixtures) -> &mut Vec<Self>;
+    fn put(self, dir: &mut Directory);
+    fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError>;
+    /// What else the simulator does once the record is stored.
+    fn stored(&self, _state: &AppState) {}
+}
+
+impl Record for Company {
+    const KEY: &'static str = "cmpyCd";
+    const NAME: &'static str = "company";
+    fn key(&self) -> &str {
+        &self.code
+    }
+    fn list(f: &mut Fixtures) -> &mut Vec<Self> {
+        &mut f.companies
+    }
+    fn put(self, dir: &mut Directory) {
+        dir.put_company(self)
+    }
+    /// A new mall domain is served at once, with a certificate from the local CA.
+    fn stored(&self, state: &AppState) {
+        if let Some(url) = &self.cus_url {
+            state.serve_mall_domain(url);
+        }
+    }
+    fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError> {
+        let members: Vec<String> = dir
+            .members()
+            .filter(|m| m.company == key)
+            .map(|m| m.customer_id.clone())
+            .collect();
+        if !members.is_empty() {
+            return Err(ApiError::Conflict(format!(
+                "company '{key}' still has members ({}); delete them first",
+                members.join(", ")
+            )));
+        }
+        dir.remove_company(key);
+        Ok(())
+    }
+}
+
+impl Record for Member {
+    const KEY: &'static str = "custId";
+    const NAME: &'static str = "member";
+    fn key(&self) -> &str {
+        &self.customer_id
+    }
+    fn list(f: &mut Fixtures) -> &mut Vec<Self> {
+        &mut f.members
+    }
+    fn put(self, dir: &mut Directory) {
+        dir.put_member(self)
+    }
+    fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError> {
+        dir.remove_member(key);
+        Ok(())
+    }
+}
+
+impl Record for Vendor {
+    const KEY: &'static str = "vndrNo";
+    const NAME: &'static str = "vendor";
+    fn key(&self) -> &str {
+        &self.vendor_no
+    }
+    fn list(f: &mut Fixtures) -> &mut Vec<Self> {
+        &mut f.vendors
+    }
+    fn put(self, dir: &mut Directory) {
+        dir.put_vendor(self)
+    }
+    fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError> {
+        dir.remove_vendor(key);
+        Ok(())
+    }
+}
+
+/// `PUT /_sim/api/{kind}/{key}`: create or replace with the whole record.
+pub async fn put<R: Record>(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    store::<R>(&state, &key, body.into_inner(), false).await
+}
+
+/// `PATCH /_sim/api/{kind}/{key}`: change the given fields of an existing record.
+pub async fn patch<R: Record>(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    store::<R>(&state, &key, body.into_inner(), true).await
+}
+
+/// `DELETE /_sim/api/{kind}/{key}`.
+pub async fn delete<R: Record>(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .update_directory(|dir| {
+            let mut current = dir.to_fixtures();
+            if !R::list(&mut current)
+                .iter()
+                .any(|r| r.key() == key.as_str())
+            {
+                return Err(ApiError::NotFound(format!("unknown {} '{}'", R::NAME, key)));
+            }
+            R::remove(&key, dir)
+        })
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn store<R: Record>(
+    state: &AppState,
+    key: &str,
+    body: Value,
+    merge: bool,
+) -> Result<HttpResponse, ApiError> {
+    let Value::Object(fields) = body else {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        ));
+    };
+    if let Some(given) = fields.get(R::KEY) {
+        if given.as_str() != Some(key) {
+            return Err(ApiError::BadRequest(format!(
+                "{}: {given} in the body differs from '{key}' in the path",
+                R::KEY
+            )));
+        }
+    }
+    let (answer, record) = state
+        .store
+        .update_directory(|dir| change::<R>(dir, key, fields.clone(), merge))
+        .await??;
+    record.stored(state);
+    Ok(answer)
+}
+
+/// Applies a change to a copy of the directory's fixtures, validates the whole set, and only
+/// then to the directory.
+fn change<R: Record>(
+    dir: &mut Directory,
+    key: &str,
+    fields: serde_json::Map<String, Value>,
+    merge: bool,
+) -> Result<(HttpResponse, R), ApiError> {
+    let mut candidate = dir.to_fixtures();
+    let existing = R::list(&mut candidate).iter().position(|r| r.key() == key);
+    let mut record = match (merge, existing) {
+        (true, None) => return Err(ApiError::NotFound(format!("unknown {} '{}'", R::NAME, key))),
+        (true, Some(i)) => match serde_json::to_value(&R::list(&mut candidate)[i]) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "record is not an object"
+                )))
+            }
+        },
+        (false, _) => serde_json::Map::new(),
+    };
+    record.extend(fields);
+    record.insert(R::KEY.to_owned(), Value::String(key.to_owned()));
+    let parsed: R = crate::web::error::from_json(Value::Object(record))?;
+    match existing {
+        Some(i) => R::list(&mut candidate)[i] = parsed.clone(),
+        None => R::list(&mut candidate).push(parsed.clone()),
+    }
+    candidate
+        .validate("run-time change")
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    parsed.clone().put(dir);
+    let status = if existing.is_some() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::CREATED
+    };
+    Ok((HttpResponse::build(status).json(&parsed), parsed))
+}
+
+/// `GET /_sim/api/consents`.
+pub async fn consents(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.directory().await?.to_fixtures().consents))
+}
+
+/// `PUT /_sim/api/consents/{custId}/{vndrNo}`, body `{"agrDts": "..."}` (optional: now).
+pub async fn put_consent(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: Option<web::Json<Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let (member, vendor) = path.into_inner();
+    let agreed_at = match body.map(|b| b.into_inner()) {
+        None | Some(Value::Null) => clock::agr_dts(clock::now_ms()),
+        Some(Value::Object(map)) => {
+            if let Some(k) = map.keys().find(|k| k.as_str() != "agrDts") {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown field `{k}`, expected `agrDts`"
+                )));
+            }
+            match map.get("agrDts") {
+                None => clock::agr_dts(clock::now_ms()),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "agrDts: {other} is not a string"
+                    )))
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object".into(),
+            ))
+        }
+    };
+    let consent = Consent {
+        customer_id: member,
+        vendor_no: vendor,
+        agreed_at,
+    };
+    state
+        .store
+        .update_directory(|dir| put_consent_in(dir, consent.clone()))
+        .await?
+}
+
+fn put_consent_in(dir: &mut Directory, consent: Consent) -> Result<HttpResponse, ApiError> {
+    if dir.member(&consent.customer_id).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "unknown member '{}'",
+            consent.customer_id
+        )));
+    }
+    if dir.vendor(&consent.vendor_no).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "unknown vendor '{}'",
+            consent.vendor_no
+        )));
+    }
+    let mut candidate = dir.to_fixtures();
+    candidate.consents.push(consent.clone());
+    candidate
+        .validate("run-time change")
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    dir.put_consent(&consent);
+    Ok(HttpResponse::Ok().json(consent))
+}
+
+/// `DELETE /_sim/api/consents/{custId}/{vndrNo}`.
+pub async fn delete_consent(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (member, vendor) = path.into_inner();
+    state
+        .store
+        .update_directory(|dir| {
+            if dir.remove_consent(&member, &vendor) {
+                Ok(HttpResponse::NoContent().finish())
+            } else {
+                Err(ApiError::NotFound(format!(
+                    "member '{member}' has no consent for vendor '{vendor}'"
+                )))
+            }
+        })
+        .await?
+}
+
+/// `POST /_sim/api/reset`: back to the loaded fixtures, no tokens, empty journal, no faults.
+pub async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.reset().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "reset" })))
+}

@@ -1,0 +1,23 @@
+//! `/_sim/healthz`: 200 when ready to serve, on both listeners; 503 when the store is out of
+//! reach, so that a load balancer takes the replica out.
+
+use actix_web::{web, HttpResponse};
+
+use crate::web::state::AppState;
+
+pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
+    let live = async {
+        state.store.ready().await?;
+        state.store.live_tokens().await
+    };
+    match live.await {
+        Ok(live) => HttpResponse::Ok().json(serde_json::json!({
+            "status": "ok",
+            "liveTokens": live,
+        })),
+        Err(e) => HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "unavailable",
+            "error": e.to_string(),
+        })),
+    }
+}

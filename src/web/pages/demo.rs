@@ -1,0 +1,139 @@
+//! `/_sim/demo`: every GATE field set by hand. A partner developer points the GATE URL at their
+//! own app (`http://localhost:3000/gate`); submitting issues a real token and posts.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{gate_error, gate_post, message, render};
+use crate::protocol::gate::{self, ConsentChoice, Edits, GateRequest, Source};
+use crate::web::state::AppState;
+
+struct Choice {
+    value: String,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "demo.html")]
+struct DemoPage {
+    members: Vec<Choice>,
+    vendors: Vec<Choice>,
+}
+
+pub async fn form(state: web::Data<AppState>) -> HttpResponse {
+    let dir = match super::directory(&state).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
+    let members = dir
+        .members()
+        .filter(|m| m.active)
+        .map(|m| Choice {
+            value: format!("{}|{}", m.company, m.customer_id),
+            label: format!("{} · {} ({})", m.company, m.name, m.customer_id),
+        })
+        .collect();
+    let vendors = dir
+        .vendors()
+        .map(|v| Choice {
+            value: v.vendor.vendor_no.clone(),
+            label: format!(
+                "{} · {} → {}",
+                v.vendor.vendor_no, v.vendor.name, v.vendor.gate_url
+            ),
+        })
+        .collect();
+    render(&DemoPage { members, vendors })
+}
+
+/// The demo form as posted. Empty fields mean "as the mall would send it".
+#[derive(Deserialize)]
+pub struct DemoForm {
+    /// `cmpyCd|custId`.
+    member: String,
+    #[serde(rename = "vndrNo")]
+    vendor: String,
+    #[serde(rename = "gateUrl", default)]
+    gate_url: String,
+    #[serde(rename = "DirectFlag", default)]
+    direct_flag: String,
+    #[serde(rename = "DirectURL", default)]
+    direct_url: String,
+    #[serde(rename = "BaroItem", default)]
+    baro_item: String,
+    #[serde(rename = "ReceiptYN", default)]
+    receipt_yn: String,
+    #[serde(default)]
+    pointname: String,
+    #[serde(default)]
+    pointnamecode: String,
+    #[serde(rename = "CUS_URL", default)]
+    cus_url: String,
+    #[serde(default)]
+    consent: String,
+    #[serde(rename = "forceMemberFields", default)]
+    force_member_fields: Option<String>,
+    #[serde(default)]
+    hold: Option<String>,
+}
+
+pub async fn submit(state: web::Data<AppState>, form: web::Form<DemoForm>) -> HttpResponse {
+    let f = form.into_inner();
+    let bad = |text: &str| message(StatusCode::BAD_REQUEST, "입력 오류", text);
+    let Some((company, member)) = f.member.split_once('|') else {
+        return bad("회원을 고르세요. (choose a member)");
+    };
+    let consent = match f.consent.as_str() {
+        "" | "keep" => ConsentChoice::Keep,
+        "agree" => ConsentChoice::Agree,
+        "decline" => ConsentChoice::Decline,
+        _ => return bad("동의 선택이 잘못되었습니다. (consent must be keep, agree or decline)"),
+    };
+    let gate_url = f.gate_url.trim();
+    let usable = gate_url.is_empty()
+        || gate_url.starts_with("http://")
+        || gate_url.starts_with("https://")
+        || gate_url.starts_with('/');
+    if !usable {
+        return bad("GATE URL은 http(s) 주소여야 합니다. (the GATE URL must be an http(s) URL)");
+    }
+    let direct = f.direct_flag == "Y" || (f.direct_flag.is_empty() && !f.direct_url.is_empty());
+    let some = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+    let issued = gate::issue(
+        &state.issuer(),
+        GateRequest {
+            company: company.to_owned(),
+            customer_id: member.to_owned(),
+            vendor: f.vendor.clone(),
+            direct_url: direct
+                .then(|| f.direct_url.clone())
+                .filter(|d| !d.is_empty()),
+            baro_item: some(&f.baro_item),
+            receipt_yn: some(&f.receipt_yn),
+            ttl_seconds: None,
+            force_member_fields: f.force_member_fields.is_some(),
+            consent,
+            source: Source::Demo,
+            // The hand edits replace what the mall would have sent, before encoding.
+            edits: Edits {
+                direct_flag: f.direct_flag == "Y",
+                point_name: some(&f.pointname),
+                point_name_code: some(&f.pointnamecode),
+                cus_url: some(&f.cus_url),
+            },
+        },
+    )
+    .await;
+    let g = match issued {
+        Ok(g) => g,
+        Err(e) => return gate_error(e, "입력 오류"),
+    };
+    let action = if gate_url.is_empty() {
+        g.form_action.clone()
+    } else {
+        gate_url.to_owned()
+    };
+    gate_post(&g, &action, f.hold.is_some())
+}

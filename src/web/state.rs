@@ -1,0 +1,184 @@
+//! The shared state of a running simulator: the settings handlers need ([`Config`]) and the
+//! [`Store`], behind a cheap `Clone` handle around `Arc<Shared>`.
+
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+use ipnet::IpNet;
+
+use crate::domain::directory::Directory;
+use crate::domain::hosts::{Exposure, ServedHosts};
+use crate::domain::records::Fixtures;
+use crate::protocol::CertStatus;
+use crate::store::{Store, StoreError};
+use crate::web::client_ip::ForwardedHeader;
+
+/// What the handlers need of the settings, fixed once the listeners are bound.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CUS_URL`: the public HTTPS base, no trailing slash.
+    pub public_url: String,
+    /// The public plain-HTTP base, no trailing slash.
+    pub public_http_url: String,
+    /// Every URL the simulator gives out.
+    pub endpoints: crate::protocol::endpoints::Endpoints,
+    /// Default token lifetime, in milliseconds.
+    pub token_ttl_ms: u64,
+    /// Proxies whose forwarding headers count.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Whether the cert endpoint answers on plain HTTP.
+    pub allow_plain_http_cert: bool,
+    /// The cert endpoint's HTTP status rule.
+    pub cert_status: CertStatus,
+    /// Member fields on every GATE.
+    pub force_member_fields: bool,
+    /// The bearer token the control API requires, when it is not open (see [`crate::web::guard`]).
+    pub control_token: Option<String>,
+    /// Whether a listener is bound beyond loopback.
+    pub exposure: Exposure,
+    /// `--open-pages`: the pages stay open beyond loopback.
+    pub open_pages: bool,
+    /// The host names requests may name (`Host`, `Origin`).
+    pub served_hosts: ServedHosts,
+    /// The forwarding header trusted proxies set.
+    pub forwarded_header: ForwardedHeader,
+    /// How long a client may take to send a request body.
+    pub body_timeout: std::time::Duration,
+    /// Longest query string accepted (414 beyond).
+    pub max_query_bytes: usize,
+    /// Largest body accepted (413 beyond).
+    pub max_body_bytes: usize,
+    /// What the built-in partner's HTTPS client trusts (the local CA, or the user's chain).
+    pub tls_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl Config {
+    /// Whether the pages that show member data need the operator's sign-in.
+    pub fn pages_need_sign_in(&self) -> bool {
+        self.exposure == Exposure::Network && !self.open_pages && self.control_token.is_some()
+    }
+}
+
+/// Everything shared between requests.
+pub struct Shared {
+    pub config: Config,
+    /// Tokens, directory, faults, journal: the state replicas share (see [`crate::store`]).
+    pub store: Store,
+    /// The fixtures as loaded at start (what a reset goes back to). A std `RwLock`, held only to
+    /// clone or replace them, never across an await.
+    loaded: RwLock<Fixtures>,
+    /// The HTTPS side: the certificate chooser (told about mall domains added at run time) and
+    /// the server configuration (for the conformance kit's decoy listener).
+    pub tls: Option<TlsHandles>,
+}
+
+/// What the running simulator keeps of its TLS set-up.
+pub struct TlsHandles {
+    /// Makes certificates for hosts named at run time (a company's mall domain).
+    pub certificates: Arc<dyn Certificates>,
+    /// The HTTPS server's configuration, for the conformance kit's decoy listener.
+    pub server: rustls::ServerConfig,
+    /// Starts the conformance kit's decoy listener (the process builds servers; the edge only
+    /// asks for one).
+    pub decoy: fn(&AppState) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)>,
+}
+
+/// A certificate authority the edge can ask for a host's certificate at run time; the process
+/// (`app/tls.rs`) gives it one.
+pub trait Certificates: Send + Sync {
+    /// Serves `host` from now on, with a certificate signed by the local CA.
+    fn add_host(&self, host: &str) -> anyhow::Result<()>;
+}
+
+/// The handle the handlers get: a cheap `Clone` around `Arc<Shared>`.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, fixtures: Fixtures, store: Store, tls: Option<TlsHandles>) -> Self {
+        AppState(Arc::new(Shared {
+            config,
+            store,
+            loaded: RwLock::new(fixtures),
+            tls,
+        }))
+    }
+}
+
+impl AppState {
+    /// Starts the conformance kit's decoy listener: this simulator's routes on the spoofed mall
+    /// address, stopped by the caller.
+    pub fn start_decoy(&self) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+        match &self.tls {
+            Some(tls) => (tls.decoy)(self),
+            None => Err(std::io::Error::other("no TLS configuration")),
+        }
+    }
+}
+
+impl Shared {
+    /// What issuing a GATE needs of this simulator.
+    pub fn issuer(&self) -> crate::protocol::gate::Issuer<'_> {
+        crate::protocol::gate::Issuer {
+            store: &self.store,
+            endpoints: &self.config.endpoints,
+            token_ttl_ms: self.config.token_ttl_ms,
+            force_member_fields: self.config.force_member_fields,
+        }
+    }
+
+    /// Serves a company's mall domain from now on: a certificate for its host, signed by the
+    /// local CA, without a restart and without anything new to trust.
+    pub fn serve_mall_domain(&self, cus_url: &str) {
+        let (Some(tls), Some(host)) = (&self.tls, crate::domain::hosts::host_of_url(cus_url))
+        else {
+            return;
+        };
+        if let Err(e) = tls.certificates.add_host(&host) {
+            tracing::warn!("cannot serve a certificate for {host}: {e:#}");
+        }
+    }
+
+    /// The fixtures loaded at start (or last reloaded).
+    pub fn loaded(&self) -> Fixtures {
+        self.loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Back to the loaded fixtures: no run-time changes, consents or deliveries beyond them, no
+    /// tokens, an empty journal, no faults.
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        self.store.reset(&self.loaded()).await
+    }
+
+    /// Takes newly loaded fixtures (a watched file changed): they replace the directory and
+    /// become what a reset goes back to. What was delivered to whom is kept, so an unchanged
+    /// member is not sent again.
+    pub async fn reload(&self, fixtures: Fixtures) -> Result<(), StoreError> {
+        self.store
+            .update_directory(|dir| {
+                let mut fresh = Directory::from_fixtures(&fixtures);
+                fresh.carry_deliveries_from(dir);
+                *dir = fresh;
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .await?
+            .unwrap_or_else(|never| match never {});
+        for c in &fixtures.companies {
+            if let Some(url) = &c.cus_url {
+                self.serve_mall_domain(url);
+            }
+        }
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = fixtures;
+        Ok(())
+    }
+}
