@@ -256,7 +256,7 @@ impl Application {
         let handle = self.handle();
         let housekeeping = self.state.store.spawn_housekeeping();
         let noise = actix_web::rt::spawn(crate::app::telemetry::summarize());
-        let calls = actix_web::rt::spawn(crate::app::telemetry::summarize_calls());
+        let calls = actix_web::rt::spawn(crate::web::log::summarize_calls());
         let watcher = self.watch.clone().map(|dir| {
             actix_web::rt::spawn(crate::app::watch::run(
                 self.state.clone(),

@@ -19,15 +19,12 @@ static MALFORMED: AtomicU64 = AtomicU64::new(0);
 /// TLS clients that sent an IP address (or another illegal name) as SNI.
 static ODD_SNI: AtomicU64 = AtomicU64::new(0);
 
-/// The error text of the dropped-connection fault: actix logs it, and it is not an error.
-pub const INJECTED_DROP: &str = "injected fault: connection dropped";
-
 /// Events that an injected fault causes on purpose, neither logged nor counted.
 static ON_PURPOSE: AtomicU64 = AtomicU64::new(0);
 
 /// Which counter a log event of this target and message belongs to, if it is client noise.
 fn noise(target: &str, message: &str) -> Option<&'static AtomicU64> {
-    if message.contains(INJECTED_DROP) {
+    if message.contains(crate::web::log::INJECTED_DROP) {
         return Some(&ON_PURPOSE);
     }
     if target.starts_with("actix_http::h1") && message.contains("parse error") {
@@ -76,49 +73,6 @@ impl<S: Subscriber> Filter<S> for CountNoise {
                 false
             }
             None => true,
-        }
-    }
-}
-
-/// Protocol calls logged one by one each second; past that they are counted and summed up once
-/// a second. A partner developer sees every call; a load test neither floods the terminal nor
-/// pays a formatted line per request (at 150,000 calls a second the lines alone halved the
-/// throughput of the cert endpoint in the benchmark).
-pub const CALL_LINES_PER_SECOND: u64 = 50;
-
-static CALL_SECOND: AtomicU64 = AtomicU64::new(0);
-static CALL_LINES: AtomicU64 = AtomicU64::new(0);
-static CALLS_UNLOGGED: AtomicU64 = AtomicU64::new(0);
-
-/// Whether this protocol call gets its own info line (counted when it does not).
-pub fn call_line(now_ms: u64) -> bool {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return false;
-    }
-    let second = now_ms / 1000;
-    if CALL_SECOND.swap(second, Ordering::Relaxed) != second {
-        CALL_LINES.store(0, Ordering::Relaxed);
-    }
-    if CALL_LINES.fetch_add(1, Ordering::Relaxed) < CALL_LINES_PER_SECOND {
-        true
-    } else {
-        CALLS_UNLOGGED.fetch_add(1, Ordering::Relaxed);
-        false
-    }
-}
-
-/// Writes, once a second, how many protocol calls were not logged one by one. Runs until
-/// aborted.
-pub async fn summarize_calls() {
-    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let unlogged = CALLS_UNLOGGED.swap(0, Ordering::Relaxed);
-        if unlogged > 0 {
-            tracing::info!(
-                unlogged,
-                "{unlogged} more protocol calls in the last second (over {CALL_LINES_PER_SECOND} a second are counted, not logged one by one; the journal has each)"
-            );
         }
     }
 }

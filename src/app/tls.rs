@@ -159,15 +159,6 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A client configuration that trusts exactly the given certificates (the built-in partner and
-/// the tests use it to call the cert endpoint as a partner would).
-pub fn client_config(trusted: &[CertificateDer<'static>]) -> anyhow::Result<rustls::ClientConfig> {
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots(trusted)?)
-        .with_no_client_auth())
-}
-
 fn roots(trusted: &[CertificateDer<'static>]) -> anyhow::Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in trusted {

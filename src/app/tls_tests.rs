@@ -2,6 +2,7 @@
 //! rustls clients trusting only what a partner would (ca.pem).
 
 use super::*;
+use crate::conform::browser::client_config;
 use crate::domain::hosts::host_of_url;
 use rustls::{CertificateError, ClientConnection, ServerConnection, StreamOwned};
 use std::io::{Read, Write};

@@ -39,7 +39,7 @@ impl Browser {
     /// A browser that trusts `trusted` (the simulator's CA) for partners served over HTTPS.
     pub fn new(trusted: &[rustls::pki_types::CertificateDer<'static>], timeout: Duration) -> Self {
         Browser {
-            tls: crate::app::tls::client_config(trusted).ok().map(Arc::new),
+            tls: client_config(trusted).ok().map(Arc::new),
             timeout,
             jar: BTreeMap::new(),
         }
@@ -179,4 +179,23 @@ impl Browser {
         }
         names
     }
+}
+
+/// A client configuration that trusts exactly the given certificates (the built-in partner and
+/// the tests use it to call the cert endpoint as a partner would).
+pub fn client_config(
+    trusted: &[rustls::pki_types::CertificateDer<'static>],
+) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in trusted {
+        roots.add(cert.clone())?;
+    }
+    Ok(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
 }

@@ -261,13 +261,7 @@ impl Fixtures {
                 field,
                 problem,
             };
-            check_company_code(&c.code).map_err(|p| bad("cmpyCd", p))?;
-            non_blank(&c.name).map_err(|p| bad("name", p))?;
-            non_blank(&c.point_name).map_err(|p| bad("pntNm", p))?;
-            non_blank(&c.mobile_point_name).map_err(|p| bad("moblPntNm", p))?;
-            if let Some(url) = &c.cus_url {
-                check_mall_url(url).map_err(|p| bad("cusUrl", p))?;
-            }
+            c.validate().map_err(|(field, p)| bad(field, p))?;
             if !codes.insert(c.code.as_str()) {
                 return Err(bad("cmpyCd", "duplicate company code".into()));
             }
@@ -328,6 +322,20 @@ impl Fixtures {
 
 /// A field name and what is wrong with it.
 pub type FieldProblem = (&'static str, String);
+
+impl Company {
+    /// Checks the fields of one company.
+    pub fn validate(&self) -> Result<(), FieldProblem> {
+        check_company_code(&self.code).map_err(|p| ("cmpyCd", p))?;
+        non_blank(&self.name).map_err(|p| ("name", p))?;
+        non_blank(&self.point_name).map_err(|p| ("pntNm", p))?;
+        non_blank(&self.mobile_point_name).map_err(|p| ("moblPntNm", p))?;
+        if let Some(url) = &self.cus_url {
+            check_mall_url(url).map_err(|p| ("cusUrl", p))?;
+        }
+        Ok(())
+    }
+}
 
 impl Member {
     /// Checks the fields of one member against the known company codes.

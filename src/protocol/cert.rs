@@ -14,10 +14,10 @@ use super::ResultCode;
 use crate::domain::clock;
 use crate::domain::event::Text;
 use crate::domain::grant::{Redeem, TokenView};
+use crate::domain::hosts::Caller;
 use crate::domain::{OtpToken, TokenFormatError};
 use crate::protocol::endpoints::Endpoints;
 use crate::store::{Lookup, Store, StoreError, Visit};
-use crate::web::client_ip::Caller;
 
 /// The decided answer of one call.
 #[derive(Debug)]

@@ -7,6 +7,7 @@ pub mod cert;
 pub mod check;
 pub mod endpoints;
 pub mod gate;
+pub mod join;
 pub mod params;
 
 use std::sync::LazyLock;

@@ -149,7 +149,7 @@ impl actix_web::body::MessageBody for DroppedConnection {
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
         std::task::Poll::Ready(Some(Err(std::io::Error::other(
-            crate::app::telemetry::INJECTED_DROP,
+            crate::web::log::INJECTED_DROP,
         ))))
     }
 }

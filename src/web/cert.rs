@@ -162,7 +162,7 @@ fn token_sent(param: Option<&TokenParam>) -> TokenSent {
 
 /// One info line per call: the masked token, the result, the reason.
 fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str, now_ms: u64) {
-    if !crate::app::telemetry::call_line(now_ms) {
+    if !crate::web::log::call_line(now_ms) {
         return;
     }
     tracing::info!(

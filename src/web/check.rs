@@ -37,7 +37,7 @@ pub async fn handle(
             "forced by an injected fault ({}); the parameters were not looked at",
             note.as_deref().unwrap_or_default()
         );
-        if crate::app::telemetry::call_line(crate::domain::clock::now_ms()) {
+        if crate::web::log::call_line(crate::domain::clock::now_ms()) {
             tracing::info!(ip = %info.ip, answer = "-", "CHECKURL call: {reason}");
         }
         state.store.record(
@@ -47,7 +47,7 @@ pub async fn handle(
         return call::replacement(*replacement, Endpoint::Check);
     }
     let outcome = decide(&dir, &params);
-    if crate::app::telemetry::call_line(crate::domain::clock::now_ms()) {
+    if crate::web::log::call_line(crate::domain::clock::now_ms()) {
         tracing::info!(ip = %info.ip, answer = outcome.answer, "CHECKURL call: {}", outcome.reason);
     }
     let res = HttpResponse::Ok()

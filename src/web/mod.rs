@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod log;
 pub mod openapi;
 pub mod pages;
 pub mod session;

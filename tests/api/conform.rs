@@ -153,7 +153,7 @@ async fn cert(url: &str, chain: &[u8]) -> Value {
     let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(chain)
         .collect::<Result<_, _>>()
         .unwrap();
-    let tls = benecafe_sim::app::tls::client_config(&roots).unwrap();
+    let tls = benecafe_sim::conform::browser::client_config(&roots).unwrap();
     let client = awc::Client::builder()
         .connector(awc::Connector::new().rustls_0_23(Arc::new(tls)))
         .finish();

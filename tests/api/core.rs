@@ -47,7 +47,8 @@ async fn a_used_token_answers_404_even_once_it_has_expired() {
 }
 
 /// The tokens a state file holds.
-fn saved_tokens(path: &std::path::Path) -> Vec<String> {
+/// The saved tokens, each with its expiry.
+fn saved_tokens(path: &std::path::Path) -> Vec<(String, u64)> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
@@ -56,15 +57,19 @@ fn saved_tokens(path: &std::path::Path) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["otpToken"].as_str().unwrap().to_owned())
+        .map(|t| {
+            let token = t["otpToken"].as_str().unwrap().to_owned();
+            (token, t["expiresMs"].as_u64().unwrap())
+        })
         .collect()
 }
 
 #[actix_web::test]
-async fn bulk_issued_and_hand_expired_tokens_reach_the_next_save() {
+async fn bulk_issued_and_hand_expired_tokens_reach_the_next_save_and_answer_as_before_after_a_restart(
+) {
     let data = tempfile::tempdir().unwrap();
     let state = data.path().join("state.json");
-    let sim = SimProcess::start(
+    let mut sim = SimProcess::start(
         data.path(),
         &[
             "--state",
@@ -87,11 +92,11 @@ async fn bulk_issued_and_hand_expired_tokens_reach_the_next_save() {
         .await
         .unwrap();
     let tokens: Vec<String> = serde_json::from_value(issued["tokens"].clone()).unwrap();
-    let wait_for = |want: usize| {
+    let wait_for = |done: Box<dyn Fn(&[(String, u64)]) -> bool>| {
         let state = state.clone();
         async move {
             for _ in 0..50 {
-                if saved_tokens(&state).len() == want {
+                if done(&saved_tokens(&state)) {
                     return true;
                 }
                 actix_web::rt::time::sleep(Duration::from_millis(100)).await;
@@ -99,14 +104,47 @@ async fn bulk_issued_and_hand_expired_tokens_reach_the_next_save() {
             false
         }
     };
-    assert!(wait_for(3).await, "the bulk tokens were saved");
+    assert!(
+        wait_for(Box::new(|saved| saved.len() == 3)).await,
+        "the bulk tokens were saved"
+    );
     client
         .post(format!("{}/_sim/api/tokens/{}/expire", sim.http, tokens[0]))
         .send()
         .await
         .unwrap();
-    assert!(wait_for(2).await, "the expired token left the saved state");
-    assert!(!saved_tokens(&state).contains(&tokens[0]));
+    let expired = tokens[0].clone();
+    let now = benecafe_sim::domain::clock::now_ms();
+    assert!(
+        wait_for(Box::new(move |saved| saved
+            .iter()
+            .any(|(t, expires)| *t == expired && *expires <= now + 1000)))
+        .await,
+        "the expired token's new expiry reached the saved state"
+    );
+    assert_eq!(
+        saved_tokens(&state).len(),
+        3,
+        "an expired token is kept for its retention"
+    );
+    // After a restart the expired token still answers 401 (not 404), the others OK.
+    assert!(sim.terminate());
+    let sim = SimProcess::start(data.path(), &["--state", state.to_str().unwrap()])
+        .await
+        .unwrap();
+    let https = sim.client(data.path());
+    let cert = |token: &str| {
+        https
+            .get(format!(
+                "{}/sso/vendorUserCertTonken?otpTokenp={token}",
+                sim.https
+            ))
+            .send()
+    };
+    let expired: Value = cert(&tokens[0]).await.unwrap().json().await.unwrap();
+    assert_eq!(expired["resultCode"], "401", "{expired}");
+    let live: Value = cert(&tokens[1]).await.unwrap().json().await.unwrap();
+    assert_eq!(live["resultCode"], "OK", "{live}");
 }
 
 #[actix_web::test]

@@ -138,7 +138,8 @@ fn healthz_via(addr: &str, sni: &str, ca: &[u8]) -> Result<String, String> {
     let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(ca)
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    let config = benecafe_sim::app::tls::client_config(&roots).map_err(|e| e.to_string())?;
+    let config =
+        benecafe_sim::conform::browser::client_config(&roots).map_err(|e| e.to_string())?;
     let name =
         rustls::pki_types::ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
     let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;

@@ -158,7 +158,8 @@ impl TestApp {
         let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&self.cert_pem)
             .collect::<Result<_, _>>()
             .expect("PEM certificate");
-        let config = benecafe_sim::app::tls::client_config(&chain).expect("client TLS config");
+        let config =
+            benecafe_sim::conform::browser::client_config(&chain).expect("client TLS config");
         let builder = awc::Client::builder()
             .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
             .timeout(Duration::from_secs(30));
@@ -394,7 +395,7 @@ impl SimProcess {
         let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
             .unwrap();
-        let config = benecafe_sim::app::tls::client_config(&chain).unwrap();
+        let config = benecafe_sim::conform::browser::client_config(&chain).unwrap();
         awc::Client::builder()
             .connector(awc::Connector::new().rustls_0_23(Arc::new(config)).limit(0))
             .timeout(Duration::from_secs(30))

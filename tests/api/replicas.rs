@@ -15,7 +15,11 @@ use serde_json::{json, Value};
 use crate::helpers::{RedisServer, SimProcess};
 
 /// Two replicas on `redis`, sharing one data folder (one CA, as on a shared volume).
-async fn replicas(redis: &RedisServer, data: &Path, extra: &[&str]) -> (SimProcess, SimProcess) {
+pub(crate) async fn replicas(
+    redis: &RedisServer,
+    data: &Path,
+    extra: &[&str],
+) -> (SimProcess, SimProcess) {
     let store = redis.url();
     let mut args = vec!["--store", store.as_str()];
     args.extend_from_slice(extra);

@@ -16,13 +16,13 @@ use benecafe_sim::store::{Lookup, Store, StoreError, StoreKind, StoreOptions};
 
 use crate::helpers::{shipped_fixtures, RedisServer};
 
-const MAX_LIVE: usize = 50;
+pub(crate) const MAX_LIVE: usize = 50;
 
-fn fixtures() -> Fixtures {
+pub(crate) fn fixtures() -> Fixtures {
     Fixtures::load(&shipped_fixtures()).unwrap()
 }
 
-fn options() -> StoreOptions {
+pub(crate) fn options() -> StoreOptions {
     StoreOptions {
         max_live_tokens: MAX_LIVE,
         retention_ms: 60_000,
@@ -32,28 +32,24 @@ fn options() -> StoreOptions {
     }
 }
 
-fn memory() -> Store {
-    Store::memory(&fixtures(), options())
-}
-
-async fn redis(server: &RedisServer) -> Store {
+pub(crate) async fn redis(server: &RedisServer) -> Store {
     Store::open(&StoreKind::Redis(server.url()), &fixtures(), options())
         .await
         .unwrap()
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     benecafe_sim::domain::clock::now_ms()
 }
 
-const LOCAL: &str = "127.0.0.1";
+pub(crate) const LOCAL: &str = "127.0.0.1";
 const STRANGER: &str = "203.0.113.10";
 
-fn ip(s: &str) -> Option<IpAddr> {
+pub(crate) fn ip(s: &str) -> Option<IpAddr> {
     Some(s.parse().unwrap())
 }
 
-async fn grant(store: &Store, vendor: &str) -> Grant {
+pub(crate) async fn grant(store: &Store, vendor: &str) -> Grant {
     let dir = store.directory().await.unwrap();
     Grant {
         company: dir.company("J01").unwrap().0.clone(),
@@ -80,7 +76,7 @@ fn used(lookup: &Lookup) -> &'static str {
     }
 }
 
-async fn visit(
+pub(crate) async fn visit(
     store: &Store,
     token: &benecafe_sim::domain::OtpToken,
     caller: &str,
@@ -137,11 +133,20 @@ async fn maximum(store: &Store) {
     store.issue(g, now(), now() + 60_000).await.unwrap();
 }
 
-/// Many concurrent uses of one token: exactly one wins.
+/// Many concurrent uses of one token, each a task of its own on a multi-threaded runtime:
+/// exactly one wins.
 async fn one_winner(store: &Store) {
     let token = issue(store, 60_000).await;
-    let tries = (0..200).map(|_| visit(store, &token, LOCAL));
-    let results = futures_util::future::join_all(tries).await;
+    let tries: Vec<_> = (0..200)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { visit(&store, &token, LOCAL).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tries {
+        results.push(t.await.unwrap());
+    }
     assert_eq!(results.iter().filter(|r| **r == "redeemed").count(), 1);
     assert_eq!(
         results.iter().filter(|r| **r == "already used").count(),
@@ -287,6 +292,50 @@ async fn journal(store: &Store) {
     assert!(store.journal().await.unwrap().is_empty());
 }
 
+/// One lifetime rule for both stores: a token stops counting as live the moment it is used or
+/// expired through the API; expiring again keeps the earlier end; used and expired tokens are
+/// remembered until their expiry plus the retention (3 s here), then forgotten.
+async fn lifetimes(store: &Store) {
+    let _housekeeping = store.spawn_housekeeping();
+    let expired = issue(store, 60_000).await;
+    assert_eq!(store.live_tokens().await.unwrap(), 1);
+    assert!(store.expire(&expired, now()).await.unwrap());
+    assert_eq!(
+        store.live_tokens().await.unwrap(),
+        0,
+        "an expired token stops counting at once"
+    );
+    let end = store.peek(&expired).await.unwrap().unwrap().expires_ms;
+    assert!(store.expire(&expired, now() + 10_000).await.unwrap());
+    assert_eq!(
+        store.peek(&expired).await.unwrap().unwrap().expires_ms,
+        end,
+        "an earlier end is kept"
+    );
+    let used = issue(store, 300).await;
+    assert_eq!(visit(store, &used, LOCAL).await, "redeemed");
+    let expires = store.peek(&used).await.unwrap().unwrap().expires_ms;
+    // Past its expiry, after the memory store's sweeper has run at least once since.
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (expires + 1_200).saturating_sub(now()),
+    ))
+    .await;
+    assert_eq!(visit(store, &used, LOCAL).await, "already used");
+    assert_eq!(visit(store, &expired, LOCAL).await, "expired");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    while visit(store, &used, LOCAL).await != "unknown" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a used token is forgotten after its expiry plus the retention"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        now() >= expires + RETENTION_MS,
+        "forgotten only once the retention was over"
+    );
+}
+
 /// Reset: no tokens, faults, events or run-time changes left.
 async fn reset(store: &Store) {
     let token = issue(store, 60_000).await;
@@ -313,48 +362,66 @@ async fn reset(store: &Store) {
     assert!(store.journal().await.unwrap().is_empty());
 }
 
-async fn suite(store: impl Fn() -> futures_util::future::BoxFuture<'static, Store>) {
-    tokens(&store().await).await;
-    maximum(&store().await).await;
-    one_winner(&store().await).await;
-    faults(&store().await).await;
-    directory(&store().await).await;
-    journal(&store().await).await;
-    reset(&store().await).await;
+/// How long used and expired tokens are remembered in the lifetime case.
+const RETENTION_MS: u64 = 3_000;
+
+async fn suite(store: impl Fn(StoreOptions) -> futures_util::future::BoxFuture<'static, Store>) {
+    tokens(&store(options()).await).await;
+    maximum(&store(options()).await).await;
+    one_winner(&store(options()).await).await;
+    faults(&store(options()).await).await;
+    directory(&store(options()).await).await;
+    journal(&store(options()).await).await;
+    reset(&store(options()).await).await;
+    let short = StoreOptions {
+        retention_ms: RETENTION_MS,
+        ..options()
+    };
+    lifetimes(&store(short).await).await;
 }
 
-#[actix_web::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_memory_store_keeps_the_rules() {
-    suite(|| Box::pin(async { memory() })).await;
+    suite(|options| Box::pin(async { Store::memory(&fixtures(), options) })).await;
 }
 
-#[actix_web::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
 async fn the_redis_store_keeps_the_same_rules() {
     let server = Arc::new(RedisServer::start(false).await);
-    suite(|| {
+    suite(|options| {
         let server = server.clone();
         Box::pin(async move {
             // Each case starts from an empty Redis, as each memory case from a new store.
             server.cli(&["FLUSHALL"]);
-            redis(&server).await
+            Store::open(&StoreKind::Redis(server.url()), &fixtures(), options)
+                .await
+                .unwrap()
         })
     })
     .await;
 }
 
 /// Two stores on one Redis (two replicas): a token issued through one is used once through
-/// either; a directory change through one is seen by the other's next call; concurrent changes
+/// either (200 tasks at once, half through each); a directory change through one is seen by the other's next call; concurrent changes
 /// through both are all kept (each retried on the other's write, none lost).
-#[actix_web::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
 async fn two_stores_on_one_redis_share_one_truth() {
     let server = RedisServer::start(false).await;
     let (a, b) = (redis(&server).await, redis(&server).await);
     let token = issue(&a, 60_000).await;
-    let tries = (0..100).flat_map(|_| [visit(&a, &token, LOCAL), visit(&b, &token, LOCAL)]);
-    let results = futures_util::future::join_all(tries).await;
-    assert_eq!(results.iter().filter(|r| **r == "redeemed").count(), 1);
+    let tries: Vec<_> = (0..200)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { visit(&store, &token, LOCAL).await })
+        })
+        .collect();
+    let mut redeemed = 0;
+    for t in tries {
+        redeemed += usize::from(t.await.unwrap() == "redeemed");
+    }
+    assert_eq!(redeemed, 1);
 
     // A change through a is seen by b's very next cert call (not a cached copy).
     a.update_directory(|d| Ok::<_, ()>(d.remove_vendor("VR000216")))
@@ -396,110 +463,4 @@ async fn two_stores_on_one_redis_share_one_truth() {
             Some("20260101120001")
         );
     }
-}
-
-/// A journal read while events keep coming answers once its own events are written, not when
-/// the stream of events ends.
-#[actix_web::test]
-#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
-async fn a_journal_read_under_steady_recording_answers_at_once() {
-    let server = RedisServer::start(false).await;
-    let store = redis(&server).await;
-    let recording = async {
-        let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
-        while std::time::Instant::now() < until {
-            for _ in 0..20 {
-                store.record(
-                    now(),
-                    EventKind::Login {
-                        via: "login".into(),
-                        cmpy_cd: "J01".into(),
-                        mbr_id: "steady".into(),
-                        cust_id: None,
-                        result: "refused".into(),
-                        reason: "load".into(),
-                        location: None,
-                    },
-                );
-            }
-            tokio::task::yield_now().await;
-        }
-    };
-    let reading = async {
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
-        let started = std::time::Instant::now();
-        let read = tokio::time::timeout(std::time::Duration::from_secs(1), store.journal()).await;
-        (
-            read.map(|r| r.map(|events| events.len())),
-            started.elapsed(),
-        )
-    };
-    let ((), (read, took)) = futures_util::future::join(recording, reading).await;
-    let events = read.expect("the read answered within a second").unwrap();
-    assert!(
-        events > 0,
-        "it saw the events recorded before it ({took:?})"
-    );
-}
-
-/// A live-token maximum of 0 refuses issuing at once (it does not draw token after token).
-#[actix_web::test]
-#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
-async fn a_maximum_of_zero_live_tokens_refuses_at_once() {
-    let server = RedisServer::start(false).await;
-    let options = StoreOptions {
-        max_live_tokens: 0,
-        ..options()
-    };
-    let store = Store::open(&StoreKind::Redis(server.url()), &fixtures(), options)
-        .await
-        .unwrap();
-    let g = grant(&store, "VR000216").await;
-    let issued = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        store.issue(g, now(), now() + 60_000),
-    )
-    .await
-    .expect("answered");
-    assert!(matches!(issued, Err(StoreError::Full(0))), "{issued:?}");
-}
-
-/// A reset forgets every token however many there are (they are removed in chunks inside one
-/// script), and the other replicas see the fresh directory at their next call.
-#[actix_web::test]
-#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
-async fn a_reset_forgets_thousands_of_tokens_for_every_replica() {
-    let server = RedisServer::start(false).await;
-    let (url, seed) = (server.url(), fixtures());
-    let mut stores = Vec::new();
-    for _ in 0..2 {
-        let options = StoreOptions {
-            max_live_tokens: 10_000,
-            ..options()
-        };
-        let kind = StoreKind::Redis(url.clone());
-        stores.push(Store::open(&kind, &seed, options).await.unwrap());
-    }
-    let (a, b) = (&stores[0], &stores[1]);
-    let g = grant(a, "VR000216").await;
-    let mut tokens = Vec::new();
-    for _ in 0..2_500 {
-        tokens.push(a.issue(g.clone(), now(), now() + 60_000).await.unwrap());
-    }
-    b.update_directory(|d| Ok::<_, ()>(d.remove_vendor("VR000452")))
-        .await
-        .unwrap()
-        .unwrap();
-    a.reset(&fixtures()).await.unwrap();
-    assert_eq!(
-        server.cli(&["EVAL", "return #redis.call('KEYS', 'bsim:t:*')", "0"]),
-        "0"
-    );
-    assert_eq!(b.live_tokens().await.unwrap(), 0);
-    assert_eq!(visit(b, &tokens[2_499], LOCAL).await, "unknown");
-    let v = b.cert_visit(None, ip(LOCAL), now()).await.unwrap();
-    assert!(
-        v.dir.vendor("VR000452").is_some(),
-        "b reads the reset directory"
-    );
 }

@@ -13,6 +13,7 @@ use super::{message, render};
 use crate::domain::directory::Directory;
 use crate::domain::event::EventKind;
 use crate::domain::records::Member;
+use crate::protocol::join::{by_login_id, JoinError};
 use crate::web::session::Session;
 use crate::web::state::AppState;
 
@@ -239,13 +240,13 @@ pub async fn sso_gate(
             &format!("고객사 코드 '{}'가 없습니다. (unknown company)", f.company),
         );
     };
-    let (member, result) = match by_login_id(&dir, &f.company, &f.login_id) {
-        Some(m) => (m, "ok"),
-        None if company.auto_join => match join(&state, &f).await {
-            Ok(m) => (m, "joined"),
-            Err(page) => return page,
-        },
-        None => {
+    let _ = company;
+    let joined =
+        crate::protocol::join::member_or_join(&state.store, &f.company, &f.login_id, &f.name).await;
+    let (member, result) = match joined {
+        Ok((m, true)) => (m, "joined"),
+        Ok((m, false)) => (m, "ok"),
+        Err(JoinError::NotMember(_)) => {
             journal(
                 &state,
                 "loginSsoGate",
@@ -261,6 +262,20 @@ pub async fn sso_gate(
                 "가입되지 않은 회원",
                 "복리후생관에 가입되지 않은 회원입니다. 고객사의 자동 가입(autoJoin)이 꺼져 있습니다. (unknown member; the company has no auto-join)",
             );
+        }
+        Err(JoinError::Store(e)) => {
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "잠시 후 다시 시도하세요",
+                &e.to_string(),
+            )
+        }
+        Err(e) => {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "가입할 수 없습니다",
+                &format!("자동 가입 실패 ({e})"),
+            )
         }
     };
     if !member.active {
@@ -301,74 +316,6 @@ pub async fn sso_gate(
         Some(&to),
     );
     logged_in(&req, &member, &to)
-}
-
-/// Creates a member from the company-side entry (auto-join): a new `custId` in the mall's form
-/// (company code, `A`, eight digits), the ID and name given, nothing else known yet.
-async fn join(state: &AppState, f: &SsoGateForm) -> Result<Member, HttpResponse> {
-    let bad = |why: &str| {
-        message(
-            StatusCode::BAD_REQUEST,
-            "가입할 수 없습니다",
-            &format!("자동 가입 실패 (auto-join refused): {why}"),
-        )
-    };
-    if f.login_id.trim().is_empty() || f.name.trim().is_empty() {
-        return Err(bad("memID and mbrNm are required"));
-    }
-    let company = f.company.clone();
-    let joined = state
-        .store
-        .update_directory(|dir| {
-            let n = dir.members().filter(|m| m.company == company).count() + 1;
-            let mut seq = n;
-            let customer_id = loop {
-                let id = format!("{company}A{:08}", 90_000_000 + seq);
-                if dir.member(&id).is_none() {
-                    break id;
-                }
-                seq += 1;
-            };
-            let member = Member {
-                customer_id: customer_id.clone(),
-                company: company.clone(),
-                member_no: format!("{company}{:011}", 90_000_000 + seq),
-                login_id: f.login_id.clone(),
-                name: f.name.clone(),
-                employee_no: String::new(),
-                birth_date: "19900101".into(),
-                home_phone: String::new(),
-                postal_code: String::new(),
-                base_address: String::new(),
-                detail_address: String::new(),
-                point_balance: 0,
-                receipt_yn: "N".into(),
-                active: true,
-                password: None,
-            };
-            let mut candidate = dir.to_fixtures();
-            candidate.members.push(member.clone());
-            candidate.validate("auto-join").map_err(|e| e.to_string())?;
-            dir.put_member(member.clone());
-            Ok::<_, String>(member)
-        })
-        .await;
-    match joined {
-        Ok(Ok(m)) => Ok(m),
-        Ok(Err(why)) => Err(bad(&why)),
-        Err(e) => Err(message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "잠시 후 다시 시도하세요",
-            &e.to_string(),
-        )),
-    }
-}
-
-/// The active member of `company` whose login ID is `login_id`.
-fn by_login_id(dir: &Directory, company: &str, login_id: &str) -> Option<Member> {
-    dir.members()
-        .find(|m| m.company == company && m.login_id == login_id)
-        .map(|m| (**m).clone())
 }
 
 /// Where to go after logging in: `lc` when it points at this simulator (a path, or an absolute

@@ -197,7 +197,7 @@ async fn call_cert(state: &AppState, token: &str) -> CertResult {
         body: String::new(),
         ok: false,
     };
-    let tls = match crate::app::tls::client_config(&state.config.tls_chain) {
+    let tls = match crate::conform::browser::client_config(&state.config.tls_chain) {
         Ok(c) => c,
         Err(e) => return failed(&url, format!("TLS set-up failed: {e}")),
     };
