@@ -47,6 +47,9 @@ async fn a_used_token_answers_404_even_once_it_has_expired() {
 }
 
 /// The tokens a state file holds.
+/// A test of the saved tokens.
+type Saved = dyn Fn(&[(String, u64)]) -> bool;
+
 /// The saved tokens, each with its expiry.
 fn saved_tokens(path: &std::path::Path) -> Vec<(String, u64)> {
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -92,7 +95,7 @@ async fn bulk_issued_and_hand_expired_tokens_reach_the_next_save_and_answer_as_b
         .await
         .unwrap();
     let tokens: Vec<String> = serde_json::from_value(issued["tokens"].clone()).unwrap();
-    let wait_for = |done: Box<dyn Fn(&[(String, u64)]) -> bool>| {
+    let wait_for = |done: Box<Saved>| {
         let state = state.clone();
         async move {
             for _ in 0..50 {
