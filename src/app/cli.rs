@@ -38,7 +38,8 @@ pub struct ConformArgs {
     /// The vendor whose GATE is tested (its `gateUrl` from the fixtures).
     #[arg(long = "vendor")]
     pub vendor: String,
-    /// The member to test with. Default: the first active member.
+    /// The member to test with. Default: the first active member (by key) of a company served
+    /// on the simulator's own domain, else of any company.
     #[arg(long)]
     pub member: Option<String>,
     /// Write a JUnit XML report here.

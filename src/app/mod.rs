@@ -4,6 +4,7 @@
 
 mod application;
 pub mod cli;
+pub mod reference;
 mod run;
 pub mod settings;
 pub mod telemetry;

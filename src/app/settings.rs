@@ -30,8 +30,9 @@ pub struct Settings {
     #[arg(long, env = "SIM_FIXTURES")]
     pub fixtures: Option<PathBuf>,
 
-    /// PEM certificate chain for the HTTPS listener. Without it the simulator makes a
-    /// self-signed certificate for localhost, 127.0.0.1 and ::1 at first start and reuses it.
+    /// PEM certificate chain for the HTTPS listener. Without it the simulator makes a local CA
+    /// at first start (kept in --data-dir as ca.pem, the file partners trust) and signs a
+    /// certificate with it for each host it serves, chosen by SNI.
     #[arg(long, env = "SIM_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 
@@ -44,7 +45,7 @@ pub struct Settings {
     #[arg(long, env = "SIM_TLS_HOSTS", value_delimiter = ',')]
     pub tls_hosts: Vec<String>,
 
-    /// Folder where the generated certificate and key are kept. Default: the platform's data
+    /// Folder where the local CA (ca.pem and its key) is kept. Default: the platform's data
     /// folder ($XDG_DATA_HOME or ~/.local/share)/benecafe-sim, else ./.sim-data.
     #[arg(long, env = "SIM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -55,7 +56,8 @@ pub struct Settings {
     pub public_url: Option<String>,
 
     /// Public plain-HTTP base URL, used for pages a browser opens (POPUPURL, the built-in
-    /// partner's GATE URL). Default: http://localhost:<http port>.
+    /// partner's GATE URL). Default: http://127.0.0.1:<http port> (another site than a partner on
+    /// localhost, as the mall is in production).
     #[arg(long, env = "SIM_PUBLIC_HTTP_URL")]
     pub public_http_url: Option<String>,
 
