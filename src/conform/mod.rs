@@ -12,11 +12,13 @@
 //! expects no call, the partner's answer plus a grace of at most 300 ms ends the wait (a
 //! partner that calls the mall while answering the GATE post, as they do, has called by then).
 
+mod attacks;
 pub mod browser;
 mod case;
 mod cases;
 mod kit;
 pub mod report;
+mod verdict;
 mod watch;
 
 use std::time::{Duration, Instant};
