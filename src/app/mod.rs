@@ -3,13 +3,14 @@
 //! the store) is given what it needs from here.
 
 mod application;
-pub mod cli;
-pub mod reference;
+pub(crate) mod cli;
+#[cfg(test)]
+mod reference;
 mod run;
 pub mod settings;
-pub mod telemetry;
+pub(crate) mod telemetry;
 pub mod tls;
-pub mod watch;
+pub(crate) mod watch;
 
 pub use application::{AppHandle, Application};
 pub use run::main_with_args;

@@ -10,9 +10,6 @@ pub enum ApiError {
     /// 400: the request is malformed or a field is invalid; nothing was changed.
     #[error("{0}")]
     BadRequest(String),
-    /// 401: the control API needs its bearer token here.
-    #[error("{0}")]
-    Unauthorized(String),
     /// 404: the company, member, vendor or token named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -31,7 +28,6 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,18 +1,21 @@
-//! Every route, registered in one place: [`register`] is the one table, used both to build the
-//! app and to list the routes (the OpenAPI test compares the document with that list).
+//! The HTTP edge (actix-web). Every route is registered here, in one place: [`register`] is the
+//! one table, used both to build the app and to list the routes (the OpenAPI test compares the
+//! document with that list). Each route passes its guard ([`guard`]), then a thin adapter turns
+//! the request into the protocol's terms (`cert.rs`, `check.rs`), or serves the control API
+//! (`api/`) or a page (`pages/`).
 
-pub mod api;
-pub mod call;
-pub mod cert;
-pub mod check;
+pub(crate) mod api;
+pub(crate) mod call;
+pub(crate) mod cert;
+pub(crate) mod check;
 pub mod client_ip;
-pub mod error;
+pub(crate) mod error;
 pub mod guard;
-pub mod health;
-pub mod log;
-pub mod openapi;
-pub mod pages;
-pub mod session;
+pub(crate) mod health;
+pub(crate) mod log;
+pub(crate) mod openapi;
+pub(crate) mod pages;
+pub(crate) mod session;
 pub mod state;
 
 use actix_web::http::Method;

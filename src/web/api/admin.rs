@@ -23,7 +23,6 @@ pub trait Record: Serialize + DeserializeOwned + Clone {
     const KEY: &'static str;
     /// What it is called in messages.
     const NAME: &'static str;
-    fn key(&self) -> &str;
     /// The record stored under `key`.
     fn get(dir: &Directory, key: &str) -> Option<Self>;
     /// The file's rules for this one record, in the directory it goes into.
@@ -37,9 +36,6 @@ pub trait Record: Serialize + DeserializeOwned + Clone {
 impl Record for Company {
     const KEY: &'static str = "cmpyCd";
     const NAME: &'static str = "company";
-    fn key(&self) -> &str {
-        &self.code
-    }
     fn get(dir: &Directory, key: &str) -> Option<Self> {
         dir.company(key).map(|(_, c)| (**c).clone())
     }
@@ -75,9 +71,6 @@ impl Record for Company {
 impl Record for Member {
     const KEY: &'static str = "custId";
     const NAME: &'static str = "member";
-    fn key(&self) -> &str {
-        &self.customer_id
-    }
     fn get(dir: &Directory, key: &str) -> Option<Self> {
         dir.member(key).map(|(_, m)| (**m).clone())
     }
@@ -96,9 +89,6 @@ impl Record for Member {
 impl Record for Vendor {
     const KEY: &'static str = "vndrNo";
     const NAME: &'static str = "vendor";
-    fn key(&self) -> &str {
-        &self.vendor_no
-    }
     fn get(dir: &Directory, key: &str) -> Option<Self> {
         dir.vendor(key).map(|(_, v)| v.vendor.clone())
     }
