@@ -230,6 +230,19 @@ def main() -> int:
             why = check_link(page, target)
             if why:
                 errors.append(f"{page.relative_to(ROOT)}:{number}: broken link {why}")
+    # Every source path the book or a code comment names (`src/...`, `docs/...`) exists.
+    code_path = re.compile(r"`((?:src|docs|tests|templates|bench|fixtures|examples)/[\w./-]+?)[`:#)( ]")
+    named = 0
+    for path in pages() + [p for p in repository_files() if p.suffix == ".rs"]:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            for m in code_path.finditer(line):
+                target = m.group(1).rstrip(".")
+                if "*" in target or "<" in target:
+                    continue
+                named += 1
+                if not (ROOT / target).exists():
+                    errors.append(f"{path.relative_to(ROOT)}:{number}: names {target}, which does not exist")
+    checked += named
     needle = FORBIDDEN.encode()
     for path in repository_files():
         try:
