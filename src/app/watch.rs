@@ -6,6 +6,7 @@
 //! same on every file system, network and container mounts included.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use crate::domain::records::{Fixtures, FILES};
@@ -36,17 +37,23 @@ pub async fn run(state: AppState, dir: PathBuf, interval: Duration) {
             continue;
         }
         last = now;
+        let counts = &state.fixture_reloads;
         match Fixtures::load(&dir) {
             Ok(fixtures) => {
                 if let Err(e) = state.reload(fixtures).await {
                     tracing::error!("cannot apply the changed fixtures: {e}");
+                    counts.refused.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 tracing::info!(folder = %dir.display(), "fixtures changed on disk: reloaded");
+                counts.loaded.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => tracing::error!(
-                "fixtures changed on disk but are not valid, keeping the previous ones: {e}"
-            ),
+            Err(e) => {
+                tracing::error!(
+                    "fixtures changed on disk but are not valid, keeping the previous ones: {e}"
+                );
+                counts.refused.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

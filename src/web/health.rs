@@ -1,5 +1,8 @@
 //! `/_sim/healthz`: 200 when ready to serve, on both listeners; 503 when the store is out of
-//! reach, so that a load balancer takes the replica out.
+//! reach, so that a load balancer takes the replica out. It also says how many changed fixture
+//! folders `--watch` loaded and refused, so a script can wait for a reload instead of guessing.
+
+use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
 
@@ -14,6 +17,10 @@ pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
         Ok(live) => HttpResponse::Ok().json(serde_json::json!({
             "status": "ok",
             "liveTokens": live,
+            "fixtureReloads": {
+                "loaded": state.fixture_reloads.loaded.load(Ordering::Relaxed),
+                "refused": state.fixture_reloads.refused.load(Ordering::Relaxed),
+            },
         })),
         Err(e) => HttpResponse::ServiceUnavailable().json(serde_json::json!({
             "status": "unavailable",

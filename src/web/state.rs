@@ -67,9 +67,18 @@ pub struct Shared {
     /// The fixtures as loaded at start (what a reset goes back to). A std `RwLock`, held only to
     /// clone or replace them, never across an await.
     loaded: RwLock<Fixtures>,
+    /// What `--watch` did with the changes it saw (shown by `/_sim/healthz`).
+    pub fixture_reloads: FixtureReloads,
     /// The HTTPS side: the certificate chooser (told about mall domains added at run time) and
     /// the server configuration (for the conformance kit's decoy listener).
     pub tls: Option<TlsHandles>,
+}
+
+/// How many changed fixture folders `--watch` loaded, and how many it refused (not valid).
+#[derive(Debug, Default)]
+pub struct FixtureReloads {
+    pub loaded: std::sync::atomic::AtomicU64,
+    pub refused: std::sync::atomic::AtomicU64,
 }
 
 /// What the running simulator keeps of its TLS set-up.
@@ -107,6 +116,7 @@ impl AppState {
             config,
             store,
             loaded: RwLock::new(fixtures),
+            fixture_reloads: FixtureReloads::default(),
             tls,
         }))
     }

@@ -656,8 +656,19 @@ async fn a_watched_fixture_edit_takes_effect_and_a_broken_edit_keeps_the_old_fix
     .await;
     assert!(changed, "the edit was not loaded");
 
+    let app = &app;
+    let reloads = |which: &'static str| async move {
+        let health = app.get_http("/_sim/healthz").await.json();
+        health["fixtureReloads"][which].as_u64().unwrap()
+    };
+    assert_eq!(reloads("loaded").await, 1);
+    assert_eq!(reloads("refused").await, 0);
     std::fs::write(&path, "[{\"cmpyCd\": ").unwrap();
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        wait_for(async || reloads("refused").await == 1).await,
+        "the broken edit was seen"
+    );
+    assert_eq!(reloads("loaded").await, 1, "and not loaded");
     let companies = app.api("GET", "/_sim/api/companies", None).await.json();
     assert!(companies
         .as_array()

@@ -215,8 +215,22 @@ async fn every_protocol_call_leaves_one_info_line_with_the_token_masked() {
         .send()
         .await
         .unwrap();
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-    let log = sim.log_text();
+    // Lines are written in order by one writer: once a later GATE's line is in the file, every
+    // line of the calls before it is too.
+    client
+        .post(format!("{}/_sim/api/gate", sim.http))
+        .send_json(&json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"}))
+        .await
+        .unwrap();
+    let mut log = sim.log_text();
+    for _ in 0..100 {
+        if log.matches("GATE issued").count() == 2 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        log = sim.log_text();
+    }
+    assert_eq!(log.matches("GATE issued").count(), 2, "{log}");
     let cert: Vec<&str> = log.lines().filter(|l| l.contains("cert call")).collect();
     assert_eq!(cert.len(), 1, "{log}");
     assert!(cert[0].contains("OK") && cert[0].contains(&token[token.len() - 7..]));
