@@ -342,8 +342,21 @@ async fn a_replica_started_while_redis_is_down_waits_and_then_serves() {
     let url = redis.url();
     let args = ["--store", url.as_str()];
     let starting = SimProcess::start(data.path(), &args);
+    // Redis comes back once the replica has said it waits (its log is in the data folder).
+    let waiting = data.path().to_owned();
     let restart = async {
-        actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+        let said = || {
+            std::fs::read_dir(&waiting).unwrap().flatten().any(|f| {
+                std::fs::read_to_string(f.path()).is_ok_and(|l| l.contains("waiting for Redis"))
+            })
+        };
+        for _ in 0..200 {
+            if said() {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(said(), "the replica says it waits for Redis");
         redis.restart().await;
     };
     let (sim, ()) = futures_util::future::join(starting, restart).await;
