@@ -50,13 +50,13 @@ pub struct Settings {
     #[arg(long, env = "SIM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Public HTTPS base URL, sent as `CUS_URL` (as a partner sees https://cert.benecafe.co.kr).
-    /// Default: https://localhost:<https port>.
+    /// Public HTTPS base URL, sent as `CUS_URL` (as a partner sees `https://cert.benecafe.co.kr`).
+    /// Default: `https://localhost:<https port>`.
     #[arg(long, env = "SIM_PUBLIC_URL")]
     pub public_url: Option<String>,
 
     /// Public plain-HTTP base URL, used for pages a browser opens (POPUPURL, the built-in
-    /// partner's GATE URL). Default: http://127.0.0.1:<http port> (another site than a partner on
+    /// partner's GATE URL). Default: `http://127.0.0.1:<http port>` (another site than a partner on
     /// localhost, as the mall is in production).
     #[arg(long, env = "SIM_PUBLIC_HTTP_URL")]
     pub public_http_url: Option<String>,

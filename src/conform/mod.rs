@@ -1,7 +1,7 @@
 //! The partner conformance kit: the simulator tests a partner's GATE the way the mall's
 //! onboarding would. It posts GATE forms to the vendor's registered GATE URL from simulated
 //! browsers ([`browser`]), watches the cert calls that follow as the store records them
-//! ([`watch`]), and judges each [`Case`] ([`cases`]); [`report`] writes the result for a
+//! (`watch.rs`), and judges each [`Case`] (`cases.rs`, `attacks.rs`); [`report`] writes the result for a
 //! terminal, a browser and a CI server. The GATE URL is always the one the directory names: the
 //! simulator never posts to an address nobody configured.
 //!

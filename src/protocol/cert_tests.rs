@@ -1,4 +1,5 @@
-//! The cert decision and CHECKURL's, with no server: every rule of the book's rule table (`docs/src/protocol/rules.md`), in order.
+//! The cert decision and CHECKURL's, with no server: every rule of the book's rule table
+//! (`docs/src/protocol/rules.md`), in order.
 
 use std::net::IpAddr;
 

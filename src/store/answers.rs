@@ -46,7 +46,7 @@ pub enum Lookup {
 /// A change of the directory that a decision needs.
 pub type Change = Box<dyn Fn(&mut Directory) + Send + Sync>;
 
-/// What [`Store::decide`] decided: its result, and the change of the directory it needs.
+/// What [`Store::decide`](super::Store::decide) decided: its result, and the change of the directory it needs.
 pub struct Decision<R> {
     pub result: R,
     /// `None`: the directory stays as it is (nothing is written).

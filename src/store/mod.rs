@@ -1,13 +1,13 @@
 //! The storage seam: everything a replica decides from goes through [`Store`], so that several
-//! replicas can share one truth (a Redis backend) while a lone simulator keeps it in memory.
-//! Tokens (issue, redeem, peek, expire), the directory (companies, members, vendors, consents,
+//! replicas can share one truth (a Redis backend) while a lone simulator keeps it in memory:
+//! tokens (issue, redeem, peek, expire), the directory (companies, members, vendors, consents,
 //! delivery memory), faults and the journal.
 //!
 //! Dispatch is an enum over the backends rather than a trait object, so the hot path (the cert
 //! call) is static calls. Every method is async and may fail with [`StoreError::Unavailable`]
 //! (a backend out of reach); the memory backend never does. A cert call visits the store once
-//! ([`Store::cert_visit`]): in Redis one script decides the fault, the lookup and the use. Housekeeping that only memory needs
-//! (the sweeper, saving and restoring state) lives in [`MemoryStore`] and `persist.rs`.
+//! ([`Store::cert_visit`]): in Redis one script decides the fault, the lookup and the use. Each
+//! backend owns its life (`life.rs`): opening, housekeeping, shutdown, what it holds.
 
 mod answers;
 pub mod files;

@@ -1,7 +1,7 @@
 //! Request-size and time limits: a query string over `--max-query-bytes` gets 414, a body over
 //! `--max-body-bytes` 413 (declared or chunked), a body that does not arrive whole within
 //! `--body-timeout-seconds` 408 (a body trickled byte by byte must not hold a connection and a
-//! task forever). Applied by each route's access middleware ([`crate::web::guard::enforce`]), which
+//! task forever). Applied by each route's access middleware (`guard/mod.rs`), which
 //! answers in the shape the route's callers read.
 
 use actix_web::dev::ServiceRequest;
