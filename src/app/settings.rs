@@ -66,8 +66,8 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub token_ttl_seconds: u64,
 
-    /// How long an expired, unused token is remembered (to answer 401 rather than 404) before
-    /// it is forgotten, in seconds.
+    /// How long a used or expired token is remembered after its expiry (to answer 404 "already
+    /// used" or 401 "expired" rather than 404 "unknown") before it is forgotten, in seconds.
     #[arg(long, env = "SIM_TOKEN_RETENTION_SECONDS", default_value_t = 3600)]
     pub token_retention_seconds: u64,
 
