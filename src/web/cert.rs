@@ -195,12 +195,20 @@ fn https_required(state: &AppState, info: CallInfo, sent: TokenSent) -> HttpResp
             None,
         ),
     );
-    let body = serde_json::json!({
-        "resultCode": "HTTPS_REQUIRED",
-        "message": format!("HTTPS만 연결 가능합니다. HTTPS required: call {url}"),
-    });
+    /// `resultCode` first, as in every answer of the cert endpoint.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Refused {
+        result_code: &'static str,
+        message: String,
+    }
+    let body = serde_json::to_string(&Refused {
+        result_code: "HTTPS_REQUIRED",
+        message: format!("HTTPS만 연결 가능합니다. HTTPS required: call {url}"),
+    })
+    .unwrap_or_default();
     HttpResponse::Forbidden()
         .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
         .insert_header((REASON_HEADER, call::header_safe(&reason)))
-        .body(body.to_string())
+        .body(body)
 }

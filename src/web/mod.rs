@@ -276,6 +276,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::QueryConfig::default().error_handler(crate::web::error::query_error))
         .app_data(web::PathConfig::default().error_handler(crate::web::error::path_error));
     register(cfg);
+    cfg.default_service(web::to(no_such_route));
+}
+
+/// What a request for no route gets: the control API's `{"error"}` under `/_sim/api/` (a
+/// client there reads JSON), an empty 404 elsewhere, as before.
+async fn no_such_route(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    if !req.path().starts_with("/_sim/api/") {
+        return actix_web::HttpResponse::NotFound().finish();
+    }
+    let path: String = req.path().chars().take(200).collect();
+    actix_web::HttpResponse::NotFound().json(serde_json::json!({
+        "error": format!("no such route: {} {path} (the routes are in /_sim/openapi.json)", req.method())
+    }))
 }
 
 /// The routes as (access, method, path).

@@ -315,6 +315,11 @@ async fn plain_http_is_refused_with_https_required_and_the_token_stays_usable() 
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.result_code(), "HTTPS_REQUIRED");
     assert!(r.json()["message"].as_str().unwrap().contains("HTTPS"));
+    assert!(
+        r.text().starts_with(r#"{"resultCode":"HTTPS_REQUIRED","#),
+        "resultCode first, as in every answer: {}",
+        r.text()
+    );
     assert_eq!(
         app.cert(&format!("otpTokenp={token}")).await.result_code(),
         "OK"

@@ -681,3 +681,22 @@ async fn a_watched_fixture_edit_takes_effect_and_a_broken_edit_keeps_the_old_fix
         "OK"
     );
 }
+
+#[actix_web::test]
+async fn an_unknown_control_route_answers_404_with_an_error_naming_it() {
+    let app = spawn_app().await;
+    for (method, path) in [("GET", "/_sim/api/nope"), ("DELETE", "/_sim/api/reset")] {
+        let r = app.api(method, path, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}");
+        let error = r.json()["error"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            error.starts_with("no such route:") && error.contains(path),
+            "{method} {path}: {}",
+            r.text()
+        );
+    }
+    // Elsewhere the 404 stays as it was: no body.
+    let page = app.get_http("/no-such-page").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.text().is_empty());
+}
