@@ -236,6 +236,12 @@ pub fn register(r: &mut impl Routes) {
         api::faults::remove,
     );
     r.add(Control, Method::POST, "/_sim/api/reset", admin::reset);
+    r.add(
+        Control,
+        Method::GET,
+        "/_sim/api/fixtures",
+        api::lists::fixtures,
+    );
 
     use pages::{demo, journal, login, mall, partner, signin};
     r.add(Public, Method::GET, "/", mall::landing);

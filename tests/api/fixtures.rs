@@ -102,3 +102,40 @@ fn the_shipped_fixtures_hold_what_the_readme_promises() {
     assert!(consented("J01A00038745"));
     assert!(!consented("J01A00038746"));
 }
+
+/// A state built up through the control API, saved from `GET /_sim/api/fixtures` as a fixtures
+/// folder, loads back as the same directory.
+#[actix_web::test]
+async fn the_fixtures_answer_saved_as_a_folder_loads_back_as_the_same_directory() {
+    use crate::helpers::{spawn_app, spawn_app_in};
+    use serde_json::json;
+    let app = spawn_app().await;
+    let member = json!({
+        "custId": "J01A00099999", "cmpyCd": "J01", "mbrNo": "J0100000099999",
+        "mbrId": "roundtrip", "mbrNm": "왕복테스트", "empen": "E1", "dob": "19900101",
+        "hmeTelNo": "", "postNo": "", "baseAddr": "", "dtlsAddr": "", "pointBalance": 0,
+        "receiptYn": "N", "active": true
+    });
+    let put = app
+        .put_json("/_sim/api/members/J01A00099999", &member)
+        .await;
+    assert!(put.status.is_success(), "{}", put.text());
+    let consent = app
+        .put_json("/_sim/api/consents/J01A00099999/VR000216", &json!({}))
+        .await;
+    assert!(consent.status.is_success(), "{}", consent.text());
+    let saved = app.get_http("/_sim/api/fixtures").await.json();
+    assert!(saved["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["custId"] == "J01A00099999"));
+    let folder = tempfile::tempdir().unwrap();
+    for file in ["companies", "members", "vendors", "consents"] {
+        let text = serde_json::to_string_pretty(&saved[file]).unwrap();
+        std::fs::write(folder.path().join(format!("{file}.json")), text).unwrap();
+    }
+    let again = spawn_app_in(folder, |_| {}).await;
+    let loaded = again.get_http("/_sim/api/fixtures").await.json();
+    assert_eq!(loaded, saved);
+}

@@ -1,4 +1,6 @@
-//! `GET /_sim/api/companies`, `/members`, `/vendors`: the fixtures as they are now.
+//! `GET /_sim/api/companies`, `/members`, `/vendors`: the fixtures as they are now; and
+//! `GET /_sim/api/fixtures`: all of them in the fixture files' own format, so that a state built
+//! up through the API can be saved as a `--fixtures` folder and loaded back.
 
 use actix_web::{web, HttpResponse};
 
@@ -29,4 +31,20 @@ pub async fn vendors(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let dir = state.store.directory().await?;
     let list: Vec<_> = dir.vendors().map(|v| v.vendor.clone()).collect();
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// The whole directory as the four fixture files' contents, each list in key order:
+/// `{"companies": [...], "members": [...], "vendors": [...], "consents": [...]}`.
+pub async fn fixtures(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let mut fixtures = state.store.directory().await?.to_fixtures();
+    fixtures.companies.sort_by(|a, b| a.code.cmp(&b.code));
+    fixtures
+        .members
+        .sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    fixtures
+        .vendors
+        .sort_by(|a, b| a.vendor_no.cmp(&b.vendor_no));
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(fixtures))
 }
