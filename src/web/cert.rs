@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::call::{self, Pending, REASON_HEADER};
+use super::log::printable;
 use crate::domain::event::{CallInfo, EventKind, TokenSent};
 use crate::domain::fault::Endpoint;
 use crate::protocol::cert::{self, CertCall, Outcome};
@@ -167,9 +168,10 @@ fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str, now_m
     }
     tracing::info!(
         ip = %info.ip,
-        token = sent.value.as_deref().map(crate::protocol::gate::mask).unwrap_or_default(),
+        token = %printable(&sent.value.as_deref().map(crate::protocol::gate::mask).unwrap_or_default()),
         result,
-        "cert call: {reason}"
+        "cert call: {}",
+        printable(reason)
     );
 }
 

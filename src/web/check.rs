@@ -6,6 +6,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::call::{self, Pending, REASON_HEADER};
+use super::log::printable;
 use crate::domain::event::{CallInfo, EventKind};
 use crate::domain::fault::Endpoint;
 use crate::protocol::check::decide;
@@ -38,7 +39,7 @@ pub async fn handle(
             note.as_deref().unwrap_or_default()
         );
         if crate::web::log::call_line(crate::domain::clock::now_ms()) {
-            tracing::info!(ip = %info.ip, answer = "-", "CHECKURL call: {reason}");
+            tracing::info!(ip = %info.ip, answer = "-", "CHECKURL call: {}", printable(&reason));
         }
         state.store.record(
             crate::domain::clock::now_ms(),
@@ -48,7 +49,12 @@ pub async fn handle(
     }
     let outcome = decide(&dir, &params);
     if crate::web::log::call_line(crate::domain::clock::now_ms()) {
-        tracing::info!(ip = %info.ip, answer = outcome.answer, "CHECKURL call: {}", outcome.reason);
+        tracing::info!(
+            ip = %info.ip,
+            answer = outcome.answer,
+            "CHECKURL call: {}",
+            printable(&outcome.reason)
+        );
     }
     let res = HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))

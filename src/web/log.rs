@@ -2,7 +2,28 @@
 //! [`CALL_LINES_PER_SECOND`] a second (the rest counted and summarised once a second), so a
 //! load test cannot fill the log or pay a formatted line per request.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A value as a log line may show it: control characters (CR and LF above all, which would let
+/// a client forge a line of its own) written as escapes (`\r`, `\n`, `\u{1b}`), the rest as
+/// it is. Every client-chosen value a log line carries goes through this.
+pub fn printable(value: &str) -> Cow<'_, str> {
+    if !value.chars().any(char::is_control) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// The error text of the dropped-connection fault: actix logs it, and it is not an error.
 pub const INJECTED_DROP: &str = "injected fault: connection dropped";
@@ -47,5 +68,19 @@ pub async fn summarize_calls() {
                 "{unlogged} more protocol calls in the last second (over {CALL_LINES_PER_SECOND} a second are counted, not logged one by one; the journal has each)"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped_and_nothing_else_changes() {
+        assert_eq!(printable("차세대테 ok"), "차세대테 ok");
+        assert_eq!(
+            printable("a\r\nINFO forged\u{1b}[31m\t"),
+            "a\\r\\nINFO forged\\u{1b}[31m\\t"
+        );
     }
 }

@@ -263,3 +263,49 @@ async fn checkurl_events_name_peer_tls_and_vendor_and_conflicting_values_answer_
     assert_eq!(check["peer"], "127.0.0.1");
     assert!(check.as_object().unwrap().contains_key("vndrNo"), "{check}");
 }
+
+/// A client's CR/LF cannot forge a log line: a CHECKURL `userName` in EUC-KR, whose diagnosis
+/// quotes it, carries a line break and a fake line; the log shows them escaped.
+#[actix_web::test]
+async fn a_client_value_with_a_line_break_cannot_forge_a_log_line() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path(), &[]).await.unwrap();
+    let client = sim.client(data.path());
+    // "차" in EUC-KR, then CR LF and what would look like a line of the simulator's own.
+    let forged =
+        "%C2%F7%0D%0A2020-01-01T00:00:00.000000Z%20%20INFO%20forged:%20all%20tokens%20valid";
+    client
+        .get(format!(
+            "{}/sso/vendorUserCheck?cmpyCd=J01&CFM_CUS_ID=J01A00038745&userName={forged}",
+            sim.https
+        ))
+        .send()
+        .await
+        .unwrap();
+    // One writer writes lines in order: a later GATE's line means the call's line is in too.
+    client
+        .post(format!("{}/_sim/api/gate", sim.http))
+        .send_json(&json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"}))
+        .await
+        .unwrap();
+    let mut log = sim.log_text();
+    for _ in 0..100 {
+        if log.contains("GATE issued") {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        log = sim.log_text();
+    }
+    let check = log
+        .lines()
+        .find(|l| l.contains("CHECKURL call"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        check.contains("EUC-KR") && check.contains("\\r\\n"),
+        "{check}"
+    );
+    assert!(
+        !log.lines().any(|l| l.starts_with("2020-01-01")),
+        "a forged line: {log}"
+    );
+}
