@@ -44,6 +44,7 @@ impl Application {
         };
         // The store first: a replica whose Redis is out of reach waits here, holding no port.
         let store = open_store(&settings, &fixtures).await?;
+        let cookie_key = cookie_key(&settings, &store).await?;
         let https = TcpListener::bind(settings.https_addr)
             .with_context(|| format!("cannot listen on {} (HTTPS)", settings.https_addr))?;
         let http = TcpListener::bind(settings.http_addr)
@@ -127,7 +128,7 @@ impl Application {
             server: server_config.clone(),
             decoy,
         };
-        let state = AppState::new(config, fixtures, store, Some(handles));
+        let state = AppState::new(config, fixtures, store, &cookie_key, Some(handles));
         // Mall domains added at run time, through this replica or another, get their
         // certificate as soon as this replica has read the directory (it does every second).
         let store = state.store.clone();
@@ -364,9 +365,7 @@ fn decoy(state: &AppState) -> std::io::Result<(actix_web::dev::Server, std::net:
 /// connections then fill them in a moment).
 const MAX_PENDING_HANDSHAKES: usize = 16_384;
 
-/// The store `--store` names, and the cookie key every replica of it shares: derived from the
-/// control token when one is set (every replica of an environment has it, whatever happens to
-/// the store), else the first replica's, kept in the store.
+/// The store `--store` names.
 async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<Store> {
     let options = crate::store::StoreOptions {
         max_live_tokens: settings.max_live_tokens,
@@ -379,6 +378,13 @@ async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<
             .map(|p| (p, Duration::from_secs(settings.state_interval_seconds))),
     };
     let store = Store::open(&settings.store, fixtures, options).await?;
+    Ok(store)
+}
+
+/// The cookie key every replica of the store shares: derived from the control token when one is
+/// set (every replica of an environment has it, whatever happens to the store), else the first
+/// replica's, kept in the store.
+async fn cookie_key(settings: &Settings, store: &Store) -> anyhow::Result<Vec<u8>> {
     let key = match settings.control_token.as_deref().filter(|t| !t.is_empty()) {
         Some(token) => {
             let derive = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.as_bytes());
@@ -390,10 +396,7 @@ async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<
             .await?
             .into_bytes(),
     };
-    if !crate::web::session::share_key(&key) {
-        tracing::warn!("this process already signs cookies with its own key: cookies signed by other replicas will not be accepted");
-    }
-    Ok(store)
+    Ok(key)
 }
 
 /// The control token; a generated one is shared through Redis, so that one token opens every

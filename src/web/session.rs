@@ -1,33 +1,14 @@
-//! The mall's member session: a cookie naming the chosen company and member, signed with a key
-//! drawn at start (or shared by the replicas of one Redis store) so that a page cannot be
-//! pointed at another member by editing the cookie. The same key signs the operator's sign-in
-//! and the built-in partner's received token.
+//! The mall's member session: a cookie naming the chosen company and member, signed (the
+//! `cookie` crate's signed jar) so that a page cannot be pointed at another member by editing
+//! the cookie. The same key material signs the operator's sign-in and the built-in partner's
+//! received token; it is drawn at start, or follows from the control token or the store's shared
+//! secret so that the replicas of one store accept each other's cookies.
 
-use std::sync::OnceLock;
-
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use actix_web::HttpRequest;
-use base64::Engine;
 
 /// The cookie's name.
 pub const COOKIE: &str = "sim_member";
-
-static KEY: OnceLock<ring::hmac::Key> = OnceLock::new();
-
-/// Signs with a key shared by several replicas (kept in the Redis store), so that a member or
-/// an operator signed in through one replica stays signed in through another behind a load
-/// balancer. Must come before the first signature; false when a key is already in use.
-pub fn share_key(secret: &[u8]) -> bool {
-    KEY.set(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret))
-        .is_ok()
-}
-
-fn key() -> &'static ring::hmac::Key {
-    KEY.get_or_init(|| {
-        ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
-            .expect("the system's random number generator works")
-    })
-}
 
 /// The member a session names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +17,9 @@ pub struct Session {
     pub customer_id: String,
 }
 
-/// What a signed value is for. The purpose is part of what is signed, so a value signed for
-/// one cookie is never accepted as another (a token the built-in partner received cannot pass
-/// for an operator's sign-in or a member's session).
+/// What a signed value is for. Each purpose signs with its own key, so a value signed for one
+/// cookie is never accepted as another (a token the built-in partner received cannot pass for an
+/// operator's sign-in or a member's session).
 #[derive(Debug, Clone, Copy)]
 pub enum Purpose {
     Member,
@@ -56,44 +37,69 @@ impl Purpose {
     }
 }
 
-fn tag_of(purpose: Purpose, value: &str) -> ring::hmac::Tag {
-    let mut ctx = ring::hmac::Context::with_key(key());
-    ctx.update(purpose.label().as_bytes());
-    ctx.update(b"\0");
-    ctx.update(value.as_bytes());
-    ctx.sign()
+/// The keys a simulator signs its cookies with: one per [`Purpose`], each derived from the same
+/// key material, so that simulators given the same material accept each other's cookies.
+pub struct CookieKeys {
+    member: Key,
+    operator: Key,
+    partner_token: Key,
 }
 
-/// `value|tag`: the value with its HMAC for `purpose`, for a cookie.
-pub fn sign(purpose: Purpose, value: &str) -> String {
-    let tag = tag_of(purpose, value);
-    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref());
-    format!("{value}|{tag}")
-}
+impl CookieKeys {
+    /// The keys that follow from `material` (any length; the replicas of a store agree on it).
+    pub fn derive(material: &[u8]) -> Self {
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, material);
+        // 32 bytes per purpose, as `Key::derive_from` wants at least.
+        let key = |purpose: Purpose| {
+            let sub = ring::hmac::sign(&master, purpose.label().as_bytes());
+            Key::derive_from(sub.as_ref())
+        };
+        CookieKeys {
+            member: key(Purpose::Member),
+            operator: key(Purpose::Operator),
+            partner_token: key(Purpose::PartnerToken),
+        }
+    }
 
-/// The value of a signed `value|tag`, if the tag is genuine for `purpose`.
-pub fn verify(purpose: Purpose, signed: &str) -> Option<&str> {
-    let (value, tag) = signed.rsplit_once('|')?;
-    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(tag)
-        .ok()?;
-    let mut with_purpose = purpose.label().as_bytes().to_vec();
-    with_purpose.push(0);
-    with_purpose.extend_from_slice(value.as_bytes());
-    ring::hmac::verify(key(), &with_purpose, &tag).ok()?;
-    Some(value)
+    fn key(&self, purpose: Purpose) -> &Key {
+        match purpose {
+            Purpose::Member => &self.member,
+            Purpose::Operator => &self.operator,
+            Purpose::PartnerToken => &self.partner_token,
+        }
+    }
+
+    /// `cookie` with its value signed for `purpose`, its name and attributes unchanged.
+    pub fn sign(&self, purpose: Purpose, cookie: Cookie<'static>) -> Cookie<'static> {
+        let name = cookie.name().to_owned();
+        let mut jar = CookieJar::new();
+        jar.signed_mut(self.key(purpose)).add(cookie);
+        jar.get(&name)
+            .cloned()
+            .expect("a cookie just added to the jar is in it")
+    }
+
+    /// The value of the request's cookie `name`, if it is present and signed for `purpose`.
+    pub fn verified(&self, purpose: Purpose, req: &HttpRequest, name: &str) -> Option<String> {
+        let mut jar = CookieJar::new();
+        jar.add_original(req.cookie(name)?);
+        jar.signed(self.key(purpose))
+            .get(name)
+            .map(|c| c.value().to_owned())
+    }
 }
 
 impl Session {
     /// The signed cookie for this session; `Secure` when set over HTTPS.
-    pub fn cookie(&self, secure: bool) -> Cookie<'static> {
+    pub fn cookie(&self, keys: &CookieKeys, secure: bool) -> Cookie<'static> {
         let value = format!("{}|{}", self.company, self.customer_id);
-        Cookie::build(COOKIE, sign(Purpose::Member, &value))
+        let cookie = Cookie::build(COOKIE, value)
             .path("/")
             .http_only(true)
             .secure(secure)
             .same_site(SameSite::Lax)
-            .finish()
+            .finish();
+        keys.sign(Purpose::Member, cookie)
     }
 
     /// A cookie that ends the session.
@@ -104,13 +110,55 @@ impl Session {
     }
 
     /// The session of the request, if its cookie is present and genuine.
-    pub fn from_request(req: &HttpRequest) -> Option<Session> {
-        let cookie = req.cookie(COOKIE)?;
-        let value = verify(Purpose::Member, cookie.value())?;
+    pub fn from_request(req: &HttpRequest, keys: &CookieKeys) -> Option<Session> {
+        let value = keys.verified(Purpose::Member, req, COOKIE)?;
         let (company, customer_id) = value.split_once('|')?;
         Some(Session {
             company: company.to_owned(),
             customer_id: customer_id.to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CookieKeys, Purpose};
+    use actix_web::cookie::Cookie;
+    use actix_web::test::TestRequest;
+
+    fn signed(keys: &CookieKeys, purpose: Purpose, name: &str, value: &str) -> String {
+        keys.sign(purpose, Cookie::new(name.to_owned(), value.to_owned()))
+            .value()
+            .to_owned()
+    }
+
+    fn read(keys: &CookieKeys, purpose: Purpose, name: &str, value: &str) -> Option<String> {
+        let req = TestRequest::default()
+            .cookie(Cookie::new(name.to_owned(), value.to_owned()))
+            .to_http_request();
+        keys.verified(purpose, &req, name)
+    }
+
+    #[test]
+    fn a_value_passes_only_for_its_purpose_and_its_key() {
+        let keys = CookieKeys::derive(b"some material");
+        let all = [Purpose::Member, Purpose::Operator, Purpose::PartnerToken];
+        for signer in all {
+            let value = signed(&keys, signer, "c", "J01|J01A00038745");
+            for reader in all {
+                let read = read(&keys, reader, "c", &value);
+                if signer.label() == reader.label() {
+                    assert_eq!(read.as_deref(), Some("J01|J01A00038745"));
+                } else {
+                    assert_eq!(read, None, "{signer:?} read as {reader:?}");
+                }
+            }
+            let again = CookieKeys::derive(b"some material");
+            assert!(read(&again, signer, "c", &value).is_some(), "same material");
+            let other = CookieKeys::derive(b"other material");
+            assert_eq!(read(&other, signer, "c", &value), None, "other material");
+            let tampered = value.replace("J01A00038745", "J01A00038746");
+            assert_eq!(read(&keys, signer, "c", &tampered), None, "tampered");
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The shared state of a running simulator: the settings handlers need ([`Config`]) and the
-//! [`Store`], behind a cheap `Clone` handle around `Arc<Shared>`.
+//! The shared state of a running simulator: the settings handlers need ([`Config`]), the
+//! [`Store`] and the cookie keys, behind a cheap `Clone` handle around `Arc<Shared>`.
 
 use std::ops::Deref;
 use std::sync::{Arc, RwLock};
@@ -12,6 +12,7 @@ use crate::domain::records::Fixtures;
 use crate::protocol::CertStatus;
 use crate::store::{Store, StoreError};
 use crate::web::client_ip::ForwardedHeader;
+use crate::web::session::CookieKeys;
 
 /// What the handlers need of the settings, fixed once the listeners are bound.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ pub struct Shared {
     pub config: Config,
     /// Tokens, directory, faults, journal: the state replicas share (see [`crate::store`]).
     pub store: Store,
+    /// What signs the cookies (member session, operator sign-in, the built-in partner's token).
+    pub cookies: CookieKeys,
     /// The fixtures as loaded at start (what a reset goes back to). A std `RwLock`, held only to
     /// clone or replace them, never across an await.
     loaded: RwLock<Fixtures>,
@@ -111,10 +114,19 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, fixtures: Fixtures, store: Store, tls: Option<TlsHandles>) -> Self {
+    /// The state of a simulator whose cookies are signed with keys derived from `cookie_key`
+    /// (simulators given the same bytes accept each other's cookies).
+    pub fn new(
+        config: Config,
+        fixtures: Fixtures,
+        store: Store,
+        cookie_key: &[u8],
+        tls: Option<TlsHandles>,
+    ) -> Self {
         AppState(Arc::new(Shared {
             config,
             store,
+            cookies: CookieKeys::derive(cookie_key),
             loaded: RwLock::new(fixtures),
             fixture_reloads: FixtureReloads::default(),
             tls,

@@ -9,6 +9,7 @@ mod cert;
 mod checkurl;
 mod conform;
 mod control;
+mod cookies;
 mod core;
 mod fidelity;
 mod fixtures;

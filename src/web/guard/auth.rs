@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::answer::{changes_state, refuse, Access};
 use crate::domain::hosts::Exposure;
+use crate::web::session::Purpose;
 use crate::web::state::AppState;
 
 /// The cookie of an operator who signed in with the control token.
@@ -89,11 +90,9 @@ pub fn is_operator(req: &HttpRequest, state: &AppState) -> bool {
     if bearer(req).is_some_and(|g| same_secret(g, expected)) {
         return true;
     }
-    req.cookie(OPERATOR_COOKIE)
-        .and_then(|c| {
-            crate::web::session::verify(crate::web::session::Purpose::Operator, c.value())
-                .map(str::to_owned)
-        })
+    state
+        .cookies
+        .verified(Purpose::Operator, req, OPERATOR_COOKIE)
         .and_then(|v| v.strip_prefix("operator|")?.parse::<u64>().ok())
         .is_some_and(|until| until > crate::domain::clock::now_ms())
 }
@@ -110,20 +109,15 @@ pub fn may_see_detail(req: &HttpRequest, state: &AppState) -> bool {
 }
 
 /// The operator's sign-in cookie, valid for twelve hours.
-pub fn operator_cookie(secure: bool) -> actix_web::cookie::Cookie<'static> {
+pub fn operator_cookie(state: &AppState, secure: bool) -> actix_web::cookie::Cookie<'static> {
     let until = crate::domain::clock::now_ms() + SIGN_IN_MS;
-    actix_web::cookie::Cookie::build(
-        OPERATOR_COOKIE,
-        crate::web::session::sign(
-            crate::web::session::Purpose::Operator,
-            &format!("operator|{until}"),
-        ),
-    )
-    .path("/")
-    .http_only(true)
-    .secure(secure)
-    .same_site(actix_web::cookie::SameSite::Lax)
-    .finish()
+    let cookie = actix_web::cookie::Cookie::build(OPERATOR_COOKIE, format!("operator|{until}"))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .finish();
+    state.cookies.sign(Purpose::Operator, cookie)
 }
 
 /// Whether a sign-in's token is the control token.

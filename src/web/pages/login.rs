@@ -192,7 +192,7 @@ pub async fn login_post(
         "logged in",
         Some(&to),
     );
-    logged_in(&req, &member, &to)
+    logged_in(&req, &state, &member, &to)
 }
 
 /// The company-side entry: a company's portal posts `memID`, `cmpyNo`, `mbrNm`, `email` (and
@@ -315,7 +315,7 @@ pub async fn sso_gate(
         reason,
         Some(&to),
     );
-    logged_in(&req, &member, &to)
+    logged_in(&req, &state, &member, &to)
 }
 
 /// Where to go after logging in: `lc` when it points at this simulator (a path, or an absolute
@@ -341,13 +341,13 @@ pub fn landing(state: &AppState, dir: &Directory, lc: &str) -> String {
     }
 }
 
-fn logged_in(req: &HttpRequest, member: &Member, to: &str) -> HttpResponse {
+fn logged_in(req: &HttpRequest, state: &AppState, member: &Member, to: &str) -> HttpResponse {
     let session = Session {
         company: member.company.clone(),
         customer_id: member.customer_id.clone(),
     };
     HttpResponse::SeeOther()
-        .cookie(session.cookie(req.app_config().secure()))
+        .cookie(session.cookie(&state.cookies, req.app_config().secure()))
         .insert_header(("location", to.to_owned()))
         .finish()
 }

@@ -67,7 +67,7 @@ async fn member_of(
     ),
     Box<HttpResponse>,
 > {
-    let Some(session) = Session::from_request(req) else {
+    let Some(session) = Session::from_request(req, &state.cookies) else {
         return Err(Box::new(see_other("/member/login")));
     };
     let dir = super::directory(state).await.map_err(Box::new)?;

@@ -17,6 +17,7 @@ use askama::Template;
 use base64::Engine;
 
 use super::{message, render};
+use crate::web::session::Purpose;
 use crate::web::state::AppState;
 
 /// What the cert call gave.
@@ -133,16 +134,13 @@ pub async fn gate(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         recheck: false,
     });
     if let Some(t) = token {
-        let cookie = actix_web::cookie::Cookie::build(
-            RECEIVED_COOKIE,
-            crate::web::session::sign(crate::web::session::Purpose::PartnerToken, &t),
-        )
-        .path("/_sim/partner")
-        .http_only(true)
-        .secure(req.app_config().secure())
-        .same_site(actix_web::cookie::SameSite::Lax)
-        .finish();
-        let _ = res.add_cookie(&cookie);
+        let cookie = actix_web::cookie::Cookie::build(RECEIVED_COOKIE, t)
+            .path("/_sim/partner")
+            .http_only(true)
+            .secure(req.app_config().secure())
+            .same_site(actix_web::cookie::SameSite::Lax)
+            .finish();
+        let _ = res.add_cookie(&state.cookies.sign(Purpose::PartnerToken, cookie));
     }
     res
 }
@@ -159,11 +157,10 @@ pub async fn recheck(
     state: web::Data<AppState>,
     form: web::Form<Recheck>,
 ) -> HttpResponse {
-    let received = req.cookie(RECEIVED_COOKIE);
-    let received = received.as_ref().and_then(|c| {
-        crate::web::session::verify(crate::web::session::Purpose::PartnerToken, c.value())
-    });
-    if received != Some(form.token.as_str()) {
+    let received = state
+        .cookies
+        .verified(Purpose::PartnerToken, &req, RECEIVED_COOKIE);
+    if received.as_deref() != Some(form.token.as_str()) {
         return message(
             StatusCode::FORBIDDEN,
             "테스트 제휴사",

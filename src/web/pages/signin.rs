@@ -60,6 +60,7 @@ pub async fn submit(
     }
     HttpResponse::SeeOther()
         .cookie(crate::web::guard::operator_cookie(
+            &state,
             req.app_config().secure(),
         ))
         .insert_header((LOCATION, next))
