@@ -32,6 +32,9 @@ pub struct Application {
     cert_path: std::path::PathBuf,
     fingerprint: String,
     generated_cert: bool,
+    /// Whether the operator gave the control token (never logged) or it was generated (said
+    /// once at start).
+    control_token_given: bool,
 }
 
 impl Application {
@@ -146,6 +149,10 @@ impl Application {
         let http_server = serve(&state, &settings, http, None)?;
 
         Ok(Application {
+            control_token_given: settings
+                .control_token
+                .as_deref()
+                .is_some_and(|t| !t.is_empty()),
             servers: [https_server, http_server],
             state,
             watch: if settings.watch {
@@ -222,8 +229,23 @@ impl Application {
         for note in &held.notes {
             tracing::info!("{note}");
         }
-        if let Some(token) = &c.control_token {
-            tracing::warn!("the control API (/_sim/api/) requires `Authorization: Bearer {token}`");
+        match (&c.control_token, self.control_token_given) {
+            // A generated token is the one thing the operator cannot know otherwise: said once.
+            (Some(token), false) => tracing::warn!(
+                "the control API (/_sim/api/) requires `Authorization: Bearer {token}` (a generated token; set your own with --control-token)"
+            ),
+            // The operator's own token is never written to the log.
+            (Some(token), true) => {
+                tracing::info!(
+                    "the control API (/_sim/api/) requires the bearer token given with --control-token"
+                );
+                if token.len() < MIN_CONTROL_TOKEN_BYTES {
+                    tracing::warn!(
+                        "--control-token is shorter than {MIN_CONTROL_TOKEN_BYTES} bytes: anyone who can reach the simulator may guess it; use a long random one (e.g. `openssl rand -hex 16`)"
+                    );
+                }
+            }
+            (None, _) => {}
         }
         if c.pages_need_sign_in() {
             tracing::warn!(
@@ -398,6 +420,9 @@ async fn cookie_key(settings: &Settings, store: &Store) -> anyhow::Result<Vec<u8
     };
     Ok(key)
 }
+
+/// A control token shorter than this is warned about at start.
+const MIN_CONTROL_TOKEN_BYTES: usize = 16;
 
 /// The control token; a generated one is shared through Redis, so that one token opens every
 /// replica.

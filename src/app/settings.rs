@@ -68,7 +68,8 @@ pub struct Settings {
 
     /// How long a used or expired token is remembered after its expiry (to answer 404 "already
     /// used" or 401 "expired" rather than 404 "unknown") before it is forgotten, in seconds.
-    #[arg(long, env = "SIM_TOKEN_RETENTION_SECONDS", default_value_t = 3600)]
+    #[arg(long, env = "SIM_TOKEN_RETENTION_SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
     pub token_retention_seconds: u64,
 
     /// Most tokens live (issued, unused, unexpired) at once; issuing past it answers 503.
@@ -158,7 +159,7 @@ pub struct Settings {
 
     /// Seconds between saves of --state (only when something changed).
     #[arg(long, env = "SIM_STATE_INTERVAL_SECONDS", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub state_interval_seconds: u64,
 
     /// Longest query string accepted, in bytes; longer requests get 414.
@@ -169,8 +170,9 @@ pub struct Settings {
     #[arg(long, env = "SIM_MAX_BODY_BYTES", default_value_t = 65_536)]
     pub max_body_bytes: usize,
 
-    /// Worker threads of the HTTP server. Default: one per core.
-    #[arg(long, env = "SIM_WORKERS")]
+    /// Worker threads of each HTTP server (1 to 256). Default: one per core.
+    #[arg(long, env = "SIM_WORKERS",
+          value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=256), usize::from))]
     pub workers: Option<usize>,
 
     /// Log filter (tracing's env-filter syntax), e.g. `info` or `benecafe_sim=debug`.

@@ -292,7 +292,10 @@ async fn no_such_route(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
         return actix_web::HttpResponse::NotFound().finish();
     }
     let path: String = req.path().chars().take(200).collect();
-    actix_web::HttpResponse::NotFound().json(serde_json::json!({
+    actix_web::HttpResponse::NotFound()
+        .insert_header(("cache-control", "no-store"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .json(serde_json::json!({
         "error": format!("no such route: {} {path} (the routes are in /_sim/openapi.json)", req.method())
     }))
 }

@@ -14,6 +14,7 @@ mod core;
 mod fidelity;
 mod fixtures;
 mod gate;
+mod hardening;
 mod races;
 mod reliability;
 mod replicas;

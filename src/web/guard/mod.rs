@@ -98,13 +98,29 @@ where
         let refusal = crate::web::guard::limits::oversize(&req, &state.config)
             .map(|(status, why)| refuse(access, status, &why))
             .or_else(|| check(access, req.request(), state));
-        if host_ok && refusal.is_none() && !crate::web::guard::limits::has_body(req.request()) {
+        let plain =
+            host_ok && refusal.is_none() && !crate::web::guard::limits::has_body(req.request());
+        // The control API's answers carry member data: never cached, never sniffed. (Its
+        // routes are not the hot path; the protocol's and the pages' keep the fast one.)
+        if plain && access != Access::Control {
             return Either::Left(self.service.call(req));
         }
         let state = state.clone();
         let service = self.service.clone();
         Either::Right(Box::pin(async move {
-            enforce_slowly(access, req, &state, refusal, service).await
+            let mut answer = enforce_slowly(access, req, &state, refusal, service).await;
+            if let (Access::Control, Ok(res)) = (access, &mut answer) {
+                let headers = res.headers_mut();
+                headers.insert(
+                    actix_web::http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                );
+                headers.insert(
+                    actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+            }
+            answer
         }))
     }
 }
