@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::domain::records::{Fixtures, FILES};
+use crate::domain::fixtures::{Fixtures, FILES};
 use crate::web::state::AppState;
 
 /// What identifies the folder's content cheaply.
