@@ -11,8 +11,8 @@ use anyhow::Context;
 
 use crate::app::settings::Settings;
 use crate::app::tls::TlsMaterial;
+use crate::domain::fixtures::Fixtures;
 use crate::domain::hosts::{bound_host, host_of_url, Exposure, ServedHosts};
-use crate::domain::records::Fixtures;
 use crate::store::Store;
 use crate::web::state::{AppState, Config};
 

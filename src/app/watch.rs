@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use crate::domain::records::{Fixtures, FILES};
+use crate::domain::fixtures::{Fixtures, FILES};
 use crate::web::state::AppState;
 
 /// What identifies the folder's content cheaply.

@@ -8,20 +8,19 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::records::{Company, Consent, Fixtures, Member, Vendor};
+use crate::domain::fixtures::Fixtures;
+use crate::domain::records::{Company, Consent, Member, Vendor};
 
-/// A vendor with its allowed networks parsed once.
+/// A vendor as the directory holds it.
 #[derive(Debug)]
 pub struct VendorEntry {
     pub vendor: Vendor,
-    /// `allowedIps`, parsed.
-    pub networks: Vec<IpNet>,
 }
 
 impl VendorEntry {
     /// Whether `ip` may call the cert endpoint with this vendor's tokens.
     pub fn allows(&self, ip: IpAddr) -> bool {
-        self.networks.iter().any(|n| n.contains(&ip))
+        self.vendor.allowed_ips.iter().any(|n| n.contains(&ip))
     }
 }
 
@@ -227,10 +226,9 @@ impl Directory {
 
     /// Adds or replaces a vendor.
     pub fn put_vendor(&mut self, vendor: Vendor) {
-        let networks = vendor.allowed_networks();
         self.vendors.insert(
             Arc::from(vendor.vendor_no.as_str()),
-            Arc::new(VendorEntry { vendor, networks }),
+            Arc::new(VendorEntry { vendor }),
         );
         self.rebuild_networks();
     }
@@ -283,7 +281,7 @@ impl Directory {
         let mut all: Vec<IpNet> = self
             .vendors
             .values()
-            .flat_map(|v| v.networks.iter().copied())
+            .flat_map(|v| v.vendor.allowed_ips.iter().copied())
             .collect();
         all.sort();
         all.dedup();

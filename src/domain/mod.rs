@@ -7,6 +7,7 @@ pub mod directory;
 pub mod encryption;
 pub mod event;
 pub mod fault;
+pub mod fixtures;
 pub mod grant;
 pub mod hosts;
 pub mod records;

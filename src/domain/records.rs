@@ -1,12 +1,15 @@
-//! The fixture files: companies, members, vendors and consents, as JSON.
+//! The mall's actors as records: a company, a member, a vendor, a consent, as the fixture files
+//! and the control API write them.
 //!
-//! Everything the simulator knows about the mall's actors comes from here at start, so that
-//! changing a member never needs a rebuild. Loading validates every record and every reference
-//! between records; the error names the file, the record and the field.
+//! Values with a form of their own are parsed as the record is read (a vendor's `allowedIps`
+//! as networks, a member's `receiptYn` as `Y` or `N`), so that a bad one is refused at the
+//! edge, naming the field; each record's `validate` checks what is left (non-empty keys, dates,
+//! references to other records). The whole set, read and checked, is `Fixtures` in `fixtures.rs`.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -83,8 +86,8 @@ pub struct Member {
     #[serde(rename = "pointBalance", default)]
     pub point_balance: i64,
     /// Whether the member asks for cash receipts by default (`ReceiptYN`).
-    #[serde(rename = "receiptYn", default = "default_receipt")]
-    pub receipt_yn: String,
+    #[serde(rename = "receiptYn", default)]
+    pub receipt_yn: ReceiptYn,
     /// Inactive members exist but fail CHECKURL and cannot enter the mall.
     #[serde(default = "default_true")]
     pub active: bool,
@@ -117,9 +120,10 @@ pub struct Vendor {
         skip_serializing_if = "Option::is_none"
     )]
     pub direct_url_base: Option<String>,
-    /// Addresses and networks allowed to call the cert endpoint with this vendor's tokens.
-    #[serde(rename = "allowedIps")]
-    pub allowed_ips: Vec<String>,
+    /// Addresses and networks allowed to call the cert endpoint with this vendor's tokens (a
+    /// bare address is a /32 or /128, and is written back bare).
+    #[serde(rename = "allowedIps", with = "allowed_ips")]
+    pub allowed_ips: Vec<IpNet>,
     /// Token lifetime for this vendor, overriding the global one.
     #[serde(
         rename = "tokenTtlSeconds",
@@ -167,156 +171,54 @@ fn default_true() -> bool {
     true
 }
 
-fn default_receipt() -> String {
-    "N".to_owned()
+/// A member's cash-receipt default (`ReceiptYN`): `Y` or `N`, written as those letters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum ReceiptYn {
+    Y,
+    #[default]
+    N,
 }
 
-/// The whole set of fixtures, as loaded and validated.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Fixtures {
-    pub companies: Vec<Company>,
-    pub members: Vec<Member>,
-    pub vendors: Vec<Vendor>,
-    pub consents: Vec<Consent>,
-}
-
-/// Why a fixture set was refused: which file, which record, which field, what is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum FixtureError {
-    #[error("cannot read {path}: {cause}")]
-    Read {
-        path: PathBuf,
-        cause: std::io::Error,
-    },
-    #[error("{path}: not valid JSON for this file: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{file}: record {index} ({key}): field `{field}`: {problem}")]
-    Invalid {
-        file: String,
-        index: usize,
-        key: String,
-        field: &'static str,
-        problem: String,
-    },
-}
-
-/// The names of the four fixture files inside a fixtures folder.
-pub const FILES: [&str; 4] = [
-    "companies.json",
-    "members.json",
-    "vendors.json",
-    "consents.json",
-];
-
-impl Fixtures {
-    /// Reads and validates the four files of `dir`. `consents.json` may be absent.
-    /// The fixtures shipped inside the binary (the `fixtures/` folder of the source tree), so
-    /// that the simulator runs from any folder, installed or in a container.
-    pub fn builtin() -> Self {
-        fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Vec<T> {
-            serde_json::from_str(text)
-                .unwrap_or_else(|e| panic!("the built-in {name} is valid JSON: {e}"))
+impl ReceiptYn {
+    /// The letter, as the GATE form and the fixture files carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptYn::Y => "Y",
+            ReceiptYn::N => "N",
         }
-        let fixtures = Fixtures {
-            companies: parse(
-                "companies.json",
-                include_str!("../../fixtures/companies.json"),
-            ),
-            members: parse("members.json", include_str!("../../fixtures/members.json")),
-            vendors: parse("vendors.json", include_str!("../../fixtures/vendors.json")),
-            consents: parse(
-                "consents.json",
-                include_str!("../../fixtures/consents.json"),
-            ),
-        };
-        fixtures
-            .validate("built-in")
-            .unwrap_or_else(|e| panic!("the built-in fixtures are valid: {e}"));
-        fixtures
     }
+}
 
-    pub fn load(dir: &Path) -> Result<Self, FixtureError> {
-        let fixtures = Fixtures {
-            companies: read_file(&dir.join("companies.json"), false)?,
-            members: read_file(&dir.join("members.json"), false)?,
-            vendors: read_file(&dir.join("vendors.json"), false)?,
-            consents: read_file(&dir.join("consents.json"), true)?,
-        };
-        fixtures.validate(&dir.display().to_string())?;
-        Ok(fixtures)
+impl FromStr for ReceiptYn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "Y" => Ok(ReceiptYn::Y),
+            "N" => Ok(ReceiptYn::N),
+            other => Err(format!("must be \"Y\" or \"N\", not {other:?}")),
+        }
     }
+}
 
-    /// Checks every record and every reference. `origin` prefixes the file names in errors.
-    pub fn validate(&self, origin: &str) -> Result<(), FixtureError> {
-        let file = |name: &str| format!("{origin}/{name}");
-        let mut codes = HashSet::new();
-        for (i, c) in self.companies.iter().enumerate() {
-            let bad = |field, problem: String| FixtureError::Invalid {
-                file: file("companies.json"),
-                index: i,
-                key: c.code.clone(),
-                field,
-                problem,
-            };
-            c.validate().map_err(|(field, p)| bad(field, p))?;
-            if !codes.insert(c.code.as_str()) {
-                return Err(bad("cmpyCd", "duplicate company code".into()));
-            }
-        }
-        let mut members = HashSet::new();
-        for (i, m) in self.members.iter().enumerate() {
-            m.validate(&codes)
-                .map_err(|(field, problem)| FixtureError::Invalid {
-                    file: file("members.json"),
-                    index: i,
-                    key: m.customer_id.clone(),
-                    field,
-                    problem,
-                })?;
-            if !members.insert(m.customer_id.as_str()) {
-                return Err(FixtureError::Invalid {
-                    file: file("members.json"),
-                    index: i,
-                    key: m.customer_id.clone(),
-                    field: "custId",
-                    problem: "duplicate member key".into(),
-                });
-            }
-        }
-        let mut vendors = HashSet::new();
-        for (i, v) in self.vendors.iter().enumerate() {
-            v.validate()
-                .map_err(|(field, problem)| FixtureError::Invalid {
-                    file: file("vendors.json"),
-                    index: i,
-                    key: v.vendor_no.clone(),
-                    field,
-                    problem,
-                })?;
-            if !vendors.insert(v.vendor_no.as_str()) {
-                return Err(FixtureError::Invalid {
-                    file: file("vendors.json"),
-                    index: i,
-                    key: v.vendor_no.clone(),
-                    field: "vndrNo",
-                    problem: "duplicate vendor number".into(),
-                });
-            }
-        }
-        for (i, c) in self.consents.iter().enumerate() {
-            c.validate(&members, &vendors)
-                .map_err(|(field, problem)| FixtureError::Invalid {
-                    file: file("consents.json"),
-                    index: i,
-                    key: format!("{}/{}", c.customer_id, c.vendor_no),
-                    field,
-                    problem,
-                })?;
-        }
-        Ok(())
+impl TryFrom<String> for ReceiptYn {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<ReceiptYn> for &'static str {
+    fn from(r: ReceiptYn) -> Self {
+        r.as_str()
+    }
+}
+
+impl fmt::Display for ReceiptYn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -353,9 +255,6 @@ impl Member {
                 format!("'{}' is not a date as YYYYMMDD", self.birth_date),
             ));
         }
-        if self.receipt_yn != "Y" && self.receipt_yn != "N" {
-            return Err(("receiptYn", "must be \"Y\" or \"N\"".into()));
-        }
         Ok(())
     }
 }
@@ -379,9 +278,6 @@ impl Vendor {
                 ),
             ));
         }
-        for ip in &self.allowed_ips {
-            parse_allowed(ip).map_err(|p| ("allowedIps", p))?;
-        }
         let max = crate::domain::grant::MAX_TTL_SECONDS;
         if self
             .token_ttl_seconds
@@ -390,14 +286,6 @@ impl Vendor {
             return Err(("tokenTtlSeconds", format!("must be from 1 to {max}")));
         }
         Ok(())
-    }
-
-    /// The allowed addresses as networks (a bare address is a /32 or /128).
-    pub fn allowed_networks(&self) -> Vec<IpNet> {
-        self.allowed_ips
-            .iter()
-            .filter_map(|s| parse_allowed(s).ok())
-            .collect()
     }
 }
 
@@ -435,6 +323,35 @@ pub fn parse_allowed(s: &str) -> Result<IpNet, String> {
     s.parse::<IpAddr>()
         .map(IpNet::from)
         .map_err(|_| format!("'{s}' is not an IP address or network"))
+}
+
+/// One entry of `allowedIps` as written: a single address bare (`127.0.0.1`), a network with
+/// its length (`10.0.0.0/8`).
+pub fn show_allowed(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// `allowedIps` read as networks, every entry or an error naming the one that is not, and
+/// written back as the strings [`show_allowed`] gives.
+mod allowed_ips {
+    use ipnet::IpNet;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(super::show_allowed))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| super::parse_allowed(s))
+            .collect::<Result<_, _>>()
+            .map_err(D::Error::custom)
+    }
 }
 
 /// A company code is 3 ASCII letters or digits (`J01`, `AA5`).
@@ -488,26 +405,6 @@ fn is_date(s: &str) -> bool {
     s.len() == 8 && chrono::NaiveDate::parse_from_str(s, "%Y%m%d").is_ok()
 }
 
-fn read_file<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    optional: bool,
-) -> Result<Vec<T>, FixtureError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(cause) => {
-            return Err(FixtureError::Read {
-                path: path.to_owned(),
-                cause,
-            })
-        }
-    };
-    serde_json::from_str(&text).map_err(|source| FixtureError::Parse {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,6 +416,53 @@ mod tests {
         assert_eq!(parse_allowed("10.0.0.0/8").unwrap().prefix_len(), 8);
         assert!(parse_allowed("localhost").is_err());
         assert!(parse_allowed("10.0.0.0/33").is_err());
+    }
+
+    fn vendor(allowed: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"vndrNo": "VR1", "vndrItwkInfoNo": "1", "name": "v",
+                           "gateUrl": "/g", "allowedIps": allowed})
+    }
+
+    #[test]
+    fn a_bad_allowed_entry_refuses_the_vendor_naming_the_entry() {
+        let err = serde_json::from_value::<Vendor>(vendor(serde_json::json!([
+            "127.0.0.1",
+            "10.0.0.0/33"
+        ])))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("'10.0.0.0/33' is not an IP address or network"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn allowed_entries_are_networks_written_back_as_they_were() {
+        let written = serde_json::json!(["127.0.0.1", "::1", "198.51.100.0/24", "10.1.2.3/8"]);
+        let v: Vendor = serde_json::from_value(vendor(written.clone())).unwrap();
+        assert_eq!(v.allowed_ips[0].prefix_len(), 32);
+        assert_eq!(v.allowed_ips[1].prefix_len(), 128);
+        assert!(v.allowed_ips[2].contains(&"198.51.100.7".parse::<IpAddr>().unwrap()));
+        assert_eq!(serde_json::to_value(&v).unwrap()["allowedIps"], written);
+    }
+
+    #[test]
+    fn receipt_yn_is_y_or_n_and_n_by_default() {
+        let member = |receipt: Option<&str>| {
+            let mut m = serde_json::json!({"custId": "M1", "cmpyCd": "J01", "mbrNo": "1",
+                "mbrId": "m", "mbrNm": "m", "empen": "1", "dob": "19900101"});
+            if let Some(r) = receipt {
+                m["receiptYn"] = r.into();
+            }
+            serde_json::from_value::<Member>(m)
+        };
+        assert_eq!(member(None).unwrap().receipt_yn, ReceiptYn::N);
+        let y = member(Some("Y")).unwrap();
+        assert_eq!(y.receipt_yn, ReceiptYn::Y);
+        assert_eq!(serde_json::to_value(&y).unwrap()["receiptYn"], "Y");
+        let err = member(Some("X")).unwrap_err().to_string();
+        assert!(err.contains(r#"must be "Y" or "N", not "X""#), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::domain::clock;
 use crate::domain::event::Text;
 use crate::domain::grant::{Redeem, TokenView};
 use crate::domain::hosts::Caller;
+use crate::domain::records::show_allowed;
 use crate::domain::{OtpToken, TokenFormatError};
 use crate::protocol::endpoints::Endpoints;
 use crate::store::{Lookup, Store, StoreError, Visit};
@@ -146,7 +147,10 @@ pub fn decide(visit: Visit, parsed: Parsed, endpoints: &Endpoints, call: CertCal
         Lookup::Seen(view) => {
             let entry = dir.vendor(&view.grant.vendor).map(|(_, v)| v);
             let list = entry
-                .map(|v| v.vendor.allowed_ips.join(", "))
+                .map(|v| {
+                    let list: Vec<String> = v.vendor.allowed_ips.iter().map(show_allowed).collect();
+                    list.join(", ")
+                })
                 .unwrap_or_else(|| "none (vendor removed)".into());
             let reason = format!(
                 "caller {} is not in {}'s allowed IPs: {list}",

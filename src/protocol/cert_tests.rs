@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use super::*;
+use crate::domain::fixtures::Fixtures;
 use crate::domain::grant::Grant;
-use crate::domain::records::Fixtures;
 use crate::protocol::check;
 use crate::protocol::params::{find_token, CheckParams};
 use crate::store::{Store, StoreOptions};
@@ -145,7 +145,7 @@ async fn a_trusted_proxy_that_names_nobody_gets_403_and_the_token_stays() {
 
 #[test]
 fn fault_plans_are_the_same_for_both_endpoints() {
-    use crate::domain::fault::FaultKind;
+    use crate::domain::fault::{FaultKind, ForcedCode};
     use crate::protocol::{FaultPlan, Replacement};
     assert_eq!(
         FaultPlan::of(&FaultKind::Delay { delay_ms: 1500 }),
@@ -153,20 +153,20 @@ fn fault_plans_are_the_same_for_both_endpoints() {
     );
     assert_eq!(
         FaultPlan::of(&FaultKind::ResultCode {
-            result_code: "404".into()
+            result_code: ForcedCode::TokenUsedOrUnknown
         }),
         FaultPlan::Replace(Replacement::Result(ResultCode::TokenUsedOrUnknown))
     );
     assert_eq!(
-        FaultPlan::of(&FaultKind::Drop),
+        FaultPlan::of(&FaultKind::Drop {}),
         FaultPlan::Replace(Replacement::Drop)
     );
     assert_eq!(
-        FaultPlan::of(&FaultKind::Http500),
+        FaultPlan::of(&FaultKind::Http500 {}),
         FaultPlan::Replace(Replacement::Http500)
     );
     assert_eq!(
-        FaultPlan::of(&FaultKind::Malformed),
+        FaultPlan::of(&FaultKind::Malformed {}),
         FaultPlan::Replace(Replacement::Malformed)
     );
 }

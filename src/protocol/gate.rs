@@ -17,7 +17,7 @@ use crate::domain::directory::{member_fingerprint, Delivery, Directory, VendorEn
 use crate::domain::encryption::{encrypt_field, ParamEncryption, RanNum};
 use crate::domain::event::{EventKind, Omission};
 use crate::domain::grant::Grant;
-use crate::domain::records::{Company, Consent, Member};
+use crate::domain::records::{Company, Consent, Member, ReceiptYn};
 use crate::protocol::endpoints::Endpoints;
 use crate::store::{Decision, Store, StoreError};
 
@@ -64,7 +64,7 @@ pub struct GateRequest {
     pub direct_url: Option<String>,
     pub baro_item: Option<String>,
     /// `Y` or `N`; the member's default when absent.
-    pub receipt_yn: Option<String>,
+    pub receipt_yn: Option<ReceiptYn>,
     /// This token's lifetime, overriding vendor and global settings.
     pub ttl_seconds: Option<u64>,
     pub force_member_fields: bool,
@@ -214,7 +214,7 @@ pub struct MemberFields {
     pub company: String,
     pub customer_id: String,
     pub name: String,
-    pub receipt_yn: String,
+    pub receipt_yn: ReceiptYn,
 }
 
 /// The GATE form, typed: `None` is a field not sent.
@@ -260,7 +260,7 @@ pub fn encode(form: &GateForm, encryption: &ParamEncryption) -> Encoded {
         plain.push(("cmpy_cd", m.company.clone()));
         plain.push(("CFM_CUS_ID", m.customer_id.clone()));
         plain.push(("USER_NAME", m.name.clone()));
-        plain.push(("ReceiptYN", m.receipt_yn.clone()));
+        plain.push(("ReceiptYN", m.receipt_yn.as_str().into()));
     }
     plain.push(("pointname", form.point_name.clone()));
     plain.push((
@@ -331,14 +331,6 @@ pub async fn issue(issuer: &Issuer<'_>, req: GateRequest) -> Result<Gate, GateEr
     check_text("pointname", req.edits.point_name.as_deref(), 200)?;
     check_text("pointnamecode", req.edits.point_name_code.as_deref(), 200)?;
     check_text("CUS_URL", req.edits.cus_url.as_deref(), 2048)?;
-    if let Some(r) = &req.receipt_yn {
-        if r != "Y" && r != "N" {
-            return Err(GateError::Invalid {
-                field: "receiptYn",
-                problem: format!("must be \"Y\" or \"N\", not {r:?}"),
-            });
-        }
-    }
     if let Some(d) = &req.direct_url {
         if !(d.starts_with('/') || d.starts_with("http://") || d.starts_with("https://")) {
             return Err(GateError::Invalid {
@@ -436,7 +428,7 @@ pub async fn issue(issuer: &Issuer<'_>, req: GateRequest) -> Result<Gate, GateEr
             company: company.code.clone(),
             customer_id: member.customer_id.clone(),
             name: member.name.clone(),
-            receipt_yn: req.receipt_yn.clone().unwrap_or(member.receipt_yn.clone()),
+            receipt_yn: req.receipt_yn.unwrap_or(member.receipt_yn),
         }),
         point_name: company.point_name.clone(),
         point_name_code: company.point_name_code.clone(),

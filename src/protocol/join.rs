@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use crate::domain::directory::Directory;
-use crate::domain::records::Member;
+use crate::domain::records::{Member, ReceiptYn};
 use crate::store::{Decision, Store, StoreError};
 
 /// Why a member could not be found or made.
@@ -90,7 +90,7 @@ fn decide(
         base_address: String::new(),
         detail_address: String::new(),
         point_balance: 0,
-        receipt_yn: "N".into(),
+        receipt_yn: ReceiptYn::N,
         active: true,
         password: None,
     };

@@ -13,7 +13,7 @@ pub mod params;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use crate::domain::fault::FaultKind;
+use crate::domain::fault::{FaultKind, ForcedCode};
 
 /// The cert endpoint's path (the guide's spelling, typo included).
 pub const CERT_PATH: &str = "/sso/vendorUserCertTonken";
@@ -94,10 +94,16 @@ impl ResultCode {
             ResultCode::TokenUsedOrUnknown => 404,
         }
     }
+}
 
-    /// Parses a resultCode as written (for forced results).
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.code() == code)
+impl From<ForcedCode> for ResultCode {
+    fn from(code: ForcedCode) -> Self {
+        match code {
+            ForcedCode::TokenMissing => ResultCode::TokenMissing,
+            ForcedCode::TokenInvalid => ResultCode::TokenInvalid,
+            ForcedCode::IpNotAllowed => ResultCode::IpNotAllowed,
+            ForcedCode::TokenUsedOrUnknown => ResultCode::TokenUsedOrUnknown,
+        }
     }
 }
 
@@ -146,12 +152,12 @@ impl FaultPlan {
     pub fn of(kind: &FaultKind) -> Self {
         match kind {
             FaultKind::Delay { delay_ms } => FaultPlan::Delay(Duration::from_millis(*delay_ms)),
-            FaultKind::ResultCode { result_code } => FaultPlan::Replace(Replacement::Result(
-                ResultCode::from_code(result_code).unwrap_or(ResultCode::TokenInvalid),
-            )),
-            FaultKind::Http500 => FaultPlan::Replace(Replacement::Http500),
-            FaultKind::Drop => FaultPlan::Replace(Replacement::Drop),
-            FaultKind::Malformed => FaultPlan::Replace(Replacement::Malformed),
+            FaultKind::ResultCode { result_code } => {
+                FaultPlan::Replace(Replacement::Result((*result_code).into()))
+            }
+            FaultKind::Http500 {} => FaultPlan::Replace(Replacement::Http500),
+            FaultKind::Drop {} => FaultPlan::Replace(Replacement::Drop),
+            FaultKind::Malformed {} => FaultPlan::Replace(Replacement::Malformed),
         }
     }
 }
@@ -166,7 +172,11 @@ mod tests {
             let body: serde_json::Value = serde_json::from_str(code.failure_body()).unwrap();
             assert_eq!(body["resultCode"], code.code());
             assert_eq!(body["message"], code.message());
-            assert_eq!(ResultCode::from_code(code.code()), Some(code));
+        }
+        // A forced code answers the mall's body for the same code.
+        for forced in ["400", "401", "403", "404"] {
+            let code: ForcedCode = serde_json::from_value(forced.into()).unwrap();
+            assert_eq!(ResultCode::from(code).code(), forced);
         }
         assert_eq!(
             ResultCode::TokenUsedOrUnknown.failure_body(),

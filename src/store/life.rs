@@ -13,7 +13,7 @@ use super::memory::{persist, MemoryStore};
 use super::redis::RedisStore;
 use super::{Backend, Store, StoreError};
 use crate::domain::clock;
-use crate::domain::records::Fixtures;
+use crate::domain::fixtures::Fixtures;
 
 impl Store {
     /// Opens the store `kind` names, holding `fixtures` when it is new. A Redis out of reach is

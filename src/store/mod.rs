@@ -30,8 +30,8 @@ use redis::RedisStore;
 use crate::domain::directory::Directory;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::fault::{Endpoint, Fault, FaultKind, FaultSpec};
+use crate::domain::fixtures::Fixtures;
 use crate::domain::grant::{Grant, TokenView};
-use crate::domain::records::Fixtures;
 use crate::domain::OtpToken;
 
 /// The backends.
@@ -196,8 +196,8 @@ impl Store {
         }
     }
 
-    /// Validates and adds a fault.
-    pub async fn add_fault(&self, spec: FaultSpec) -> Result<Result<Fault, String>, StoreError> {
+    /// Adds a fault (a [`FaultSpec`] is valid as read).
+    pub async fn add_fault(&self, spec: FaultSpec) -> Result<Fault, StoreError> {
         match &self.0.backend {
             Backend::Memory(m) => Ok(m.faults.add(spec)),
             Backend::Redis(r) => r.add_fault(spec).await,

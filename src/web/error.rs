@@ -118,12 +118,14 @@ fn bad_request(message: String) -> actix_web::Error {
     .into()
 }
 
-/// Deserializes a JSON body, naming the field at fault (`endpoint: unknown variant ...`).
+/// Deserializes a JSON body, naming the field at fault (`endpoint: unknown variant ...`). An
+/// error about the body as a whole (`missing field ...`, or one a value read without a path
+/// words itself, as a fault's `resultCode: ...`) is given as it is.
 pub fn from_json<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
-            ApiError::BadRequest(format!("malformed JSON body: {}", e.inner()))
+            ApiError::BadRequest(e.inner().to_string())
         } else {
             ApiError::BadRequest(format!("{path}: {}", e.inner()))
         }

@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use ipnet::IpNet;
 
 use crate::domain::directory::Directory;
+use crate::domain::fixtures::Fixtures;
 use crate::domain::hosts::{Exposure, ServedHosts};
-use crate::domain::records::Fixtures;
 use crate::protocol::CertStatus;
 use crate::store::{Store, StoreError};
 use crate::web::client_ip::ForwardedHeader;

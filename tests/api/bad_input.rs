@@ -199,6 +199,52 @@ async fn a_form_where_the_control_api_wants_json_gives_400() {
     assert_unchanged(&app, &b, &token).await;
 }
 
+/// `receiptYn` is `Y` or `N` wherever it comes in (the GATE API, a member put or patched, the
+/// demo form's `ReceiptYN`): anything else is a 400 naming the field and the value.
+#[actix_web::test]
+async fn a_receipt_yn_other_than_y_or_n_is_refused_naming_field_and_value() {
+    let app = spawn_app().await;
+    let token = app.token().await;
+    let b = before(&app).await;
+    let r = app
+        .post_json(
+            "/_sim/api/gate",
+            &json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216", "receiptYn": "X"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json()["error"],
+        r#"receiptYn: must be "Y" or "N", not "X""#
+    );
+    let member = json!({"cmpyCd": "J01", "mbrNo": "J01Y", "mbrId": "y", "mbrNm": "영수증", "empen": "1", "dob": "19900101", "receiptYn": "yes"});
+    for r in [
+        app.put_json("/_sim/api/members/J01RECEIPT1", &member).await,
+        app.api(
+            "PATCH",
+            "/_sim/api/members/J01A00038745",
+            Some(json!({"receiptYn": "n"})),
+        )
+        .await,
+    ] {
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.starts_with(r#"receiptYn: must be "Y" or "N", not "#),
+            "{error}"
+        );
+    }
+    let r = app
+        .post_form(
+            "/_sim/demo",
+            "member=J01%7CJ01A00038745&vndrNo=VR000216&consent=agree&ReceiptYN=X",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("receiptYn"), "{}", r.text());
+    assert_unchanged(&app, &b, &token).await;
+}
+
 #[actix_web::test]
 async fn markup_in_text_fields_is_stored_as_text_and_escaped_on_pages() {
     let app = spawn_app().await;

@@ -295,6 +295,137 @@ async fn invalid_faults_are_refused_with_the_field_named() {
     );
 }
 
+/// A fault's kind and resultCode are read as typed values: an unknown one is a 400 naming it,
+/// never taken for another (an unknown code once fell back to 401), and nothing is added.
+#[actix_web::test]
+async fn an_unknown_fault_kind_or_result_code_is_refused_naming_it() {
+    let app = spawn_app().await;
+    for (body, words) in [
+        (
+            json!({"endpoint": "cert", "kind": "resultCode", "resultCode": "999"}),
+            &["resultCode", "\"999\""][..],
+        ),
+        (
+            json!({"endpoint": "cert", "kind": "resultCode", "resultCode": 403}),
+            &["resultCode", "403"],
+        ),
+        (json!({"endpoint": "cert", "kind": "teapot"}), &["teapot"]),
+        (
+            json!({"endpoint": "cert", "kind": "http500", "delayMs": 5}),
+            &["delayMs"],
+        ),
+        (
+            json!({"endpoint": "cert", "kind": "delay", "delayMs": 120_001}),
+            &["delayMs", "120000"],
+        ),
+        (
+            json!({"endpoint": "check", "kind": "resultCode", "resultCode": "404"}),
+            &["resultCode", "CHECKURL"],
+        ),
+    ] {
+        let r = app
+            .api("POST", "/_sim/api/faults", Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text());
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        for w in words {
+            assert!(error.contains(w), "{body}: {w} in {error}");
+        }
+    }
+    assert_eq!(
+        app.api("GET", "/_sim/api/faults", None).await.json(),
+        json!([])
+    );
+    let token = app.token().await;
+    assert_eq!(
+        app.cert(&format!("otpToken={token}")).await.result_code(),
+        "OK"
+    );
+}
+
+/// What partners' suites read: a fault as answered and as listed, field for field.
+#[actix_web::test]
+async fn a_fault_is_answered_and_listed_in_the_same_json_shape() {
+    let app = spawn_app().await;
+    let mut listed = Vec::new();
+    for (asked, answered) in [
+        (
+            json!({"endpoint": "cert", "vndrNo": "VR000216", "count": 2, "kind": "resultCode", "resultCode": "404"}),
+            json!({"endpoint": "cert", "vndrNo": "VR000216", "remaining": 2, "applied": 0, "kind": "resultCode", "resultCode": "404"}),
+        ),
+        (
+            json!({"endpoint": "check", "kind": "delay", "delayMs": 50}),
+            json!({"endpoint": "check", "vndrNo": null, "remaining": null, "applied": 0, "kind": "delay", "delayMs": 50}),
+        ),
+        (
+            json!({"endpoint": "cert", "count": 1, "kind": "http500"}),
+            json!({"endpoint": "cert", "vndrNo": null, "remaining": 1, "applied": 0, "kind": "http500"}),
+        ),
+    ] {
+        let r = app.api("POST", "/_sim/api/faults", Some(asked)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let mut expected = answered;
+        expected["id"] = r.json()["id"].clone();
+        assert!(expected["id"].is_u64());
+        assert_eq!(r.json(), expected);
+        listed.push(expected);
+    }
+    assert_eq!(
+        app.api("GET", "/_sim/api/faults", None).await.json(),
+        Value::Array(listed)
+    );
+}
+
+/// `allowedIps` entries are parsed when a vendor is put: a bad one is refused naming it, and
+/// the good ones answer and list as they were written.
+#[actix_web::test]
+async fn a_vendors_allowed_ips_are_checked_entry_by_entry_and_kept_as_written() {
+    let app = spawn_app().await;
+    let allowed = json!(["127.0.0.1", "::1", "10.0.0.0/8", "192.0.2.7/24"]);
+    let vendor = json!({"vndrItwkInfoNo": "901", "name": "망 제휴사", "gateUrl": "http://localhost:3999/gate", "allowedIps": allowed});
+    let r = app
+        .api("PUT", "/_sim/api/vendors/VR000901", Some(vendor.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["allowedIps"], allowed);
+    let before = app.api("GET", "/_sim/api/vendors", None).await.json();
+    let listed = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["vndrNo"] == "VR000901")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["allowedIps"], allowed);
+    let mut bad = vendor;
+    bad["allowedIps"] = json!(["127.0.0.1", "10.0.0.0/33"]);
+    for (method, body) in [
+        ("PUT", bad),
+        ("PATCH", json!({"allowedIps": ["localhost"]})),
+    ] {
+        let r = app
+            .api(method, "/_sim/api/vendors/VR000901", Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text());
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        let entry = body["allowedIps"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap();
+        assert!(
+            error.starts_with("allowedIps: ") && error.contains(&format!("'{entry}'")),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        app.api("GET", "/_sim/api/vendors", None).await.json(),
+        before
+    );
+}
+
 #[actix_web::test]
 async fn changing_a_member_sends_the_member_fields_again_on_the_next_gate() {
     let app = spawn_app().await;

@@ -90,7 +90,7 @@ fn invalid_json_stops_the_start_naming_the_file() {
 
 #[test]
 fn the_shipped_fixtures_hold_what_the_readme_promises() {
-    let f = benecafe_sim::domain::records::Fixtures::load(&shipped_fixtures()).unwrap();
+    let f = benecafe_sim::domain::fixtures::Fixtures::load(&shipped_fixtures()).unwrap();
     assert!(f.companies.len() >= 3);
     assert!(f.members.iter().any(|m| !m.active));
     assert!(f.vendors.iter().any(|v| v.gate_url == "/_sim/partner/gate"));

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use benecafe_sim::domain::records::Fixtures;
+use benecafe_sim::domain::fixtures::Fixtures;
 use benecafe_sim::protocol::endpoints::Endpoints;
 use benecafe_sim::protocol::gate::{ConsentChoice, GateRequest, Issuer, Source};
 use benecafe_sim::store::{Store, StoreKind, StoreOptions};

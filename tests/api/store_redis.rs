@@ -180,3 +180,37 @@ async fn faults_that_cannot_be_read_back_are_refused_not_guessed() {
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].id, 7);
 }
+
+/// A stored fault is read as typed as one asked for: a resultCode this version does not know
+/// (written by hand, or by another version) is an error naming it, not a 401.
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_stored_fault_with_an_unknown_result_code_is_refused_not_taken_for_401() {
+    let server = RedisServer::start(false).await;
+    let store = redis(&server).await;
+    server.cli(&["RPUSH", "bsim:faults", "8"]);
+    server.cli(&[
+        "HSET",
+        "bsim:fault:8",
+        "e",
+        "cert",
+        "a",
+        "0",
+        "k",
+        r#"{"kind":"resultCode","resultCode":"999"}"#,
+    ]);
+    let read = store.faults().await;
+    assert!(
+        matches!(&read, Err(StoreError::Unavailable(why)) if why.contains("\"999\"")),
+        "{read:?}"
+    );
+    // What this version writes reads back.
+    server.cli(&[
+        "HSET",
+        "bsim:fault:8",
+        "k",
+        r#"{"kind":"resultCode","resultCode":"403"}"#,
+    ]);
+    let read = store.faults().await.unwrap();
+    assert_eq!(serde_json::to_value(&read[0]).unwrap()["resultCode"], "403");
+}

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::clock;
 use crate::domain::directory::{Image, SavedDelivery};
 use crate::domain::event::Event;
+use crate::domain::fixtures::Fixtures;
 use crate::domain::grant::{Grant, TokenView};
-use crate::domain::records::Fixtures;
 use crate::domain::OtpToken;
 use crate::store::memory::MemoryStore;
 

@@ -7,13 +7,9 @@ use crate::domain::fault::{Endpoint, Fault, FaultKind, FaultSpec};
 use crate::store::answers::StoreError;
 
 impl RedisStore {
-    pub async fn add_fault(&self, spec: FaultSpec) -> Result<Result<Fault, String>, StoreError> {
-        let kind = match spec.check() {
-            Ok(k) => k,
-            Err(e) => return Ok(Err(e)),
-        };
-        let json =
-            serde_json::to_string(&kind).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    pub async fn add_fault(&self, spec: FaultSpec) -> Result<Fault, StoreError> {
+        let json = serde_json::to_string(spec.kind())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let id: u64 = self
             .scripts
             .add_fault
@@ -21,10 +17,10 @@ impl RedisStore {
             .key(key("faults"))
             .key(once())
             .arg(PREFIX)
-            .arg(spec.endpoint.name())
-            .arg(spec.vndr_no.as_deref().unwrap_or(""))
-            .arg(spec.count.map(|c| c.to_string()).unwrap_or_default())
-            .arg(if matches!(kind, FaultKind::Delay { .. }) {
+            .arg(spec.endpoint().name())
+            .arg(spec.vndr_no().unwrap_or(""))
+            .arg(spec.count().map(|c| c.to_string()).unwrap_or_default())
+            .arg(if matches!(spec.kind(), FaultKind::Delay { .. }) {
                 "1"
             } else {
                 "0"
@@ -33,14 +29,7 @@ impl RedisStore {
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
-        Ok(Ok(Fault {
-            id,
-            endpoint: spec.endpoint,
-            vndr_no: spec.vndr_no,
-            remaining: spec.count,
-            applied: 0,
-            kind,
-        }))
+        Ok(spec.into_fault(id))
     }
 
     pub async fn take_fault(

@@ -32,7 +32,7 @@ pub(crate) use super::answers::shown_url;
 use super::answers::{Decision, StoreError, StoreOptions};
 use crate::domain::directory::{Directory, Image};
 use crate::domain::event::Event;
-use crate::domain::records::Fixtures;
+use crate::domain::fixtures::Fixtures;
 use crate::domain::OtpToken;
 
 mod conn;

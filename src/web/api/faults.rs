@@ -11,16 +11,12 @@ pub async fn add(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let spec: FaultSpec = crate::web::error::from_json(body.into_inner())?;
-    if let Some(v) = &spec.vndr_no {
+    if let Some(v) = spec.vndr_no() {
         if state.store.directory().await?.vendor(v).is_none() {
             return Err(ApiError::NotFound(format!("unknown vendor '{v}'")));
         }
     }
-    let fault = state
-        .store
-        .add_fault(spec)
-        .await?
-        .map_err(ApiError::BadRequest)?;
+    let fault = state.store.add_fault(spec).await?;
     Ok(HttpResponse::Created().json(fault))
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::domain::clock;
 use crate::domain::event::Omission;
+use crate::domain::records::ReceiptYn;
 use crate::protocol::gate::{self, ConsentChoice, GateRequest, Source};
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
@@ -21,7 +22,7 @@ pub struct GateBody {
     #[serde(default)]
     pub baro_item: Option<String>,
     #[serde(default)]
-    pub receipt_yn: Option<String>,
+    pub receipt_yn: Option<ReceiptYn>,
     #[serde(default)]
     pub ttl_seconds: Option<u64>,
     #[serde(default)]

@@ -7,7 +7,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{gate_error, gate_post, message, render};
-use crate::protocol::gate::{self, ConsentChoice, Edits, GateRequest, Source};
+use crate::domain::records::ReceiptYn;
+use crate::protocol::gate::{self, ConsentChoice, Edits, GateError, GateRequest, Source};
 use crate::web::state::AppState;
 
 struct Choice {
@@ -101,6 +102,20 @@ pub async fn submit(state: web::Data<AppState>, form: web::Form<DemoForm>) -> Ht
     }
     let direct = f.direct_flag == "Y" || (f.direct_flag.is_empty() && !f.direct_url.is_empty());
     let some = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+    // Empty: the member's default; otherwise the letter the mall would send.
+    let receipt_yn = match f.receipt_yn.as_str() {
+        "" => None,
+        r => match r.parse::<ReceiptYn>() {
+            Ok(r) => Some(r),
+            Err(problem) => {
+                let e = GateError::Invalid {
+                    field: "receiptYn",
+                    problem,
+                };
+                return gate_error(e, "입력 오류");
+            }
+        },
+    };
     let issued = gate::issue(
         &state.issuer(),
         GateRequest {
@@ -111,7 +126,7 @@ pub async fn submit(state: web::Data<AppState>, form: web::Form<DemoForm>) -> Ht
                 .then(|| f.direct_url.clone())
                 .filter(|d| !d.is_empty()),
             baro_item: some(&f.baro_item),
-            receipt_yn: some(&f.receipt_yn),
+            receipt_yn,
             ttl_seconds: None,
             force_member_fields: f.force_member_fields.is_some(),
             consent,
