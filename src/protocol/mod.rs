@@ -6,6 +6,7 @@
 pub mod cert;
 pub mod check;
 pub mod endpoints;
+pub mod form;
 pub mod gate;
 pub mod join;
 pub mod params;

@@ -37,17 +37,8 @@ async fn redis_pair(server: &RedisServer) -> [Store; 2] {
 
 fn gate_request() -> GateRequest {
     GateRequest {
-        company: "J01".into(),
-        customer_id: MEMBER.into(),
-        vendor: VENDOR.into(),
-        direct_url: None,
-        baro_item: None,
-        receipt_yn: None,
-        ttl_seconds: None,
-        force_member_fields: false,
         consent: ConsentChoice::Agree,
-        source: Source::Api,
-        edits: Default::default(),
+        ..GateRequest::new("J01", MEMBER, VENDOR, Source::Api)
     }
 }
 
