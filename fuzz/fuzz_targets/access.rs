@@ -1,4 +1,4 @@
-//! The path and header rules of `access`: for any method, path and `Origin`, the router and the
+//! The path and header rules of the guards (`web/guard/`): for any method, path and `Origin`, the router and the
 //! access rule agree. A request reaches a control route exactly when it is refused for want of
 //! the control token (401 with `WWW-Authenticate`), and a page with member data never answers
 //! 200 without the operator's sign-in, however the path is encoded (`%61`, `%5F`, `//`, `/./`).
@@ -9,18 +9,17 @@ use std::sync::OnceLock;
 use actix_web::dev::{ResourceDef, Service, Url};
 use actix_web::http::{Method, StatusCode, Uri};
 use actix_web::{test, web, App};
-use benecafe_sim::access::{Access, Exposure, ServedHosts};
-use benecafe_sim::fixtures::Fixtures;
-use benecafe_sim::journal::Journal;
-use benecafe_sim::state::{AppState, Config};
-use benecafe_sim::store::{MemoryStore, Store};
-use benecafe_sim::tokens::MemoryTokenStore;
+use benecafe_sim::domain::fixtures::Fixtures;
+use benecafe_sim::domain::hosts::{Exposure, ServedHosts};
+use benecafe_sim::store::{Store, StoreOptions};
+use benecafe_sim::web::guard::Access;
+use benecafe_sim::web::state::{AppState, Config};
 use libfuzzer_sys::fuzz_target;
 
 fn state() -> AppState {
     let fixtures = Fixtures::load(std::path::Path::new("../fixtures")).expect("shipped fixtures");
     let config = Config {
-        endpoints: benecafe_sim::endpoints::Endpoints::new(
+        endpoints: benecafe_sim::protocol::endpoints::Endpoints::new(
             "https://localhost:8443",
             "http://localhost:8080",
         )
@@ -36,18 +35,14 @@ fn state() -> AppState {
         exposure: Exposure::Network,
         open_pages: false,
         served_hosts: ServedHosts::new(["localhost"]),
-        forwarded_header: benecafe_sim::client_ip::ForwardedHeader::Auto,
+        forwarded_header: benecafe_sim::web::client_ip::ForwardedHeader::Auto,
         body_timeout: std::time::Duration::from_secs(1),
         max_query_bytes: 4096,
         max_body_bytes: 65536,
         tls_chain: Vec::new(),
     };
-    let store = Store::memory(MemoryStore::new(
-        MemoryTokenStore::new(1000, 1000),
-        &fixtures,
-        Journal::new(100, 1 << 20),
-    ));
-    AppState::new(config, fixtures, store, None)
+    let store = Store::memory(&fixtures, StoreOptions::default());
+    AppState::new(config, fixtures, store, b"fuzzing cookie key material", None)
 }
 
 /// The routes of each access level, as the router would match them.
@@ -55,7 +50,7 @@ fn routes(level: Access) -> &'static [(Method, ResourceDef)] {
     static ALL: OnceLock<Vec<(Access, Method, ResourceDef)>> = OnceLock::new();
     static BY: OnceLock<[Vec<(Method, ResourceDef)>; 2]> = OnceLock::new();
     let all = ALL.get_or_init(|| {
-        benecafe_sim::routes::list()
+        benecafe_sim::web::list()
             .into_iter()
             .map(|(a, m, p)| (a, m, ResourceDef::new(p)))
             .collect()
@@ -98,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(uri) = path.parse::<Uri>() else { return };
     // What the router will match: the path folded, then decoded as actix decodes it.
     let folded =
-        benecafe_sim::access::fold_path(uri.path()).unwrap_or_else(|| uri.path().to_owned());
+        benecafe_sim::web::guard::fold_path(uri.path()).unwrap_or_else(|| uri.path().to_owned());
     let Ok(folded_uri) = folded.parse::<Uri>() else {
         return;
     };
@@ -118,9 +113,9 @@ fuzz_target!(|data: &[u8]| {
             let data = STATE.with(|s| web::Data::new(s.clone()));
             let app = test::init_service(
                 App::new()
-                    .wrap(benecafe_sim::access::CanonicalPath)
+                    .wrap(benecafe_sim::web::guard::CanonicalPath)
                     .app_data(data)
-                    .configure(benecafe_sim::routes::configure),
+                    .configure(benecafe_sim::web::configure),
             )
             .await;
             let mut req = test::TestRequest::default()

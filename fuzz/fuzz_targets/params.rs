@@ -2,7 +2,7 @@
 //! form body, the token format, urlencoded pairs, and forwarding-header addresses.
 #![no_main]
 
-use benecafe_sim::client_ip::parse_node;
+use benecafe_sim::web::client_ip::parse_node;
 use benecafe_sim::domain::OtpToken;
 use benecafe_sim::protocol::params;
 use benecafe_sim::protocol::params::find_token;

@@ -18,7 +18,7 @@ mod origin;
 
 pub use answer::{authority, Access};
 pub use auth::{is_control_token, is_operator, may_see_detail, operator_cookie, OPERATOR_COOKIE};
-pub use canonical::CanonicalPath;
+pub use canonical::{fold_path, CanonicalPath};
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
