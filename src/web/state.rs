@@ -70,6 +70,8 @@ pub struct Shared {
     /// The fixtures as loaded at start (what a reset goes back to). A std `RwLock`, held only to
     /// clone or replace them, never across an await.
     loaded: RwLock<Fixtures>,
+    /// Failed operator sign-ins by address (lockouts) and their log lines.
+    pub sign_in_failures: crate::web::guard::throttle::SignInFailures,
     /// What `--watch` did with the changes it saw (shown by `/_sim/healthz`).
     pub fixture_reloads: FixtureReloads,
     /// The HTTPS side: the certificate chooser (told about mall domains added at run time) and
@@ -129,6 +131,7 @@ impl AppState {
             cookies: CookieKeys::derive(cookie_key),
             loaded: RwLock::new(fixtures),
             fixture_reloads: FixtureReloads::default(),
+            sign_in_failures: Default::default(),
             tls,
         }))
     }

@@ -87,3 +87,69 @@ async fn control_api_answers_are_never_cached_or_sniffed() {
         );
     }
 }
+
+/// Failed operator sign-ins: an address gets five tries, then a minute's lockout (429 with
+/// `Retry-After`, even for the right token); a flood from many addresses writes ten lines a
+/// minute, not one a try.
+#[actix_web::test]
+async fn failed_sign_ins_lock_an_address_out_and_do_not_flood_the_log() {
+    let token = "the-right-control-token-0123456789";
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(
+        data.path(),
+        &["--control-token", token, "--trusted-proxies", "127.0.0.1"],
+    )
+    .await
+    .unwrap();
+    let client = awc::Client::builder().disable_redirects().finish();
+    let sign_in = |from: String, token: &'static str| {
+        client
+            .post(format!("{}/_sim/signin", sim.http))
+            .insert_header(("x-forwarded-for", from))
+            .send_form(&[("token", token), ("next", "/mall")])
+    };
+    for _ in 0..5 {
+        let r = sign_in("192.0.2.7".into(), "wrong").await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let locked = sign_in("192.0.2.7".into(), "the-right-control-token-0123456789")
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = locked
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Another address is not locked out.
+    let other = sign_in("192.0.2.8".into(), "the-right-control-token-0123456789")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::SEE_OTHER);
+    for i in 0..40 {
+        let r = sign_in(format!("198.51.100.{i}"), "wrong").await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // One writer writes lines in order: a GATE's line after them means theirs are written.
+    client
+        .post(format!("{}/_sim/api/gate", sim.http))
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .send_json(
+            &serde_json::json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"}),
+        )
+        .await
+        .unwrap();
+    let mut log = sim.log_text();
+    for _ in 0..100 {
+        if log.contains("GATE issued") {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        log = sim.log_text();
+    }
+    let lines = log.matches("operator sign-in with a wrong token").count();
+    assert!(lines <= 10, "{lines} lines for 45 failures: {log}");
+    assert!(lines >= 5, "the first failures are logged: {log}");
+}

@@ -15,6 +15,7 @@ mod auth;
 mod canonical;
 pub mod limits;
 mod origin;
+pub(crate) mod throttle;
 
 pub use answer::{authority, Access};
 pub use auth::{is_control_token, is_operator, may_see_detail, operator_cookie, OPERATOR_COOKIE};

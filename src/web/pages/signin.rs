@@ -52,12 +52,38 @@ pub async fn submit(
             .insert_header((LOCATION, next))
             .finish();
     }
+    let caller = crate::web::client_ip::caller(
+        &req,
+        &state.config.trusted_proxies,
+        state.config.forwarded_header,
+    )
+    .ip;
+    let failures = &state.sign_in_failures;
+    let now = crate::domain::clock::now_ms();
+    if let Some(wait) = failures.locked(caller, now) {
+        let mut res = super::message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "잠시 후 다시 시도하세요",
+            &format!("제어 토큰이 여러 번 틀렸습니다. {wait}초 후 다시 시도하세요. (too many wrong tokens from this address: try again in {wait} s)"),
+        );
+        res.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, wait.into());
+        return res;
+    }
     if !crate::web::guard::is_control_token(form.token.trim(), &state) {
-        tracing::warn!(peer = ?req.peer_addr(), "operator sign-in with a wrong token");
+        let locked = failures.failed(caller, now);
+        if failures.line(now) {
+            tracing::warn!(
+                %caller,
+                locked_out = locked,
+                "operator sign-in with a wrong token"
+            );
+        }
         let mut res = render(&SignInPage { next, failed: true });
         *res.status_mut() = StatusCode::UNAUTHORIZED;
         return res;
     }
+    failures.succeeded(caller);
     HttpResponse::SeeOther()
         .cookie(crate::web::guard::operator_cookie(
             &state,
