@@ -130,6 +130,7 @@ impl Application {
             certificates: tls.resolver().clone(),
             server: server_config.clone(),
             decoy,
+            trust_pem: std::fs::read(&tls.cert_path).unwrap_or_default(),
         };
         let state = AppState::new(config, fixtures, store, &cookie_key, Some(handles));
         // Mall domains added at run time, through this replica or another, get their

@@ -370,13 +370,20 @@ pub async fn issue(issuer: &Issuer<'_>, req: GateRequest) -> Result<Gate, GateEr
             source: req.source.name().into(),
         },
     );
-    tracing::info!(
-        vendor = %vendor.vendor_no,
-        company = %company.code,
-        token = token.as_deref().map(mask).unwrap_or_default(),
-        member_fields = send_member,
-        "GATE issued"
-    );
+    match token.as_deref() {
+        Some(token) => tracing::info!(
+            vendor = %vendor.vendor_no,
+            company = %company.code,
+            token = %mask(token),
+            member_fields = send_member,
+            "GATE issued"
+        ),
+        None => tracing::info!(
+            vendor = %vendor.vendor_no,
+            company = %company.code,
+            "GATE issued without a token: the member has not consented"
+        ),
+    }
     Ok(Gate {
         gate_url,
         form_action,

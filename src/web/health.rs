@@ -8,6 +8,18 @@ use actix_web::{web, HttpResponse};
 
 use crate::web::state::AppState;
 
+/// `GET /_sim/ca.pem`: the certificate partners trust (the local CA's), for a container or a
+/// machine that cannot read the simulator's data folder. Public, like the CA file itself.
+pub async fn ca_pem(state: web::Data<AppState>) -> HttpResponse {
+    match state.tls.as_ref().filter(|t| !t.trust_pem.is_empty()) {
+        Some(tls) => HttpResponse::Ok()
+            .content_type("application/x-pem-file")
+            .insert_header(("content-disposition", "inline; filename=\"ca.pem\""))
+            .body(tls.trust_pem.clone()),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
 pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     let live = async {
         state.store.ready().await?;

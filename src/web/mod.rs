@@ -97,6 +97,7 @@ pub fn register(r: &mut impl Routes) {
     );
     r.add(Public, Method::GET, "/_sim/healthz", health::handle);
     r.add(Public, Method::GET, "/_sim/openapi.json", openapi::get);
+    r.add(Public, Method::GET, "/_sim/ca.pem", health::ca_pem);
 
     r.add(Control, Method::POST, "/_sim/api/gate", api::gate::post);
     r.add(

@@ -95,6 +95,9 @@ pub struct TlsHandles {
     /// Starts the conformance kit's decoy listener (the process builds servers; the edge only
     /// asks for one).
     pub decoy: fn(&AppState) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)>,
+    /// What partners trust, as PEM (`GET /_sim/ca.pem`): the local CA's certificate, or the
+    /// chain given with `--tls-cert`.
+    pub trust_pem: Vec<u8>,
 }
 
 /// A certificate authority the edge can ask for a host's certificate at run time; the process

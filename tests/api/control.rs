@@ -740,6 +740,7 @@ async fn the_openapi_document_parses_as_openapi_3_and_lists_every_route() {
                 || p.starts_with("/_sim/api/")
                 || *p == "/_sim/healthz"
                 || *p == "/_sim/openapi.json"
+                || *p == "/_sim/ca.pem"
         })
         .map(|(_, m, p)| format!("{m} {p}"))
         .collect();

@@ -15,6 +15,7 @@ mod fidelity;
 mod fixtures;
 mod gate;
 mod hardening;
+mod newcomer;
 mod races;
 mod reliability;
 mod replicas;
