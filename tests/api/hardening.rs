@@ -153,3 +153,92 @@ async fn failed_sign_ins_lock_an_address_out_and_do_not_flood_the_log() {
     assert!(lines <= 10, "{lines} lines for 45 failures: {log}");
     assert!(lines >= 5, "the first failures are logged: {log}");
 }
+
+/// HTTP/2 (what the HTTPS listener speaks to a client that offers it) takes no larger header
+/// block than HTTP/1's 32 KiB head.
+#[actix_web::test]
+async fn an_http2_request_with_a_header_block_over_32_kib_is_refused() {
+    use rustls::pki_types::pem::PemObject;
+    let app = spawn_app().await;
+    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&app.cert_pem)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut tls = benecafe_sim::conform::browser::client_config(&chain).unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(std::sync::Arc::new(tls)))
+        .finish();
+    let send = |size: usize| {
+        client
+            .get(format!("{}/sso/vendorUserCheck?cmpyCd=J01", app.https))
+            .insert_header(("x-padding", "a".repeat(size)))
+            .send()
+    };
+    let small = send(1024).await.unwrap();
+    assert_eq!(
+        small.version(),
+        awc::http::Version::HTTP_2,
+        "the client spoke HTTP/2"
+    );
+    assert_eq!(small.status(), StatusCode::OK);
+    let big = send(40 * 1024).await.unwrap();
+    assert_eq!(big.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}
+
+/// A connection that sends nothing, or half a request head, is closed after the first-byte
+/// timeout, and one left idle after a request after the keep-alive: neither is held forever.
+#[test]
+fn idle_and_half_sent_plain_http_connections_are_closed() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let port = crate::helpers::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
+        .args(["--https-addr", "127.0.0.1:0"])
+        .args(["--http-addr", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let connect = || {
+        for _ in 0..200 {
+            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                s.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+                    .unwrap();
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the simulator did not listen");
+    };
+    // Reads until the server closes; what it sent, or an error if it kept the connection.
+    let until_closed = |mut s: std::net::TcpStream| {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return Ok(all),
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let silent = connect();
+    let half = connect();
+    (&half)
+        .write_all(b"GET /_sim/healthz HTTP/1.1\r\n")
+        .unwrap();
+    let used = connect();
+    (&used)
+        .write_all(b"GET /_sim/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    for (what, s) in [("silent", silent), ("half-sent", half), ("idle", used)] {
+        let sent = until_closed(s);
+        assert!(
+            sent.is_ok(),
+            "the {what} connection is still open: {sent:?}"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

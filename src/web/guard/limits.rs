@@ -14,9 +14,27 @@ use crate::web::state::Config;
 /// A refusal: the status and the sentence.
 pub type Refusal = (StatusCode, String);
 
-/// The refusal for an oversize query string or declared body.
+/// The most header bytes an HTTP/2 request may carry, as HTTP/1's parser allows (its whole head
+/// must fit 32 KiB): HTTP/2 decodes a larger block before the application sees it, so this at
+/// least keeps such a request from going further.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The refusal for an oversize query string, header block (HTTP/2) or declared body.
 pub fn oversize(req: &ServiceRequest, config: &Config) -> Option<Refusal> {
     let (max_query, max_body) = (config.max_query_bytes, config.max_body_bytes);
+    if req.version() == actix_web::http::Version::HTTP_2 {
+        let bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 32)
+            .sum();
+        if bytes > MAX_HEADER_BYTES {
+            return Some((
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!("the headers are {bytes} bytes, more than the {MAX_HEADER_BYTES} accepted"),
+            ));
+        }
+    }
     let query = req.query_string().len();
     if query > max_query {
         return Some((
