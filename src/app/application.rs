@@ -345,6 +345,10 @@ fn serve(
     })
     .disable_signals()
     .shutdown_timeout(10)
+    // Each connection counts its HTTP/2 streams in flight (the guard refuses past a cap).
+    .on_connect(|_, ext| {
+        ext.insert(crate::web::guard::limits::Streams::default());
+    })
     // A handshake that has not finished in two seconds is dropped, and many may be under way
     // at once: idle connections to the HTTPS port cannot take every handshake slot.
     .tls_handshake_timeout(Duration::from_secs(2))

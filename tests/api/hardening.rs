@@ -242,3 +242,56 @@ fn idle_and_half_sent_plain_http_connections_are_closed() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// One HTTP/2 connection gets at most 100 requests in flight; more are answered 503 at once,
+/// and the connection serves again once they are done. (A raw HTTP/2 client: one connection,
+/// 150 streams at once.)
+#[actix_web::test]
+async fn one_http2_connection_has_at_most_100_requests_in_flight() {
+    use rustls::pki_types::pem::PemObject;
+    let app = spawn_app().await;
+    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&app.cert_pem)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut tls = benecafe_sim::conform::browser::client_config(&chain).unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    // Every cert call waits a second: they stay in flight together.
+    let fault = app
+        .post_json(
+            "/_sim/api/faults",
+            &serde_json::json!({"endpoint": "cert", "kind": "delay", "delayMs": 1000}),
+        )
+        .await;
+    assert!(fault.status.is_success(), "{}", fault.text());
+    let addr = app.https.trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (h2, connection) = h2::client::handshake(stream).await.unwrap();
+    actix_web::rt::spawn(async move {
+        let _ = connection.await;
+    });
+    let get = |path: String| {
+        let (mut h2, addr) = (h2.clone(), addr.clone());
+        async move {
+            let request = http::Request::get(format!("https://{addr}{path}"))
+                .body(())
+                .unwrap();
+            h2 = h2.ready().await.unwrap();
+            let (answer, _) = h2.send_request(request, true).unwrap();
+            answer.await.unwrap().status().as_u16()
+        }
+    };
+    let token = "0".repeat(64);
+    let calls = (0..150).map(|_| get(format!("/sso/vendorUserCertTonken?otpTokenp={token}")));
+    let calls: Vec<_> = calls.collect();
+    let statuses = futures_util::future::join_all(calls).await;
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    let answered = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(answered + refused, 150, "{statuses:?}");
+    assert_eq!(answered, 100, "{answered} answered, {refused} refused");
+    assert_eq!(get("/sso/vendorUserCheck?cmpyCd=J01".into()).await, 200);
+}

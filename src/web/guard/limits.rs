@@ -19,6 +19,35 @@ pub type Refusal = (StatusCode, String);
 /// least keeps such a request from going further.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
+/// HTTP/2 streams one connection may have in flight; past them a request is answered 503 at
+/// once. (actix-web does not let the server advertise `MAX_CONCURRENT_STREAMS` itself, so the
+/// cap is enforced here.)
+pub const MAX_STREAMS: usize = 100;
+
+/// One connection's HTTP/2 requests in flight, shared by its streams.
+#[derive(Clone, Default)]
+pub struct Streams(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+/// A stream counted in flight until dropped.
+pub struct InFlight(Streams);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        (self.0)
+            .0
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Streams {
+    /// Counts a new stream, unless the connection has as many as it may.
+    pub fn enter(&self) -> Option<InFlight> {
+        let before = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stream = InFlight(self.clone());
+        (before < MAX_STREAMS).then_some(stream)
+    }
+}
+
 /// The refusal for an oversize query string, header block (HTTP/2) or declared body.
 pub fn oversize(req: &ServiceRequest, config: &Config) -> Option<Refusal> {
     let (max_query, max_body) = (config.max_query_bytes, config.max_body_bytes);

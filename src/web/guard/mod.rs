@@ -99,8 +99,11 @@ where
         let refusal = crate::web::guard::limits::oversize(&req, &state.config)
             .map(|(status, why)| refuse(access, status, &why))
             .or_else(|| check(access, req.request(), state));
-        let plain =
-            host_ok && refusal.is_none() && !crate::web::guard::limits::has_body(req.request());
+        let h2 = req.version() == actix_web::http::Version::HTTP_2;
+        let plain = host_ok
+            && refusal.is_none()
+            && !h2
+            && !crate::web::guard::limits::has_body(req.request());
         // The control API's answers carry member data: never cached, never sniffed. (Its
         // routes are not the hot path; the protocol's and the pages' keep the fast one.)
         if plain && access != Access::Control {
@@ -108,7 +111,29 @@ where
         }
         let state = state.clone();
         let service = self.service.clone();
+        // An HTTP/2 stream counts against its connection's cap while it is served.
+        let streams = h2
+            .then(|| {
+                req.conn_data::<crate::web::guard::limits::Streams>()
+                    .cloned()
+            })
+            .flatten();
         Either::Right(Box::pin(async move {
+            let _in_flight = match streams.map(|s| s.enter()) {
+                Some(None) => {
+                    let why = format!(
+                        "more than {} requests in flight on one HTTP/2 connection",
+                        crate::web::guard::limits::MAX_STREAMS
+                    );
+                    return Ok(req.into_response(refuse(
+                        access,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &why,
+                    )));
+                }
+                Some(in_flight) => in_flight,
+                None => None,
+            };
             let mut answer = enforce_slowly(access, req, &state, refusal, service).await;
             if let (Access::Control, Ok(res)) = (access, &mut answer) {
                 let headers = res.headers_mut();
