@@ -2,7 +2,7 @@
 //! optionally for one vendor, a delay, a forced resultCode, an HTTP 500, a dropped connection or
 //! a malformed body. The control API's JSON is read straight into these types, so an unknown
 //! kind or resultCode is refused there, never replaced by another. The stores keep them
-//! ([`crate::store`]); the protocol plans the answer ([`crate::protocol::FaultPlan`]).
+//! ([`crate::store`]); the protocol plans the answer (`protocol::FaultPlan`).
 
 use std::num::NonZeroU64;
 
