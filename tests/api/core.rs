@@ -215,22 +215,7 @@ async fn every_protocol_call_leaves_one_info_line_with_the_token_masked() {
         .send()
         .await
         .unwrap();
-    // Lines are written in order by one writer: once a later GATE's line is in the file, every
-    // line of the calls before it is too.
-    client
-        .post(format!("{}/_sim/api/gate", sim.http))
-        .send_json(&json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"}))
-        .await
-        .unwrap();
-    let mut log = sim.log_text();
-    for _ in 0..100 {
-        if log.matches("GATE issued").count() == 2 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        log = sim.log_text();
-    }
-    assert_eq!(log.matches("GATE issued").count(), 2, "{log}");
+    let log = sim.flushed_log(None).await;
     let cert: Vec<&str> = log.lines().filter(|l| l.contains("cert call")).collect();
     assert_eq!(cert.len(), 1, "{log}");
     assert!(cert[0].contains("OK") && cert[0].contains(&token[token.len() - 7..]));
@@ -282,20 +267,7 @@ async fn a_client_value_with_a_line_break_cannot_forge_a_log_line() {
         .send()
         .await
         .unwrap();
-    // One writer writes lines in order: a later GATE's line means the call's line is in too.
-    client
-        .post(format!("{}/_sim/api/gate", sim.http))
-        .send_json(&json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"}))
-        .await
-        .unwrap();
-    let mut log = sim.log_text();
-    for _ in 0..100 {
-        if log.contains("GATE issued") {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
-        log = sim.log_text();
-    }
+    let log = sim.flushed_log(None).await;
     let check = log
         .lines()
         .find(|l| l.contains("CHECKURL call"))

@@ -132,23 +132,7 @@ async fn failed_sign_ins_lock_an_address_out_and_do_not_flood_the_log() {
         let r = sign_in(format!("198.51.100.{i}"), "wrong").await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    // One writer writes lines in order: a GATE's line after them means theirs are written.
-    client
-        .post(format!("{}/_sim/api/gate", sim.http))
-        .insert_header(("authorization", format!("Bearer {token}")))
-        .send_json(
-            &serde_json::json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"}),
-        )
-        .await
-        .unwrap();
-    let mut log = sim.log_text();
-    for _ in 0..100 {
-        if log.contains("GATE issued") {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        log = sim.log_text();
-    }
+    let log = sim.flushed_log(Some(token)).await;
     let lines = log.matches("operator sign-in with a wrong token").count();
     assert!(lines <= 10, "{lines} lines for 45 failures: {log}");
     assert!(lines >= 5, "the first failures are logged: {log}");
@@ -158,13 +142,8 @@ async fn failed_sign_ins_lock_an_address_out_and_do_not_flood_the_log() {
 /// block than HTTP/1's 32 KiB head.
 #[actix_web::test]
 async fn an_http2_request_with_a_header_block_over_32_kib_is_refused() {
-    use rustls::pki_types::pem::PemObject;
     let app = spawn_app().await;
-    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&app.cert_pem)
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut tls = benecafe_sim::conform::browser::client_config(&chain).unwrap();
-    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let tls = h2_only(&app);
     let client = awc::Client::builder()
         .connector(awc::Connector::new().rustls_0_23(std::sync::Arc::new(tls)))
         .finish();
@@ -248,13 +227,8 @@ fn idle_and_half_sent_plain_http_connections_are_closed() {
 /// 150 streams at once.)
 #[actix_web::test]
 async fn one_http2_connection_has_at_most_100_requests_in_flight() {
-    use rustls::pki_types::pem::PemObject;
     let app = spawn_app().await;
-    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&app.cert_pem)
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut tls = benecafe_sim::conform::browser::client_config(&chain).unwrap();
-    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let tls = h2_only(&app);
     // Every cert call waits a second: they stay in flight together.
     let fault = app
         .post_json(
@@ -294,4 +268,15 @@ async fn one_http2_connection_has_at_most_100_requests_in_flight() {
     assert_eq!(answered + refused, 150, "{statuses:?}");
     assert_eq!(answered, 100, "{answered} answered, {refused} refused");
     assert_eq!(get("/sso/vendorUserCheck?cmpyCd=J01".into()).await, 200);
+}
+
+/// A TLS client configuration trusting `app`'s certificate that offers only HTTP/2.
+fn h2_only(app: &crate::helpers::TestApp) -> rustls::ClientConfig {
+    use rustls::pki_types::pem::PemObject;
+    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&app.cert_pem)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut tls = benecafe_sim::conform::browser::client_config(&chain).unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    tls
 }

@@ -367,6 +367,32 @@ impl SimProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The log once every line of what came before is written: one writer writes lines in
+    /// order, so a GATE issued now (through the control API, with `control_token` when the
+    /// simulator has one) has its line written after all of theirs.
+    pub async fn flushed_log(&self, control_token: Option<&str>) -> String {
+        let gates = |log: &str| log.matches("GATE issued").count();
+        let before = gates(&self.log_text());
+        let mut gate = awc::Client::default().post(format!("{}/_sim/api/gate", self.http));
+        if let Some(token) = control_token {
+            gate = gate.insert_header(("authorization", format!("Bearer {token}")));
+        }
+        let body =
+            serde_json::json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"});
+        assert!(gate.send_json(&body).await.unwrap().status().is_success());
+        for _ in 0..200 {
+            let log = self.log_text();
+            if gates(&log) > before {
+                return log;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the marker GATE's line was not written: {}",
+            self.log_text()
+        );
+    }
+
     /// Sends SIGTERM and waits for the exit; true when it exited successfully.
     pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();
