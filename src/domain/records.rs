@@ -367,17 +367,11 @@ impl Vendor {
         printable(&self.vendor_no, 32).map_err(|p| ("vndrNo", p))?;
         non_blank(&self.interwork_no).map_err(|p| ("vndrItwkInfoNo", p))?;
         non_blank(&self.name).map_err(|p| ("name", p))?;
-        if !(self.gate_url.starts_with('/')
-            || self.gate_url.starts_with("http://")
-            || self.gate_url.starts_with("https://"))
-        {
-            return Err((
-                "gateUrl",
-                format!(
-                    "'{}' is neither an http(s) URL nor a path on the simulator",
-                    self.gate_url
-                ),
-            ));
+        // Both are requested server-side (the conformance kit): an http(s) URL or a path on
+        // the simulator, nothing else.
+        check_partner_url(&self.gate_url).map_err(|p| ("gateUrl", p))?;
+        if let Some(url) = &self.whoami_url {
+            check_partner_url(url).map_err(|p| ("whoamiUrl", p))?;
         }
         for ip in &self.allowed_ips {
             parse_allowed(ip).map_err(|p| ("allowedIps", p))?;
@@ -437,7 +431,14 @@ pub fn parse_allowed(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("'{s}' is not an IP address or network"))
 }
 
-/// A company code is 3 ASCII letters or digits (`J01`, `AA5`).
+/// A partner page the simulator requests (`gateUrl`, `whoamiUrl`): an http(s) URL, or a path on
+/// the simulator itself.
+fn check_partner_url(url: &str) -> Result<(), String> {
+    let ok = url.starts_with('/') || url.starts_with("http://") || url.starts_with("https://");
+    ok.then_some(())
+        .ok_or_else(|| format!("'{url}' is neither an http(s) URL nor a path on the simulator"))
+}
+
 /// A company's mall domain: an `https://` URL with a host, no path beyond `/`, no query.
 pub fn check_mall_url(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
@@ -457,6 +458,7 @@ pub fn check_mall_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A company code is 3 ASCII letters or digits (`J01`, `AA5`).
 pub fn check_company_code(code: &str) -> Result<(), String> {
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(())
@@ -509,23 +511,5 @@ fn read_file<T: serde::de::DeserializeOwned>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_allowed_entry_is_an_address_or_a_network() {
-        assert_eq!(parse_allowed("127.0.0.1").unwrap().prefix_len(), 32);
-        assert_eq!(parse_allowed("::1").unwrap().prefix_len(), 128);
-        assert_eq!(parse_allowed("10.0.0.0/8").unwrap().prefix_len(), 8);
-        assert!(parse_allowed("localhost").is_err());
-        assert!(parse_allowed("10.0.0.0/33").is_err());
-    }
-
-    #[test]
-    fn a_company_code_is_three_letters_or_digits() {
-        assert!(check_company_code("J01").is_ok());
-        assert!(check_company_code("J0").is_err());
-        assert!(check_company_code("J01X").is_err());
-        assert!(check_company_code("J-1").is_err());
-    }
-}
+#[path = "records_tests.rs"]
+mod tests;
