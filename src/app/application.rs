@@ -364,14 +364,17 @@ fn serve(
 
 /// The conformance kit's decoy: one more HTTPS listener of this simulator, on the spoofed mall
 /// address ([`crate::conform::DECOY_IP`]), so that a partner's call to a CUS_URL that is no
-/// mall domain is seen. One worker; stopped by the caller.
-fn decoy(state: &AppState) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+/// mall domain is seen. On `port` (0: any free one); one worker; stopped by the caller.
+fn decoy(
+    state: &AppState,
+    port: u16,
+) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
     let tls = state
         .tls
         .as_ref()
         .map(|t| t.server.clone())
         .ok_or_else(|| std::io::Error::other("no TLS configuration"))?;
-    let listener = std::net::TcpListener::bind((crate::conform::DECOY_IP, 0))?;
+    let listener = std::net::TcpListener::bind((crate::conform::DECOY_IP, port))?;
     let addr = listener.local_addr()?;
     let data = actix_web::web::Data::new(state.clone());
     let server = actix_web::HttpServer::new(move || {

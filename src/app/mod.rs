@@ -4,6 +4,7 @@
 
 mod application;
 pub(crate) mod cli;
+mod conform;
 #[cfg(test)]
 mod reference;
 mod run;

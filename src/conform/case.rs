@@ -56,6 +56,14 @@ impl Case {
         Case::ALL.into_iter().find(|c| c.id() == id)
     }
 
+    /// The case with this id, or an error naming every valid id (`--skip`, `"skip"`).
+    pub fn parse(id: &str) -> Result<Case, String> {
+        Case::from_id(id).ok_or_else(|| {
+            let ids: Vec<&str> = Case::ALL.iter().map(|c| c.id()).collect();
+            format!("unknown case '{id}' (the cases: {})", ids.join(", "))
+        })
+    }
+
     /// What the case expects, in a sentence.
     pub fn expectation(self) -> &'static str {
         match self {
@@ -98,5 +106,8 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), Case::ALL.len());
         assert_eq!(Case::from_id("no-such-case"), None);
+        let e = Case::parse("no-such-case").unwrap_err();
+        assert!(e.contains("'no-such-case'") && e.contains("first-visit, later-visit"));
+        assert_eq!(Case::parse("baro-item"), Ok(Case::BaroItem));
     }
 }

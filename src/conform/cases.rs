@@ -1,14 +1,23 @@
 //! The cases' bodies: each issues its GATEs, posts them from a simulated browser, watches the
 //! cert calls that follow, and judges what it saw against [`Case::expectation`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::browser::{Browser, Delivery};
 use super::case::Case;
 use super::kit::{CallSeen, CaseReport, Delivered, Kit, Status};
-use super::verdict::{fail, pass, plain_token, Verdict};
+use super::verdict::{answered, codes, fail, field, given, pass, plain_token, Verdict};
 use super::watch::Watch;
 use crate::protocol::gate::{ConsentChoice, Gate, GateRequest, Source};
+
+/// What one GATE post led to: the partner's answer and the cert calls that followed.
+pub(super) struct Visit {
+    pub(super) d: Delivery,
+    /// Calls with the token as issued.
+    pub(super) calls: Vec<CallSeen>,
+    /// Calls with `OTP_TOKEN` as posted, still encrypted (vendors with parameter encryption).
+    pub(super) encrypted: Vec<CallSeen>,
+}
 
 /// What a run needs to know.
 pub(super) struct Run<'a> {
@@ -64,7 +73,12 @@ impl<'a> Run<'a> {
             gate_url,
             member: (chosen.company.clone(), chosen.customer_id.clone()),
             other,
-            whoami: vendor.vendor.whoami_url.clone(),
+            // A path is a page of the simulator itself, as for the GATE URL.
+            whoami: vendor
+                .vendor
+                .whoami_url
+                .as_deref()
+                .map(|w| kit.issuer.endpoints.gate(w).0),
             encrypted: vendor.vendor.param_encryption.cipher().is_some(),
             timeout,
         })
@@ -90,13 +104,16 @@ impl<'a> Run<'a> {
         let mut b = self.browser();
         let answer = self.post(&mut b, gate).await;
         let cert_calls = match &gate.token {
-            Some(t) if answer.error.is_none() => self.wait(&mut watch, &[t.as_str()], 1).await,
+            Some(t) if answer.error.is_none() => {
+                self.wait(&mut watch, &[t.as_str()], 1, &answer).await
+            }
             _ => Vec::new(),
         };
         Delivered { answer, cert_calls }
     }
 
     pub(super) async fn case(&self, case: Case) -> CaseReport {
+        let started = Instant::now();
         let v = match case {
             Case::FirstVisit => self.first_visit().await,
             Case::LaterVisit => self.later_visit().await,
@@ -115,11 +132,12 @@ impl<'a> Run<'a> {
         };
         let v = v.unwrap_or_else(|e| fail(format!("the case could not be run: {e}")));
         CaseReport {
-            id: case.id(),
+            id: case.id().to_owned(),
             status: v.status,
-            expected: case.expectation(),
+            expected: case.expectation().to_owned(),
             happened: v.happened,
-            why_it_matters: case.why_it_matters(),
+            why_it_matters: case.why_it_matters().map(str::to_owned),
+            seconds: started.elapsed().as_secs_f64(),
             calls: v.calls,
             deliveries: v.deliveries,
         }
@@ -134,14 +152,36 @@ impl<'a> Run<'a> {
     }
 
     /// Waits for at least `want` calls with `tokens` (up to the timeout), then a short grace.
+    /// When the partner answered the post `d` with a 5xx or not at all, no call is coming:
+    /// only the grace is waited.
     pub(super) async fn wait(
         &self,
         watch: &mut Watch,
         tokens: &[&str],
         want: usize,
+        d: &Delivery,
     ) -> Vec<CallSeen> {
         let grace = self.timeout.min(Duration::from_millis(300));
+        let want = if d.broke_off() { 0 } else { want };
         watch.wait(tokens, want, self.timeout, grace).await
+    }
+
+    /// Posts `gate` from `b` and waits for `want` cert calls with its token, as issued or as
+    /// posted (encrypted).
+    pub(super) async fn visit(&self, b: &mut Browser, gate: &Gate, want: usize) -> Visit {
+        let plain = gate.token.clone().unwrap_or_default();
+        let sent = field(&gate.fields, "OTP_TOKEN").unwrap_or_default();
+        let mut watch = self.watch().await;
+        let d = self.post(b, gate).await;
+        self.wait(&mut watch, &[&plain, &sent], want, &d).await;
+        Visit {
+            calls: watch.calls(&[&plain]),
+            encrypted: match sent != plain {
+                true => watch.calls(&[&sent]),
+                false => Vec::new(),
+            },
+            d,
+        }
     }
 
     pub(super) async fn gate(
@@ -172,16 +212,46 @@ impl<'a> Run<'a> {
         browser.post_form(&self.gate_url, &gate.fields).await
     }
 
+    /// Why an expected cert call did not come, as far as the partner's answer tells.
+    pub(super) fn no_call(&self, v: &Visit) -> Verdict {
+        let d = &v.d;
+        let verdict = if !v.encrypted.is_empty() {
+            fail(format!(
+                "the partner sent OTP_TOKEN as it arrived, still encrypted (its cert call got {}): decrypt it with the vendor's key and ranNum first",
+                codes(&v.encrypted)
+            ))
+        } else if d.status == 0 {
+            fail(format!(
+                "the GATE post {}; no cert call arrived ({})",
+                answered(d),
+                given(d)
+            ))
+        } else if d.broke_off() {
+            fail(format!(
+                "the partner {} to the GATE post, without a cert call: could it reach the {} it was given? (its host must resolve from the partner's server, and the simulator's CA be trusted)",
+                answered(d),
+                given(d)
+            ))
+        } else {
+            fail(format!(
+                "no cert call within {} s; the partner {} ({})",
+                self.timeout.as_secs_f64(),
+                answered(d),
+                given(d)
+            ))
+        };
+        verdict.with(v.encrypted.clone(), vec![d.clone()])
+    }
+
     /// Exactly one OK call over HTTPS with the token, and no 5xx.
-    pub(super) fn judge_one_ok(&self, calls: &[CallSeen], d: &Delivery) -> Verdict {
-        if let Some(e) = &d.error {
-            return fail(format!("the GATE post failed: {e}"));
+    pub(super) fn judge_one_ok(&self, v: &Visit) -> Verdict {
+        let (calls, d) = (&v.calls, &v.d);
+        if d.error.is_some() && (d.status != 0 || !calls.is_empty()) {
+            return fail(format!("the GATE post {}", answered(d)))
+                .with(calls.clone(), vec![d.clone()]);
         }
-        let v = match calls {
-            [] => fail(format!(
-                "no cert call within {} s",
-                self.timeout.as_secs_f64()
-            )),
+        let verdict = match calls.as_slice() {
+            [] => return self.no_call(v),
             [c] if !c.tls => fail(
                 "the partner called the cert endpoint over plain HTTP: the mall accepts HTTPS only",
             ),
@@ -204,40 +274,36 @@ impl<'a> Run<'a> {
             many => fail(format!(
                 "the partner called the cert endpoint {} times with one token ({})",
                 many.len(),
-                many.iter()
-                    .map(|c| c.result_code.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                codes(many)
             )),
         };
-        v.with(calls.to_vec(), vec![d.clone()])
+        verdict.with(calls.clone(), vec![d.clone()])
     }
 
     async fn first_visit(&self) -> Result<Verdict, String> {
         let gate = self
             .gate(&self.member, |r| r.force_member_fields = true)
             .await?;
-        let token = plain_token(&gate)?;
-        let mut watch = self.watch().await;
-        let mut b = self.browser();
-        let d = self.post(&mut b, &gate).await;
-        let calls = self.wait(&mut watch, &[&token], 1).await;
-        Ok(self.judge_one_ok(&calls, &d))
+        plain_token(&gate)?;
+        let visit = self.visit(&mut self.browser(), &gate, 1).await;
+        Ok(self.judge_one_ok(&visit))
     }
 
     async fn later_visit(&self) -> Result<Verdict, String> {
-        // Delivered once (first-visit), unchanged since: no member fields now.
-        let gate = self.gate(&self.member, |_| {}).await?;
+        // Delivered once (first-visit, or the first GATE here when that case was skipped):
+        // no member fields now.
+        let mut gate = self.gate(&self.member, |_| {}).await?;
+        if gate.fields.iter().any(|(k, _)| *k == "CFM_CUS_ID") {
+            gate = self.gate(&self.member, |_| {}).await?;
+        }
         if gate.fields.iter().any(|(k, _)| *k == "CFM_CUS_ID") {
             return Err("the member fields were sent again".into());
         }
-        let token = plain_token(&gate)?;
-        let mut watch = self.watch().await;
-        let mut b = self.browser();
-        let d = self.post(&mut b, &gate).await;
-        let calls = self.wait(&mut watch, &[&token], 1).await;
-        let mut v = self.judge_one_ok(&calls, &d);
-        if v.status == Status::Fail && calls.is_empty() {
+        plain_token(&gate)?;
+        let visit = self.visit(&mut self.browser(), &gate, 1).await;
+        let mut v = self.judge_one_ok(&visit);
+        let quiet = visit.calls.is_empty() && visit.encrypted.is_empty();
+        if v.status == Status::Fail && quiet && !visit.d.broke_off() {
             v.happened = format!(
                 "{}: the partner must not rely on the member fields, which come only on a first visit",
                 v.happened
@@ -249,19 +315,37 @@ impl<'a> Run<'a> {
     async fn double_post(&self) -> Result<Verdict, String> {
         let gate = self.gate(&self.member, |_| {}).await?;
         let token = plain_token(&gate)?;
+        let sent = field(&gate.fields, "OTP_TOKEN").unwrap_or_default();
         let mut watch = self.watch().await;
         let mut b = self.browser();
         let first = self.post(&mut b, &gate).await;
-        self.wait(&mut watch, &[&token], 1).await;
+        self.wait(&mut watch, &[&token, &sent], 1, &first).await;
         let second = self.post(&mut b, &gate).await;
-        let calls = self.wait(&mut watch, &[&token], 0).await;
+        self.wait(&mut watch, &[&token, &sent], 0, &second).await;
+        let calls = watch.calls(&[&token, &sent]);
         let later: Vec<&CallSeen> = calls.iter().skip(1).collect();
-        let v = if let Some(e) = second.error.as_ref().or(first.error.as_ref()) {
-            fail(format!("a GATE post failed: {e}"))
-        } else if second.status >= 500 || second.final_status >= 500 {
+        let status = second.status.max(second.final_status);
+        let v = if let Some((n, d)) = [(1, &first), (2, &second)]
+            .into_iter()
+            .find(|(_, d)| d.error.is_some())
+        {
+            fail(format!("GATE post {n} {} ({})", answered(d), given(d)))
+        } else if status >= 500 && calls.is_empty() {
             fail(format!(
-                "the partner answered {} to the second post (its cert call got 404: the token was used)",
-                second.status.max(second.final_status)
+                "the partner answered {status} to the second post after {} ms, and no cert call arrived for either post: could it reach the {} it was given?",
+                second.ms,
+                given(&second)
+            ))
+        } else if status >= 500 && !later.is_empty() && later.iter().all(|c| c.result_code == "404")
+        {
+            fail(format!(
+                "the partner answered {status} to the second post (its cert call got 404: the token was used)"
+            ))
+        } else if status >= 500 {
+            fail(format!(
+                "the partner answered {status} to the second post ({} cert call(s) in all: {})",
+                calls.len(),
+                codes(&calls)
             ))
         } else if later.iter().any(|c| c.result_code != "404") {
             fail("a second cert call did not get 404")
@@ -269,11 +353,7 @@ impl<'a> Run<'a> {
             pass(format!(
                 "{} cert call(s) ({}); the second post answered {}",
                 calls.len(),
-                calls
-                    .iter()
-                    .map(|c| c.result_code.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                codes(&calls),
                 second.status
             ))
         };
@@ -290,23 +370,18 @@ impl<'a> Run<'a> {
             .expire(&parsed, crate::domain::clock::now_ms())
             .await
             .map_err(|e| e.to_string())?;
-        let mut watch = self.watch().await;
-        let mut b = self.browser();
-        let d = self.post(&mut b, &gate).await;
-        let calls = self.wait(&mut watch, &[&token], 1).await;
-        let v = if let Some(e) = &d.error {
-            fail(format!("the GATE post failed: {e}"))
-        } else if calls.is_empty() {
-            fail(format!(
-                "no cert call within {} s",
-                self.timeout.as_secs_f64()
-            ))
+        let visit = self.visit(&mut self.browser(), &gate, 1).await;
+        let d = &visit.d;
+        let v = if d.error.is_some() && d.status != 0 {
+            fail(format!("the GATE post {}", answered(d)))
+        } else if visit.calls.is_empty() {
+            return Ok(self.no_call(&visit));
         } else if d.status >= 500 || d.final_status >= 500 {
             fail(format!(
                 "the partner answered {} when its cert call got 401",
                 d.status.max(d.final_status)
             ))
-        } else if calls.iter().any(|c| c.result_code != "401") {
+        } else if visit.calls.iter().any(|c| c.result_code != "401") {
             fail("a cert call with the expired token did not get 401")
         } else {
             pass(format!(
@@ -314,7 +389,7 @@ impl<'a> Run<'a> {
                 d.status
             ))
         };
-        Ok(v.with(calls, vec![d]))
+        Ok(v.with(visit.calls, vec![visit.d]))
     }
 
     async fn no_consent(&self) -> Result<Verdict, String> {
@@ -325,11 +400,11 @@ impl<'a> Run<'a> {
         let gate = gate?;
         let mut b = self.browser();
         let d = self.post(&mut b, &gate).await;
-        let calls = self.wait(&mut watch, &[], 0).await;
+        let calls = self.wait(&mut watch, &[], 0, &d).await;
         // Consent back for the cases after this one.
         self.gate(&self.member, |_| {}).await.ok();
-        let v = if let Some(e) = &d.error {
-            fail(format!("the GATE post failed: {e}"))
+        let v = if d.error.is_some() {
+            fail(format!("the GATE post {} ({})", answered(&d), given(&d)))
         } else if !calls.is_empty() {
             fail("the partner called the cert endpoint for a visitor without consent (there was no token)")
         } else if d.status >= 500 || d.final_status >= 500 {
@@ -355,18 +430,16 @@ impl<'a> Run<'a> {
                 r.baro_item = baro_item.map(str::to_owned);
             })
             .await?;
-        let token = plain_token(&gate)?;
-        let mut watch = self.watch().await;
-        let mut b = self.browser();
-        let d = self.post(&mut b, &gate).await;
-        let calls = self.wait(&mut watch, &[&token], 1).await;
+        plain_token(&gate)?;
+        let visit = self.visit(&mut self.browser(), &gate, 1).await;
+        let d = &visit.d;
         let to = d
             .location
             .as_deref()
             .map(|l| format!(", redirecting to {l}"))
             .unwrap_or_default();
-        let v = if let Some(e) = &d.error {
-            fail(format!("the GATE post failed: {e}"))
+        let v = if d.error.is_some() {
+            fail(format!("the GATE post {} ({})", answered(d), given(d)))
         } else if d.status >= 500 || d.final_status >= 500 {
             fail(format!(
                 "the partner answered {} to a GATE with {}",
@@ -376,6 +449,6 @@ impl<'a> Run<'a> {
         } else {
             pass(format!("the partner answered {}{to}", d.status))
         };
-        Ok(v.with(calls, vec![d]))
+        Ok(v.with(visit.calls, vec![visit.d]))
     }
 }

@@ -1,9 +1,12 @@
 //! What a conformance run takes from its caller ([`Kit`]) and what it gives back (the
 //! [`Report`] of every case, and what a single delivery saw): the values the kit's files share.
 
-use serde::Serialize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use super::browser::Delivery;
+use super::case::Case;
 use crate::protocol::gate::Issuer;
 
 /// The address of the spoofed mall domain: it reaches the simulator (a listener of its own, so
@@ -21,8 +24,24 @@ pub struct Kit<'a> {
     pub decoy: Option<String>,
 }
 
+/// What the caller asks of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest<'a> {
+    /// The vendor whose GATE is tested.
+    pub vndr_no: &'a str,
+    /// The member to test with (default: see [`crate::conform::run`]).
+    pub member: Option<&'a str>,
+    /// How long to wait for a cert call (and for the partner's whole answer).
+    pub timeout: Duration,
+    /// Cases not to run: each is reported skipped with [`SKIPPED_ON_REQUEST`].
+    pub skip: &'a [Case],
+}
+
+/// Why a case the caller asked to skip was not run.
+pub const SKIPPED_ON_REQUEST: &str = "skipped on request (--skip)";
+
 /// How a case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -31,7 +50,7 @@ pub enum Status {
 }
 
 /// A cert call behind a case's judgement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallSeen {
     /// The journal event's id.
@@ -42,23 +61,47 @@ pub struct CallSeen {
     pub reason: String,
 }
 
-/// One case's result: what was expected, what happened, and the evidence.
-#[derive(Debug, Clone, Serialize)]
+/// One case's result: what was expected, what happened, and the evidence. Owned text
+/// throughout, so that a report read back from another simulator's control API
+/// (`conform --against`) is the same value as one made here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseReport {
-    pub id: &'static str,
+    pub id: String,
     pub status: Status,
-    pub expected: &'static str,
+    pub expected: String,
     pub happened: String,
     /// Why a failure matters, for the security cases.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub why_it_matters: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why_it_matters: Option<String>,
+    /// How long the case took, in seconds.
+    #[serde(default)]
+    pub seconds: f64,
+    #[serde(default)]
     pub calls: Vec<CallSeen>,
+    /// The partner's answers to the case's GATE posts, in order.
+    #[serde(default)]
     pub deliveries: Vec<Delivery>,
 }
 
+impl CaseReport {
+    /// A case that was not run, and why.
+    pub fn skipped(case: Case, why: &str) -> CaseReport {
+        CaseReport {
+            id: case.id().to_owned(),
+            status: Status::Skip,
+            expected: case.expectation().to_owned(),
+            happened: why.to_owned(),
+            why_it_matters: case.why_it_matters().map(str::to_owned),
+            seconds: 0.0,
+            calls: Vec::new(),
+            deliveries: Vec::new(),
+        }
+    }
+}
+
 /// A whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub vndr_no: String,

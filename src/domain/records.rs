@@ -266,17 +266,11 @@ impl Vendor {
         printable(&self.vendor_no, 32).map_err(|p| ("vndrNo", p))?;
         non_blank(&self.interwork_no).map_err(|p| ("vndrItwkInfoNo", p))?;
         non_blank(&self.name).map_err(|p| ("name", p))?;
-        if !(self.gate_url.starts_with('/')
-            || self.gate_url.starts_with("http://")
-            || self.gate_url.starts_with("https://"))
-        {
-            return Err((
-                "gateUrl",
-                format!(
-                    "'{}' is neither an http(s) URL nor a path on the simulator",
-                    self.gate_url
-                ),
-            ));
+        // Both are requested server-side (the conformance kit): an http(s) URL or a path on
+        // the simulator, nothing else.
+        check_partner_url(&self.gate_url).map_err(|p| ("gateUrl", p))?;
+        if let Some(url) = &self.whoami_url {
+            check_partner_url(url).map_err(|p| ("whoamiUrl", p))?;
         }
         let max = crate::domain::grant::MAX_TTL_SECONDS;
         if self
@@ -325,6 +319,14 @@ pub fn parse_allowed(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("'{s}' is not an IP address or network"))
 }
 
+/// A partner page the simulator requests (`gateUrl`, `whoamiUrl`): an http(s) URL, or a path on
+/// the simulator itself.
+fn check_partner_url(url: &str) -> Result<(), String> {
+    let ok = url.starts_with('/') || url.starts_with("http://") || url.starts_with("https://");
+    ok.then_some(())
+        .ok_or_else(|| format!("'{url}' is neither an http(s) URL nor a path on the simulator"))
+}
+
 /// One entry of `allowedIps` as written: a single address bare (`127.0.0.1`), a network with
 /// its length (`10.0.0.0/8`).
 pub fn show_allowed(net: &IpNet) -> String {
@@ -354,7 +356,6 @@ mod allowed_ips {
     }
 }
 
-/// A company code is 3 ASCII letters or digits (`J01`, `AA5`).
 /// A company's mall domain: an `https://` URL with a host, no path beyond `/`, no query.
 pub fn check_mall_url(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("'{url}' is not a URL: {e}"))?;
@@ -374,6 +375,7 @@ pub fn check_mall_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A company code is 3 ASCII letters or digits (`J01`, `AA5`).
 pub fn check_company_code(code: &str) -> Result<(), String> {
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(())
@@ -406,70 +408,5 @@ fn is_date(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_allowed_entry_is_an_address_or_a_network() {
-        assert_eq!(parse_allowed("127.0.0.1").unwrap().prefix_len(), 32);
-        assert_eq!(parse_allowed("::1").unwrap().prefix_len(), 128);
-        assert_eq!(parse_allowed("10.0.0.0/8").unwrap().prefix_len(), 8);
-        assert!(parse_allowed("localhost").is_err());
-        assert!(parse_allowed("10.0.0.0/33").is_err());
-    }
-
-    fn vendor(allowed: serde_json::Value) -> serde_json::Value {
-        serde_json::json!({"vndrNo": "VR1", "vndrItwkInfoNo": "1", "name": "v",
-                           "gateUrl": "/g", "allowedIps": allowed})
-    }
-
-    #[test]
-    fn a_bad_allowed_entry_refuses_the_vendor_naming_the_entry() {
-        let err = serde_json::from_value::<Vendor>(vendor(serde_json::json!([
-            "127.0.0.1",
-            "10.0.0.0/33"
-        ])))
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("'10.0.0.0/33' is not an IP address or network"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn allowed_entries_are_networks_written_back_as_they_were() {
-        let written = serde_json::json!(["127.0.0.1", "::1", "198.51.100.0/24", "10.1.2.3/8"]);
-        let v: Vendor = serde_json::from_value(vendor(written.clone())).unwrap();
-        assert_eq!(v.allowed_ips[0].prefix_len(), 32);
-        assert_eq!(v.allowed_ips[1].prefix_len(), 128);
-        assert!(v.allowed_ips[2].contains(&"198.51.100.7".parse::<IpAddr>().unwrap()));
-        assert_eq!(serde_json::to_value(&v).unwrap()["allowedIps"], written);
-    }
-
-    #[test]
-    fn receipt_yn_is_y_or_n_and_n_by_default() {
-        let member = |receipt: Option<&str>| {
-            let mut m = serde_json::json!({"custId": "M1", "cmpyCd": "J01", "mbrNo": "1",
-                "mbrId": "m", "mbrNm": "m", "empen": "1", "dob": "19900101"});
-            if let Some(r) = receipt {
-                m["receiptYn"] = r.into();
-            }
-            serde_json::from_value::<Member>(m)
-        };
-        assert_eq!(member(None).unwrap().receipt_yn, ReceiptYn::N);
-        let y = member(Some("Y")).unwrap();
-        assert_eq!(y.receipt_yn, ReceiptYn::Y);
-        assert_eq!(serde_json::to_value(&y).unwrap()["receiptYn"], "Y");
-        let err = member(Some("X")).unwrap_err().to_string();
-        assert!(err.contains(r#"must be "Y" or "N", not "X""#), "{err}");
-    }
-
-    #[test]
-    fn a_company_code_is_three_letters_or_digits() {
-        assert!(check_company_code("J01").is_ok());
-        assert!(check_company_code("J0").is_err());
-        assert!(check_company_code("J01X").is_err());
-        assert!(check_company_code("J-1").is_err());
-    }
-}
+#[path = "records_tests.rs"]
+mod tests;

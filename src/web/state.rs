@@ -77,7 +77,13 @@ pub struct Shared {
     /// The HTTPS side: the certificate chooser (told about mall domains added at run time) and
     /// the server configuration (for the conformance kit's decoy listener).
     pub tls: Option<TlsHandles>,
+    /// The conformance runs under way (at most [`MAX_CONFORM_RUNS`]).
+    pub conform_runs: tokio::sync::Semaphore,
 }
+
+/// Conformance runs one simulator makes at once (the control API and the page answer 429
+/// beyond): each holds a decoy listener and a simulated browser's connections for seconds.
+pub const MAX_CONFORM_RUNS: usize = 2;
 
 /// How many changed fixture folders `--watch` loaded, and how many it refused (not valid).
 #[derive(Debug, Default)]
@@ -92,9 +98,10 @@ pub struct TlsHandles {
     pub certificates: Arc<dyn Certificates>,
     /// The HTTPS server's configuration, for the conformance kit's decoy listener.
     pub server: rustls::ServerConfig,
-    /// Starts the conformance kit's decoy listener (the process builds servers; the edge only
-    /// asks for one).
-    pub decoy: fn(&AppState) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)>,
+    /// Starts the conformance kit's decoy listener on a port (0: any free one); the process
+    /// builds servers, the edge only asks for one.
+    pub decoy:
+        fn(&AppState, u16) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)>,
     /// What partners trust, as PEM (`GET /_sim/ca.pem`): the local CA's certificate, or the
     /// chain given with `--tls-cert`.
     pub trust_pem: Vec<u8>,
@@ -136,16 +143,20 @@ impl AppState {
             fixture_reloads: FixtureReloads::default(),
             sign_in_failures: Default::default(),
             tls,
+            conform_runs: tokio::sync::Semaphore::new(MAX_CONFORM_RUNS),
         }))
     }
 }
 
 impl AppState {
     /// Starts the conformance kit's decoy listener: this simulator's routes on the spoofed mall
-    /// address, stopped by the caller.
-    pub fn start_decoy(&self) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+    /// address, on `port` (0: any free one), stopped by the caller.
+    pub fn start_decoy(
+        &self,
+        port: u16,
+    ) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
         match &self.tls {
-            Some(tls) => (tls.decoy)(self),
+            Some(tls) => (tls.decoy)(self, port),
             None => Err(std::io::Error::other("no TLS configuration")),
         }
     }

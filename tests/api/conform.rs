@@ -12,7 +12,7 @@ use crate::helpers::{shipped_fixtures, spawn_app, TestApp};
 
 /// What a careless partner gets wrong.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Flaw {
+pub(crate) enum Flaw {
     /// Calls the cert endpoint over plain HTTP.
     PlainHttp,
     /// Answers 500 when its cert call gets 404.
@@ -25,12 +25,23 @@ enum Flaw {
     CallsTwice,
     /// Calls whatever CUS_URL arrives.
     TrustsAnyCusUrl,
+    /// Cannot reach the mall: answers 502 at once, without a cert call.
+    CannotReachMall,
+    /// Sends OTP_TOKEN to the cert endpoint as it arrived (still encrypted).
+    KeepsTokenEncrypted,
+    /// Never calls; its whoamiUrl answers 20 KB of noise with terminal escapes.
+    NoisyWhoami,
+    /// Answers the GATE post with 200 and then one byte a second, for a minute.
+    Trickles,
 }
 
 type Sessions = Arc<Mutex<HashMap<String, Option<String>>>>;
 
 /// A partner that does everything right but its flaw.
-async fn start_partner(app: &TestApp, flaw: Flaw) -> (u16, actix_web::dev::ServerHandle) {
+pub(crate) async fn start_partner(
+    app: &TestApp,
+    flaw: Flaw,
+) -> (u16, actix_web::dev::ServerHandle) {
     let sessions: Sessions = Arc::default();
     let (https, http, chain) = (app.https.clone(), app.http.clone(), app.cert_pem.clone());
     let server = actix_web::HttpServer::new(move || {
@@ -56,6 +67,10 @@ async fn start_partner(app: &TestApp, flaw: Flaw) -> (u16, actix_web::dev::Serve
                         let member = sid
                             .and_then(|s| who.lock().unwrap().get(&s).cloned().flatten())
                             .unwrap_or_default();
+                        if flaw == Flaw::NoisyWhoami {
+                            let noise = "\u{1b}[2J\u{1b}[31m<&]]>\u{7}\u{0}".repeat(1000);
+                            return actix_web::HttpResponse::Ok().body(noise);
+                        }
                         actix_web::HttpResponse::Ok().body(member)
                     }
                 }),
@@ -112,7 +127,23 @@ async fn gate(
     if !trusted && flaw != Flaw::TrustsAnyCusUrl {
         return answer(StatusCode::FORBIDDEN).body("untrusted mall");
     }
-    if flaw == Flaw::NeverCalls {
+    if flaw == Flaw::CannotReachMall {
+        return answer(StatusCode::BAD_GATEWAY).body("cannot reach the mall");
+    }
+    if flaw == Flaw::Trickles {
+        let body = futures_util::stream::unfold(0u32, |n| async move {
+            if n >= 60 {
+                return None;
+            }
+            actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+            Some((
+                Ok::<_, actix_web::Error>(actix_web::web::Bytes::from_static(b".")),
+                n + 1,
+            ))
+        });
+        return answer(StatusCode::OK).streaming(body);
+    }
+    if flaw == Flaw::NeverCalls || flaw == Flaw::NoisyWhoami {
         return answer(StatusCode::SEE_OTHER)
             .insert_header(("Location", "/"))
             .finish();
@@ -123,6 +154,7 @@ async fn gate(
         Flaw::TrustsAnyCusUrl => cus_url.trim_end_matches('/'),
         _ => https,
     };
+    let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
     let url = format!("{base}/sso/vendorUserCertTonken?otpTokenp={token}");
     let calls = if flaw == Flaw::CallsTwice { 2 } else { 1 };
     let mut result = Value::Null;
@@ -169,7 +201,7 @@ fn rand_id() -> u64 {
     N.fetch_add(1, Ordering::Relaxed) * 7919
 }
 
-async fn conform(app: &TestApp, vendor: &str) -> Value {
+pub(crate) async fn conform(app: &TestApp, vendor: &str) -> Value {
     let r = app
         .post_json(
             "/_sim/api/conform",
@@ -180,7 +212,7 @@ async fn conform(app: &TestApp, vendor: &str) -> Value {
     r.json()
 }
 
-fn failed(report: &Value) -> BTreeSet<String> {
+pub(crate) fn failed(report: &Value) -> BTreeSet<String> {
     report["cases"]
         .as_array()
         .unwrap()
@@ -190,7 +222,7 @@ fn failed(report: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn happened<'a>(report: &'a Value, id: &str) -> &'a str {
+pub(crate) fn happened<'a>(report: &'a Value, id: &str) -> &'a str {
     report["cases"]
         .as_array()
         .unwrap()

@@ -8,6 +8,7 @@ mod browser;
 mod cert;
 mod checkurl;
 mod conform;
+mod conform_runs;
 mod control;
 mod cookies;
 mod core;
