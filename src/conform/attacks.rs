@@ -94,17 +94,8 @@ impl Run<'_> {
         let theirs = crate::protocol::gate::issue(
             &self.kit.issuer,
             GateRequest {
-                company: self.member.0.clone(),
-                customer_id: self.member.1.clone(),
-                vendor: foreign.clone(),
-                direct_url: None,
-                baro_item: None,
-                receipt_yn: None,
-                ttl_seconds: None,
-                force_member_fields: false,
                 consent: ConsentChoice::Agree,
-                source: Source::Conform,
-                edits: Default::default(),
+                ..GateRequest::new(&self.member.0, &self.member.1, &foreign, Source::Conform)
             },
         )
         .await

@@ -190,17 +190,8 @@ impl<'a> Run<'a> {
         edit: impl FnOnce(&mut GateRequest),
     ) -> Result<Gate, String> {
         let mut req = GateRequest {
-            company: member.0.clone(),
-            customer_id: member.1.clone(),
-            vendor: self.vendor.clone(),
-            direct_url: None,
-            baro_item: None,
-            receipt_yn: None,
-            ttl_seconds: None,
-            force_member_fields: false,
             consent: ConsentChoice::Agree,
-            source: Source::Conform,
-            edits: Default::default(),
+            ..GateRequest::new(&member.0, &member.1, &self.vendor, Source::Conform)
         };
         edit(&mut req);
         crate::protocol::gate::issue(&self.kit.issuer, req)
