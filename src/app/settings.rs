@@ -51,7 +51,8 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
 
     /// Public HTTPS base URL, sent as `CUS_URL` (as a partner sees `https://cert.benecafe.co.kr`).
-    /// Default: `https://localhost:<https port>`.
+    /// Default: `https://localhost:<https port>`. A company's `cusUrl` that names no port gets
+    /// this URL's port.
     #[arg(long, env = "SIM_PUBLIC_URL")]
     pub public_url: Option<String>,
 

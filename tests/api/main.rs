@@ -20,3 +20,4 @@ mod replicas;
 mod security;
 mod store;
 mod store_redis;
+mod tls;
