@@ -152,16 +152,16 @@ async fn a_client_trusting_only_the_local_ca_verifies_every_host_including_one_a
         assert!(status.contains(" 200 "), "{name}: {status}");
     }
     // Not served yet: the certificate does not name it.
-    assert!(healthz_via(&addr, "mall.qa.example", &ca).is_err());
+    assert!(healthz_via(&addr, "bix.benecafe.co.kr", &ca).is_err());
     let r = app
         .api(
             "PATCH",
             "/_sim/api/companies/BIX",
-            Some(json!({"cusUrl": "https://mall.qa.example"})),
+            Some(json!({"cusUrl": "https://bix.benecafe.co.kr"})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let status = healthz_via(&addr, "mall.qa.example", &ca).expect("served without a restart");
+    let status = healthz_via(&addr, "bix.benecafe.co.kr", &ca).expect("served without a restart");
     assert!(status.contains(" 200 "), "{status}");
     // A client that trusts something else fails.
     let other = tempfile::tempdir().unwrap();
