@@ -219,6 +219,7 @@ impl Application {
         for note in &self.tls_notes {
             tracing::warn!("{note}");
         }
+        self.announce_unserved_ports().await;
         tracing::info!(
             "store: {}, holding {} companies, {} members, {} vendors (fixtures from {})",
             held.store,
@@ -267,6 +268,28 @@ impl Application {
                 c.public_http_url,
                 crate::protocol::CERT_PATH
             );
+        }
+    }
+
+    /// A company whose `cusUrl` names a port the simulator does not answer on: its partners'
+    /// cert calls go nowhere.
+    async fn announce_unserved_ports(&self) {
+        let Ok(dir) = self.state.store.directory().await else {
+            return;
+        };
+        let endpoints = &self.state.config.endpoints;
+        for c in dir.companies() {
+            let Some(url) = c.cus_url.as_deref() else {
+                continue;
+            };
+            if let Some(port) = endpoints.unserved_port(url, self.https_addr.port()) {
+                tracing::warn!(
+                    "company {}: its cusUrl {url} names port {port}, where the simulator does not listen (HTTPS listener {}, CUS_URL {}): partners calling its CUS_URL will not reach the simulator. Leave the port out, and the mall domain follows the listener's port",
+                    c.code,
+                    self.https_addr,
+                    self.state.config.public_url
+                );
+            }
         }
     }
 

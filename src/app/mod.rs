@@ -11,6 +11,8 @@ mod run;
 pub mod settings;
 pub(crate) mod telemetry;
 pub mod tls;
+mod tls_ca;
+mod tls_scope;
 pub(crate) mod watch;
 
 pub use application::{AppHandle, Application};

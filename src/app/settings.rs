@@ -41,7 +41,10 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
 
     /// More host names for the generated certificates (comma-separated), besides localhost,
-    /// 127.0.0.1, ::1, the public URLs' hosts and every company's `cusUrl` host.
+    /// 127.0.0.1, ::1, the public URLs' hosts and every company's `cusUrl` host. The local CA
+    /// may sign only for those, `*.localhost`, loopback addresses and `*.benecafe.co.kr` (its
+    /// name constraints): name here a mall domain elsewhere that companies added at run time
+    /// will use. A CA that may not sign for a name given is made anew.
     #[arg(long, env = "SIM_TLS_HOSTS", value_delimiter = ',')]
     pub tls_hosts: Vec<String>,
 
@@ -51,7 +54,8 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
 
     /// Public HTTPS base URL, sent as `CUS_URL` (as a partner sees `https://cert.benecafe.co.kr`).
-    /// Default: `https://localhost:<https port>`.
+    /// Default: `https://localhost:<https port>`. A company's `cusUrl` that names no port gets
+    /// this URL's port.
     #[arg(long, env = "SIM_PUBLIC_URL")]
     pub public_url: Option<String>,
 

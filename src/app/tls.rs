@@ -3,32 +3,29 @@
 //! folder (`ca.pem`, like mkcert's root or Caddy's internal issuer). The CA signs a leaf for each
 //! host name the simulator serves, picked per connection by SNI, so names that appear later (a
 //! public URL, companies' mall hosts) need no new file to trust, which a lone self-signed
-//! certificate (the previous version's `cert.pem`) could not give.
+//! certificate (the previous version's `cert.pem`) could not give. It signs only within its name
+//! constraints (`tls_scope.rs`), and only so many leaves per run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use rustls::client::danger::ServerCertVerifier;
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-const DAY: u64 = 24 * 60 * 60;
-const CA_DAYS: u64 = 3650;
-/// Leaves live in memory only and are made again at each start; a year stays under the 398 days
-/// browsers accept.
-const LEAF_DAYS: u64 = 365;
+pub use super::tls_ca::provider;
+use super::tls_ca::{fingerprint, not_a_pair, verify, LocalCa, PROBE_NAME};
+use super::tls_scope::Scope;
+
 /// What a local partner or browser dials; always in the default leaf.
 const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-/// Leaves issued for names let in by the allow rule are kept up to this many, so a rule that is
-/// too broad and a client sending random names cannot make the server hold ever more of them.
+/// Leaves signed after start (for hosts added at run time, or let in by the allow rule), at
+/// most: a rule that is too broad, a client sending random names or a script adding companies
+/// cannot make the server sign and hold ever more of them.
 const MAX_LEAVES: usize = 1024;
 
 /// Which SNI names, beyond those given at start or with [`SniResolver::add_host`], get a leaf.
@@ -50,7 +47,9 @@ pub struct TlsMaterial {
 impl TlsMaterial {
     /// Loads the user's files, or the local CA in `data_dir` (making it if absent). `hosts` are
     /// the names served besides localhost, 127.0.0.1 and ::1 (the public URL's host, mall hosts,
-    /// `--tls-hosts`); the default leaf names them all.
+    /// `--tls-hosts`); the default leaf names them all, and a CA made now may sign for them.
+    /// A CA that may sign for any name (made by an earlier version), or not for all of `hosts`,
+    /// is replaced, with a note saying so.
     pub fn load_or_generate(
         cert: Option<&Path>,
         key: Option<&Path>,
@@ -60,30 +59,77 @@ impl TlsMaterial {
         if let (Some(cert), Some(key)) = (cert, key) {
             return Self::from_user_files(cert, key);
         }
+        let hosts = hosts
+            .iter()
+            .map(|h| normalize_host(h))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let wanted = Scope::for_hosts(hosts.iter().map(String::as_str));
         let (ca_path, key_path) = (data_dir.join("ca.pem"), data_dir.join("ca-key.pem"));
         let (ca, key) = (ca_path.display(), key_path.display());
+        let mut notes = Vec::new();
         // Without ca.pem nobody can trust the CA yet, so a lone key (a first start that stopped
         // half-way) is replaced; a lone ca.pem may be trusted already, so it is never replaced.
         let (local, generated) = match (ca_path.exists(), key_path.exists()) {
-            (true, true) => (LocalCa::load(&ca_path, &key_path)?, false),
-            (false, _) => (LocalCa::create(data_dir, &ca_path, &key_path)?, true),
+            (true, true) => {
+                let old = LocalCa::load(&ca_path, &key_path)?;
+                let why = match &old.scope {
+                    None => "it could sign a certificate for any name (it has no name constraints)"
+                        .to_owned(),
+                    Some(scope) => {
+                        let outside = scope.outside(hosts.iter().map(String::as_str));
+                        if outside.is_empty() {
+                            return Self::with_ca(old, false, &hosts, &ca_path, &key_path, notes);
+                        }
+                        format!(
+                            "it may not sign for {}, named at this start",
+                            outside.join(", ")
+                        )
+                    }
+                };
+                // What a constrained CA could sign stays signable by the new one, so starts
+                // with different hosts do not make a new CA each time.
+                let mut scope = old.scope.clone().unwrap_or(wanted);
+                scope.extend(hosts.iter().map(String::as_str));
+                let new = LocalCa::create(data_dir, &ca_path, &key_path, scope)?;
+                notes.push(format!(
+                    "!!! {ca} was REPLACED by a new local CA: {why}. Partners must trust the \
+                     new {ca} (SHA-256 {}) and remove the old \"benecafe-sim local CA\" (key \
+                     {}) from their trust stores; its key was overwritten, so it signs nothing \
+                     more. The new CA signs only for {}. !!!",
+                    fingerprint(std::slice::from_ref(&new.cert)),
+                    old.id,
+                    new.scope.as_ref().map(Scope::to_string).unwrap_or_default(),
+                ));
+                (new, true)
+            }
+            (false, _) => (
+                LocalCa::create(data_dir, &ca_path, &key_path, wanted)?,
+                true,
+            ),
             (true, false) => bail!(
                 "{ca} is there but its key {key} is missing: restore the key, or move {ca} away \
                  to make a new CA (partners will then have to trust the new {ca})"
             ),
         };
+        Self::with_ca(local, generated, &hosts, &ca_path, &key_path, notes)
+    }
+
+    /// The material of the local CA `local`, serving `hosts` with its default leaf.
+    fn with_ca(
+        local: LocalCa,
+        generated: bool,
+        hosts: &[String],
+        ca_path: &Path,
+        key_path: &Path,
+        mut notes: Vec<String>,
+    ) -> anyhow::Result<Self> {
+        let ca = ca_path.display();
         let trust = vec![local.cert.clone()];
         let resolver = Arc::new(SniResolver::with_ca(local, hosts)?);
         // A leaf that ca.pem does not verify would fail every partner at run time; say so now.
-        verify(&trust, &resolver.default, "localhost").with_context(|| {
-            format!(
-                "{ca} does not verify certificates signed with {key}: they are not a pair made \
-                 by benecafe-sim, or the CA has expired. Move both away and start again to make \
-                 a new CA (partners will then have to trust the new {ca})"
-            )
-        })?;
-        let old = data_dir.join("cert.pem");
-        let mut notes = Vec::new();
+        verify(&trust, &resolver.default, PROBE_NAME)
+            .with_context(|| not_a_pair(ca_path, key_path))?;
+        let old = ca_path.with_file_name("cert.pem");
         if old.exists() {
             notes.push(format!(
                 "{} (the self-signed certificate of an older benecafe-sim) is no longer served: \
@@ -93,10 +139,9 @@ impl TlsMaterial {
                 fingerprint(&trust)
             ));
         }
-        let cert_path = ca_path.clone();
         Ok(TlsMaterial {
             trust,
-            cert_path,
+            cert_path: ca_path.to_owned(),
             generated,
             notes,
             resolver,
@@ -153,147 +198,31 @@ impl TlsMaterial {
     }
 }
 
-/// The crypto provider: ring, which is ready at once (aws-lc-rs spends tens of milliseconds
-/// gathering entropy before the first handshake can be served).
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn roots(trusted: &[CertificateDer<'static>]) -> anyhow::Result<rustls::RootCertStore> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in trusted {
-        roots.add(cert.clone())?;
-    }
-    Ok(roots)
-}
-
-/// Checks that a client trusting `trust` accepts `leaf` for `name`, as a partner would.
-fn verify(
-    trust: &[CertificateDer<'static>],
-    leaf: &CertifiedKey,
-    name: &str,
-) -> anyhow::Result<()> {
-    let roots = Arc::new(roots(trust)?);
-    let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider()).build()?;
-    let (end_entity, intermediates) = leaf.cert.split_first().context("an empty chain")?;
-    let name = ServerName::try_from(name.to_owned())?;
-    verifier.verify_server_cert(end_entity, intermediates, &name, &[], UnixTime::now())?;
-    Ok(())
-}
-
-/// SHA-256 of the first of `der`, as `AB:CD:...`, the form browsers and keytool show.
-fn fingerprint(der: &[CertificateDer<'static>]) -> String {
-    let digest = der
-        .first()
-        .map(|d| ring::digest::digest(&ring::digest::SHA256, d));
-    let hex = digest
-        .iter()
-        .flat_map(|d| d.as_ref())
-        .map(|b| format!("{b:02X}"));
-    hex.collect::<Vec<_>>().join(":")
-}
-
-/// The CA's subject and usages. Leaves name the CA by this subject, so loading rebuilds the same
-/// parameters (rcgen encodes them identically) instead of parsing ca.pem; the check in
-/// `load_or_generate` catches a ca.pem not made this way. The unit, taken from the key, tells
-/// CAs of different data folders apart (in trust stores, and to clients that match by subject).
-fn ca_params(key: &rcgen::KeyPair) -> rcgen::CertificateParams {
-    let digest = ring::digest::digest(&ring::digest::SHA256, key.public_key_raw());
-    let id: String = digest
-        .as_ref()
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    let dn = &mut params.distinguished_name;
-    dn.push(rcgen::DnType::CommonName, "benecafe-sim local CA");
-    dn.push(rcgen::DnType::OrganizationName, "benecafe-sim");
-    dn.push(rcgen::DnType::OrganizationalUnitName, format!("key {id}"));
-    // Path length 0: it signs leaves only.
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    use rcgen::KeyUsagePurpose::{CrlSign, KeyCertSign};
-    params.key_usages = vec![KeyCertSign, CrlSign];
-    params
-}
-
-/// Valid from a day ago (partners' clocks drift) to `days` from now. The dates are made by
-/// adding to rcgen's own date value, so that the `time` crate need not be a direct dependency.
-fn set_validity(params: &mut rcgen::CertificateParams, days: u64) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let epoch = rcgen::date_time_ymd(1970, 1, 1);
-    params.not_before = epoch + now.saturating_sub(Duration::from_secs(DAY));
-    params.not_after = epoch + now + Duration::from_secs(days * DAY);
-}
-
-struct LocalCa {
-    cert: CertificateDer<'static>,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl LocalCa {
-    fn create(dir: &Path, ca_path: &Path, key_path: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
-        let key = rcgen::KeyPair::generate()?;
-        let mut params = ca_params(&key);
-        set_validity(&mut params, CA_DAYS);
-        let cert = params.self_signed(&key)?;
-        // The key first: ca.pem appears only once its key is safely on disk.
-        crate::store::files::write_private(key_path, key.serialize_pem().as_bytes())?;
-        crate::store::files::write_replacing(ca_path, cert.pem().as_bytes(), 0o644)?;
-        let (cert, issuer) = (cert.der().clone(), rcgen::Issuer::new(params, key));
-        Ok(LocalCa { cert, issuer })
-    }
-
-    fn load(ca_path: &Path, key_path: &Path) -> anyhow::Result<Self> {
-        let (ca, key) = (ca_path.display(), key_path.display());
-        let move_away = "move ca.pem and ca-key.pem away to make a new CA";
-        let cert = CertificateDer::from_pem_file(ca_path)
-            .with_context(|| format!("{ca} is not a PEM certificate ({move_away})"))?;
-        let pem =
-            std::fs::read_to_string(key_path).with_context(|| format!("cannot read {key}"))?;
-        let signing_key = rcgen::KeyPair::from_pem(&pem)
-            .with_context(|| format!("{key} is not a PEM private key ({move_away})"))?;
-        let issuer = rcgen::Issuer::new(ca_params(&signing_key), signing_key);
-        Ok(LocalCa { cert, issuer })
-    }
-
-    /// A leaf for `names` (the first one is its common name), with a key of its own.
-    fn issue(&self, names: &[String]) -> anyhow::Result<Arc<CertifiedKey>> {
-        let mut params = rcgen::CertificateParams::new(names.to_vec())?;
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        let common_name = names.first().map_or("benecafe-sim", String::as_str);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, common_name);
-        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        set_validity(&mut params, LEAF_DAYS);
-        let key = rcgen::KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        let der = PrivateKeyDer::Pkcs8(key.serialize_der().into());
-        let leaf = CertifiedKey::from_der(vec![cert.der().clone()], der, &provider())?;
-        Ok(Arc::new(leaf))
-    }
-}
-
 /// Picks the certificate for each TLS connection by SNI. With the local CA: the cached leaf for
-/// the name, else a new leaf if the name is allowed, else the default leaf. Names not allowed
-/// never make the server sign anything; their clients get the default leaf and their hostname
-/// check fails, which is the right answer. With the user's certificate: always that.
+/// the name, else a new leaf if the name is allowed and within the CA's scope, else the default
+/// leaf. Other names never make the server sign anything; their clients get the default leaf and
+/// their hostname check fails, which is the right answer. With the user's certificate: always
+/// that.
 pub struct SniResolver {
     ca: Option<LocalCa>,
     /// For clients sending no SNI (IP addresses), or a name not allowed.
     default: Arc<CertifiedKey>,
     default_names: Vec<String>,
-    allowed: RwLock<HashSet<String>>,
     allow: RwLock<Option<AllowFn>>,
+    /// The leaf of each name: the default one for the names given at start, then those signed
+    /// since.
     leaves: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    /// How many of `leaves` are the names given at start.
+    at_start: usize,
+}
+
+/// Why a host gets no certificate of its own.
+fn outside_scope(host: &str, scope: &str) -> String {
+    format!(
+        "the local CA may not sign a certificate for {host}: partners trust ca.pem for {scope} \
+         only. To serve it, start the simulator with --tls-hosts {host} (a new ca.pem is made \
+         then, which partners must trust)"
+    )
 }
 
 impl SniResolver {
@@ -310,10 +239,11 @@ impl SniResolver {
             .context("cannot sign the default certificate")?;
         // Names known at start are served the default leaf, which names them all.
         let dns = names.iter().filter(|n| n.parse::<IpAddr>().is_err());
-        let leaves = dns.map(|n| (n.clone(), leaf.clone())).collect();
+        let leaves: HashMap<_, _> = dns.map(|n| (n.clone(), leaf.clone())).collect();
         let mut resolver = Self::single(leaf);
         resolver.ca = Some(ca);
         resolver.default_names = names;
+        resolver.at_start = leaves.len();
         resolver.leaves = RwLock::new(leaves);
         Ok(resolver)
     }
@@ -323,26 +253,28 @@ impl SniResolver {
             ca: None,
             default,
             default_names: Vec::new(),
-            allowed: RwLock::default(),
             allow: RwLock::default(),
             leaves: RwLock::default(),
+            at_start: 0,
         }
     }
 
-    /// Allows a name from now on; its leaf is signed at its first connection. With the user's
-    /// certificate nothing changes (it serves every name as it is).
+    /// Serves a name from now on with a leaf of its own, signed now. Refused, with what to do,
+    /// for a name outside the CA's scope, an address not given at start, and past the most
+    /// leaves signed per run. With the user's certificate nothing changes (it serves every name
+    /// as it is).
     pub fn add_host(&self, host: &str) -> anyhow::Result<()> {
         let host = normalize_host(host)?;
-        if self.ca.is_some()
-            && host.parse::<IpAddr>().is_ok()
-            && !self.default_names.contains(&host)
-        {
+        let Some(ca) = &self.ca else { return Ok(()) };
+        if self.default_names.contains(&host) || read(&self.leaves).contains_key(&host) {
+            return Ok(());
+        }
+        if host.parse::<IpAddr>().is_ok() {
             // Clients send no SNI for an address, so only the default leaf, made at start, can
             // name it.
             bail!("{host} is an IP address: give it at start (--tls-hosts)");
         }
-        write(&self.allowed).insert(host);
-        Ok(())
+        self.sign(ca, &host).map(|_| ())
     }
 
     /// Also allows every SNI name `allow` accepts (say, every company's mall host, looked up in
@@ -357,19 +289,49 @@ impl SniResolver {
             return Ok(Some(leaf.clone()));
         }
         let Some(ca) = &self.ca else { return Ok(None) };
-        let listed = read(&self.allowed).contains(name);
         // Called with no lock held, so that the rule may itself call `add_host` or `set_allow`.
         let rule = read(&self.allow).clone();
-        if !listed && !rule.is_some_and(|allow| allow(name)) {
+        if !rule.is_some_and(|allow| allow(name)) {
             return Ok(None);
         }
-        if !listed && read(&self.leaves).len() >= MAX_LEAVES {
-            bail!("{MAX_LEAVES} certificates were issued already");
+        // A company's host the CA may not sign for (refused when it was added here, but added
+        // through another replica or kept in --state) gets the default leaf, without a warning
+        // at every connection.
+        if !ca.scope.as_ref().is_some_and(|s| s.permits(name)) {
+            return Ok(None);
+        }
+        self.sign(ca, name).map(Some)
+    }
+
+    /// Signs a leaf for `name` and keeps it, within the CA's scope and the most per run.
+    fn sign(&self, ca: &LocalCa, name: &str) -> anyhow::Result<Arc<CertifiedKey>> {
+        let scope = ca.scope.as_ref();
+        if !scope.is_some_and(|s| s.permits(name)) {
+            let scope = scope.map(Scope::to_string).unwrap_or_default();
+            bail!(outside_scope(name, &scope));
+        }
+        let full = |n: usize| n.saturating_sub(self.at_start) >= MAX_LEAVES;
+        let refused = || {
+            anyhow::anyhow!(
+                "the local CA has signed {MAX_LEAVES} certificates since start, the most it signs \
+                 per run: {name} gets none. Name the hosts at start instead (--tls-hosts, or the \
+                 companies' cusUrl in the fixtures), which all share one certificate"
+            )
+        };
+        if full(read(&self.leaves).len()) {
+            return Err(refused());
         }
         let leaf = ca.issue(&[name.to_owned()])?;
         // Two first connections at once may both sign; every later one gets the kept leaf.
         let mut leaves = write(&self.leaves);
-        Ok(Some(leaves.entry(name.to_owned()).or_insert(leaf).clone()))
+        if let Some(kept) = leaves.get(name) {
+            return Ok(kept.clone());
+        }
+        if full(leaves.len()) {
+            return Err(refused());
+        }
+        leaves.insert(name.to_owned(), leaf.clone());
+        Ok(leaf)
     }
 }
 
@@ -394,7 +356,7 @@ impl std::fmt::Debug for SniResolver {
         f.debug_struct("SniResolver")
             .field("local_ca", &self.ca.is_some())
             .field("default_names", &self.default_names)
-            .field("allowed", &*read(&self.allowed))
+            .field("leaves", &read(&self.leaves).len())
             .finish_non_exhaustive()
     }
 }

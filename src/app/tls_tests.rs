@@ -105,10 +105,10 @@ fn names_added_at_run_time_verify() {
     let addr = serve(&material);
     let ca = ca_of(dir.path());
     let resolver = material.resolver();
-    assert!(wrong_name(call(addr, &ca, "late.example")));
-    resolver.add_host("Late.Example").unwrap();
+    assert!(wrong_name(call(addr, &ca, "late.benecafe.co.kr")));
+    resolver.add_host("Late.Benecafe.Co.Kr").unwrap();
     resolver.set_allow(|n| n.ends_with(".benecafe.localhost"));
-    for name in ["late.example", "j99.benecafe.localhost", "localhost"] {
+    for name in ["late.benecafe.co.kr", "j99.benecafe.localhost", "localhost"] {
         assert_eq!(call(addr, &ca, name).unwrap(), "ok", "{name}");
     }
     let evil = "benecafe.localhost.evil.example";
@@ -152,17 +152,20 @@ fn clients_not_trusting_the_ca_fail() {
 #[test]
 fn the_ca_is_made_once_and_reused() {
     let dir = tempfile::tempdir().unwrap();
-    let first = load(dir.path(), &[]);
-    let second = load(dir.path(), &["again.example"]);
+    let first = load(dir.path(), &["mall.example"]);
+    // Hosts the CA may sign for already, named or not: the same CA.
+    let second = load(
+        dir.path(),
+        &["again.benecafe.localhost", "shop.mall.example"],
+    );
     assert!(first.generated && !second.generated);
     assert_eq!(first.fingerprint(), second.fingerprint());
     assert_eq!(first.fingerprint().len(), 32 * 3 - 1);
     assert!(second.notes.is_empty(), "{:?}", second.notes);
     let addr = serve(&second);
-    assert_eq!(
-        call(addr, &first.trust_anchors(), "again.example").unwrap(),
-        "ok"
-    );
+    for name in ["again.benecafe.localhost", "shop.mall.example"] {
+        assert_eq!(call(addr, &first.trust_anchors(), name).unwrap(), "ok");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -248,4 +251,166 @@ fn hosts_of_urls() {
     assert_eq!(host("https://user@[::1]:8443/").as_deref(), Some("::1"));
     assert_eq!(host("http://10.0.0.7").as_deref(), Some("10.0.0.7"));
     assert_eq!(host("localhost:8443"), None, "a URL needs its scheme");
+}
+
+/// A leaf for `name` signed with the key in `dir` directly, past every check of the resolver:
+/// what whoever reads ca-key.pem could make.
+fn forged(dir: &Path, name: &str) -> Arc<CertifiedKey> {
+    let ca = LocalCa::load(&dir.join("ca.pem"), &dir.join("ca-key.pem")).unwrap();
+    ca.issue(&[name.to_owned()]).unwrap()
+}
+
+#[test]
+fn the_ca_carries_name_constraints_that_clients_enforce() {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = load(dir.path(), &["mall.example", "10.0.0.7"]);
+    let ca = ca_of(dir.path());
+    let scope = Scope::of_ca(&ca[0]).unwrap().expect("name constraints");
+    assert_eq!(
+        scope.to_string(),
+        "localhost, *.localhost, benecafe.co.kr, *.benecafe.co.kr, mall.example, 127.0.0.0/8, \
+         ::1/128, 10.0.0.7/32"
+    );
+    // A partner's client (webpki, trusting ca.pem) rejects a name outside, whoever signed it.
+    for inside in [
+        "localhost",
+        "j01.benecafe.localhost",
+        "mobis.benecafe.co.kr",
+        "shop.mall.example",
+        "127.0.0.2",
+        "::1",
+        "10.0.0.7",
+    ] {
+        verify(&ca, &forged(dir.path(), inside), inside).unwrap();
+    }
+    for outside in [
+        "www.google.com",
+        "com",
+        "xn--r8jz45g.jp",
+        "mall.example.evil.example",
+        "10.0.0.8",
+        "2001:db8::1",
+    ] {
+        let err = verify(&ca, &forged(dir.path(), outside), outside).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("NameConstraintViolation"),
+            "{outside}: {err:#}"
+        );
+    }
+}
+
+#[test]
+fn names_outside_the_cas_scope_are_refused_and_get_no_leaf() {
+    let dir = tempfile::tempdir().unwrap();
+    let material = load(dir.path(), &[]);
+    let addr = serve(&material);
+    let ca = ca_of(dir.path());
+    let resolver = material.resolver();
+    // Even a rule letting every name in signs nothing outside.
+    resolver.set_allow(|_| true);
+    let cached = read(&resolver.leaves).len();
+    for host in ["www.google.com", "com", "xn--r8jz45g.jp"] {
+        let err = resolver.add_host(host).unwrap_err().to_string();
+        assert!(err.contains(&format!("--tls-hosts {host}")), "{err}");
+        assert!(wrong_name(call(addr, &ca, host)), "{host}");
+    }
+    assert_eq!(read(&resolver.leaves).len(), cached);
+}
+
+#[test]
+fn an_unconstrained_ca_is_replaced_once_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    // As an earlier benecafe-sim made it: the same subject, no name constraints.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = crate::app::tls_ca::ca_params(&key);
+    crate::app::tls_ca::set_validity(&mut params, 3650);
+    let old = params.self_signed(&key).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), old.pem()).unwrap();
+    std::fs::write(dir.path().join("ca-key.pem"), key.serialize_pem()).unwrap();
+    let material = load(dir.path(), &["mall.example"]);
+    assert!(material.generated);
+    assert_eq!(material.notes.len(), 1, "{:?}", material.notes);
+    let note = &material.notes[0];
+    for part in [
+        "REPLACED",
+        "any name",
+        "must trust the new",
+        &material.fingerprint(),
+        &crate::app::tls_ca::key_id(&key),
+    ] {
+        assert!(note.contains(part), "{part}: {note}");
+    }
+    let new = ca_of(dir.path());
+    assert_ne!(new[0], *old.der());
+    let scope = Scope::of_ca(&new[0]).unwrap().expect("name constraints");
+    assert!(scope.permits("mall.example") && !scope.permits("www.google.com"));
+    // The old key is gone: it signs nothing any more.
+    let key_now = std::fs::read_to_string(dir.path().join("ca-key.pem")).unwrap();
+    assert_ne!(key_now, key.serialize_pem());
+    let addr = serve(&material);
+    assert_eq!(call(addr, &new, "mall.example").unwrap(), "ok");
+    // Once: the next start keeps the new CA and has nothing to say.
+    let again = load(dir.path(), &["mall.example"]);
+    assert!(
+        !again.generated && again.notes.is_empty(),
+        "{:?}",
+        again.notes
+    );
+    assert_eq!(again.fingerprint(), material.fingerprint());
+}
+
+#[test]
+fn a_ca_that_may_not_sign_for_a_host_named_at_start_is_replaced_keeping_what_it_could() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = load(dir.path(), &["mall.example"]);
+    let second = load(dir.path(), &["other.example", "a.mall.example"]);
+    assert!(second.generated);
+    assert_ne!(first.fingerprint(), second.fingerprint());
+    assert_eq!(second.notes.len(), 1, "{:?}", second.notes);
+    let note = &second.notes[0];
+    assert!(
+        note.contains("REPLACED") && note.contains("other.example"),
+        "{note}"
+    );
+    assert!(!note.contains("a.mall.example,"), "{note}");
+    let scope = Scope::of_ca(&ca_of(dir.path())[0]).unwrap().unwrap();
+    assert!(scope.permits("mall.example") && scope.permits("other.example"));
+    // Back to the first start's hosts: the CA stays.
+    let third = load(dir.path(), &["mall.example"]);
+    assert!(!third.generated && third.fingerprint() == second.fingerprint());
+}
+
+#[test]
+fn leaves_signed_at_run_time_stop_at_the_most_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let material = load(dir.path(), &["a.benecafe.localhost"]);
+    let addr = serve(&material);
+    let ca = ca_of(dir.path());
+    let resolver = material.resolver();
+    resolver.set_allow(|n| n.ends_with(".rule.localhost"));
+    // One by the allow rule, at its first connection; the rest added.
+    assert_eq!(call(addr, &ca, "x.rule.localhost").unwrap(), "ok");
+    for i in 1..MAX_LEAVES {
+        resolver
+            .add_host(&format!("r{i}.benecafe.localhost"))
+            .unwrap_or_else(|e| panic!("{i}: {e:#}"));
+    }
+    // The most: neither way signs one more.
+    let err = resolver.add_host("late.benecafe.localhost").unwrap_err();
+    assert!(
+        err.to_string().contains("the most it signs per run"),
+        "{err}"
+    );
+    assert!(wrong_name(call(addr, &ca, "late.benecafe.localhost")));
+    assert!(wrong_name(call(addr, &ca, "y.rule.localhost")));
+    assert_eq!(read(&resolver.leaves).len(), resolver.at_start + MAX_LEAVES);
+    // What is served already still is, and adding it again is no error.
+    resolver.add_host("r1.benecafe.localhost").unwrap();
+    for name in [
+        "a.benecafe.localhost",
+        "r1.benecafe.localhost",
+        "x.rule.localhost",
+    ] {
+        assert_eq!(call(addr, &ca, name).unwrap(), "ok", "{name}");
+    }
 }

@@ -54,9 +54,29 @@ impl Endpoints {
         company
             .cus_url
             .as_deref()
-            .and_then(|u| Url::parse(u).ok())
+            .and_then(|u| self.mall_url(u))
             .map(|u| base(&u))
             .unwrap_or_else(|| self.public_url())
+    }
+
+    /// A company's mall domain as the simulator serves it: its `cusUrl`, on the port of the
+    /// public URL (the HTTPS listener's, or `--public-url`'s) when the `cusUrl` names none. So
+    /// `https://aa5.benecafe.localhost` follows `--https-addr`, as the simulator's own domain
+    /// does, while `https://aa5.benecafe.localhost:9443` stays where it says.
+    pub fn mall_url(&self, cus_url: &str) -> Option<Url> {
+        let mut url = Url::parse(cus_url).ok()?;
+        if !names_port(cus_url) {
+            url.set_port(self.public.port()).ok()?;
+        }
+        Some(url)
+    }
+
+    /// The port a `cusUrl` names when the simulator does not answer there: neither the HTTPS
+    /// listener's port `listener` nor the public URL's (a proxy's, in front).
+    pub fn unserved_port(&self, cus_url: &str, listener: u16) -> Option<u16> {
+        let port = Url::parse(cus_url).ok()?.port_or_known_default()?;
+        let public = self.public.port_or_known_default();
+        (names_port(cus_url) && port != listener && Some(port) != public).then_some(port)
     }
 
     /// CHECKURL on the company's mall domain.
@@ -106,7 +126,7 @@ impl Endpoints {
             || companies.iter().any(|c| {
                 c.cus_url
                     .as_deref()
-                    .and_then(|u| Url::parse(u).ok())
+                    .and_then(|u| self.mall_url(u))
                     .is_some_and(|u| same(&u))
             })
     }
@@ -115,6 +135,17 @@ impl Endpoints {
 /// A URL's origin and path without the trailing slash.
 fn base(url: &Url) -> String {
     url.as_str().trim_end_matches('/').to_owned()
+}
+
+/// Whether a URL names a port, even the scheme's default one (`url` forgets `:443`).
+fn names_port(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host_port.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'),
+        None => host_port.contains(':'),
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +162,64 @@ mod tests {
             cus_url: cus_url.map(str::to_owned),
             auto_join: false,
         }
+    }
+
+    #[test]
+    fn a_mall_domain_without_a_port_follows_the_public_port() {
+        let e = Endpoints::new("https://localhost:21443", "http://127.0.0.1:8080").unwrap();
+        let own = company(Some("https://aa5.benecafe.localhost"));
+        assert_eq!(e.cus_url(&own), "https://aa5.benecafe.localhost:21443");
+        assert_eq!(
+            e.check_url(&own),
+            "https://aa5.benecafe.localhost:21443/sso/vendorUserCheck"
+        );
+        assert_eq!(
+            e.popup_url(&own),
+            "https://aa5.benecafe.localhost:21443/mall/point"
+        );
+        // A port named stays, even the default one.
+        for (url, kept) in [
+            (
+                "https://aa5.benecafe.localhost:9443/",
+                "https://aa5.benecafe.localhost:9443",
+            ),
+            (
+                "https://aa5.benecafe.localhost:443",
+                "https://aa5.benecafe.localhost",
+            ),
+            ("https://[::1]:21443", "https://[::1]:21443"),
+        ] {
+            assert_eq!(e.cus_url(&company(Some(url))), kept, "{url}");
+        }
+        assert_eq!(
+            e.cus_url(&company(Some("https://[::1]"))),
+            "https://[::1]:21443"
+        );
+        // Behind a proxy on 443, the public URL has no port, and neither has the mall domain.
+        let proxied = Endpoints::new("https://sim.qa.example", "http://127.0.0.1:8080").unwrap();
+        assert_eq!(proxied.cus_url(&own), "https://aa5.benecafe.localhost");
+        // Where the simulator does not answer.
+        assert_eq!(
+            e.unserved_port("https://aa5.benecafe.localhost:8443", 21443),
+            Some(8443)
+        );
+        assert_eq!(
+            e.unserved_port("https://aa5.benecafe.localhost:443", 21443),
+            Some(443)
+        );
+        assert_eq!(
+            e.unserved_port("https://aa5.benecafe.localhost", 21443),
+            None
+        );
+        assert_eq!(
+            e.unserved_port("https://aa5.benecafe.localhost:21443", 21443),
+            None
+        );
+        assert_eq!(proxied.unserved_port("https://a.example:443", 8443), None);
+        assert_eq!(proxied.unserved_port("https://a.example:8443", 8443), None);
+        let url = |u: &str| Url::parse(u).unwrap();
+        assert!(e.is_own(&url("https://aa5.benecafe.localhost:21443/mall"), &[&own]));
+        assert!(!e.is_own(&url("https://aa5.benecafe.localhost:8443/mall"), &[&own]));
     }
 
     #[test]

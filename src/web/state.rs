@@ -110,7 +110,8 @@ pub struct TlsHandles {
 /// A certificate authority the edge can ask for a host's certificate at run time; the process
 /// (`app/tls.rs`) gives it one.
 pub trait Certificates: Send + Sync {
-    /// Serves `host` from now on, with a certificate signed by the local CA.
+    /// Serves `host` from now on, with a certificate signed by the local CA. Refused, saying what
+    /// to do, for a name the CA may not sign for or past the most it signs per run.
     fn add_host(&self, host: &str) -> anyhow::Result<()>;
 }
 
@@ -174,15 +175,16 @@ impl Shared {
     }
 
     /// Serves a company's mall domain from now on: a certificate for its host, signed by the
-    /// local CA, without a restart and without anything new to trust.
-    pub fn serve_mall_domain(&self, cus_url: &str) {
+    /// local CA, without a restart and without anything new to trust. `Err`: why it cannot be
+    /// (the host is outside what the CA may sign, or the CA signed its most for this run).
+    pub fn serve_mall_domain(&self, cus_url: &str) -> Result<(), String> {
         let (Some(tls), Some(host)) = (&self.tls, crate::domain::hosts::host_of_url(cus_url))
         else {
-            return;
+            return Ok(());
         };
-        if let Err(e) = tls.certificates.add_host(&host) {
-            tracing::warn!("cannot serve a certificate for {host}: {e:#}");
-        }
+        tls.certificates
+            .add_host(&host)
+            .map_err(|e| format!("{e:#}"))
     }
 
     /// The fixtures loaded at start (or last reloaded).
@@ -214,7 +216,9 @@ impl Shared {
             .unwrap_or_else(|never| match never {});
         for c in &fixtures.companies {
             if let Some(url) = &c.cus_url {
-                self.serve_mall_domain(url);
+                if let Err(e) = self.serve_mall_domain(url) {
+                    tracing::warn!("company {}: no certificate for {url}: {e}", c.code);
+                }
             }
         }
         *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = fixtures;

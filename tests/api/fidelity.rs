@@ -2,8 +2,6 @@
 //! one local CA, parameter encryption with ranNum, the company-side entry, the point popup in the
 //! member's session, legacy encodings, and a binary that runs from any folder.
 
-use std::io::{Read, Write};
-use std::sync::Arc;
 use std::time::Duration;
 
 use awc::http::StatusCode;
@@ -12,7 +10,12 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, Reply, TestApp};
 
 const AA5_MEMBER: &str = "AA5A00001201";
-const AA5_MALL: &str = "https://aa5.benecafe.localhost:8443";
+
+/// AA5's mall domain: the shipped `cusUrl` names no port, so it follows the HTTPS listener's.
+fn aa5_mall(app: &TestApp) -> String {
+    let port = app.https.rsplit_once(':').unwrap().1;
+    format!("https://aa5.benecafe.localhost:{port}")
+}
 
 impl TestApp {
     async fn post_form_http(&self, path: &str, form: &str) -> Reply {
@@ -50,16 +53,17 @@ fn cookie_of(r: &Reply) -> String {
 #[actix_web::test]
 async fn a_company_with_its_own_mall_domain_gets_it_in_cus_url_checkurl_and_popupurl() {
     let app = spawn_app().await;
+    let aa5_mall = aa5_mall(&app);
     let g = app
         .gate(json!({"cmpyCd": "AA5", "custId": AA5_MEMBER, "vndrNo": "VR000216", "consent": "agree"}))
         .await
         .json();
-    assert_eq!(g["fields"]["CUS_URL"], AA5_MALL);
+    assert_eq!(g["fields"]["CUS_URL"], aa5_mall);
     assert_eq!(
         g["fields"]["CHECKURL"],
-        format!("{AA5_MALL}/sso/vendorUserCheck")
+        format!("{aa5_mall}/sso/vendorUserCheck")
     );
-    assert_eq!(g["fields"]["POPUPURL"], format!("{AA5_MALL}/mall/point"));
+    assert_eq!(g["fields"]["POPUPURL"], format!("{aa5_mall}/mall/point"));
     // A company without one gets the simulator's.
     let j = app
         .gate(json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"}))
@@ -72,7 +76,7 @@ async fn a_company_with_its_own_mall_domain_gets_it_in_cus_url_checkurl_and_popu
         let url = c["cusUrl"].as_str().unwrap();
         assert!(url.starts_with("https://"), "{c}");
         if c["cmpyCd"] == "AA5" {
-            assert_eq!(url, AA5_MALL);
+            assert_eq!(url, aa5_mall);
         }
     }
 }
@@ -80,6 +84,7 @@ async fn a_company_with_its_own_mall_domain_gets_it_in_cus_url_checkurl_and_popu
 #[actix_web::test]
 async fn a_token_redeemed_through_another_host_answers_ok_and_the_journal_names_the_right_one() {
     let app = spawn_app().await;
+    let aa5_mall = aa5_mall(&app);
     let g = app
         .gate(json!({"cmpyCd": "AA5", "custId": AA5_MEMBER, "vndrNo": "VR000216", "consent": "agree"}))
         .await
@@ -91,14 +96,14 @@ async fn a_token_redeemed_through_another_host_answers_ok_and_the_journal_names_
     let reason = r.header("x-sim-reason").unwrap();
     assert!(
         reason.contains("token of company AA5 redeemed through host 127.0.0.1")
-            && reason.contains(AA5_MALL),
+            && reason.contains(&aa5_mall),
         "{reason}"
     );
     let journal = app.journal("endpoint=cert").await;
     assert!(journal[0]["reason"]
         .as_str()
         .unwrap()
-        .contains(&format!("its CUS_URL is {AA5_MALL}")));
+        .contains(&format!("its CUS_URL is {aa5_mall}")));
 }
 
 #[actix_web::test]
@@ -134,35 +139,7 @@ impl TestApp {
 
 /// The status line of `GET /_sim/healthz` over TLS to `addr`, naming `sni`, trusting only `ca`.
 fn healthz_via(addr: &str, sni: &str, ca: &[u8]) -> Result<String, String> {
-    use rustls::pki_types::pem::PemObject;
-    let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(ca)
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let config =
-        benecafe_sim::conform::browser::client_config(&roots).map_err(|e| e.to_string())?;
-    let name =
-        rustls::pki_types::ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-    let tcp = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let host = if sni.contains(':') {
-        format!("[{sni}]")
-    } else {
-        sni.to_owned()
-    };
-    write!(
-        tls,
-        "GET /_sim/healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    let _ = tls.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    if text.is_empty() {
-        return Err("no answer".into());
-    }
-    Ok(text.lines().next().unwrap_or_default().to_owned())
+    crate::helpers::get_via(addr, sni, ca, "/_sim/healthz").map(|(status, _)| status)
 }
 
 #[actix_web::test]
@@ -175,16 +152,16 @@ async fn a_client_trusting_only_the_local_ca_verifies_every_host_including_one_a
         assert!(status.contains(" 200 "), "{name}: {status}");
     }
     // Not served yet: the certificate does not name it.
-    assert!(healthz_via(&addr, "mall.qa.example", &ca).is_err());
+    assert!(healthz_via(&addr, "bix.benecafe.co.kr", &ca).is_err());
     let r = app
         .api(
             "PATCH",
             "/_sim/api/companies/BIX",
-            Some(json!({"cusUrl": "https://mall.qa.example"})),
+            Some(json!({"cusUrl": "https://bix.benecafe.co.kr"})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let status = healthz_via(&addr, "mall.qa.example", &ca).expect("served without a restart");
+    let status = healthz_via(&addr, "bix.benecafe.co.kr", &ca).expect("served without a restart");
     assert!(status.contains(" 200 "), "{status}");
     // A client that trusts something else fails.
     let other = tempfile::tempdir().unwrap();
@@ -325,6 +302,7 @@ async fn every_scheme_encrypts_the_member_fields_and_token_so_a_partner_decrypts
 #[actix_web::test]
 async fn members_log_in_with_id_and_password_and_lc_never_leaves_the_simulator() {
     let app = spawn_app().await;
+    let aa5 = format!("{}/mall", aa5_mall(&app));
     let page = app.get_http_raw("/member/login?&cmpyNo=J01", None).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
@@ -345,10 +323,9 @@ async fn members_log_in_with_id_and_password_and_lc_never_leaves_the_simulator()
         ("/mall/point", "/mall/point"),
         ("https://evil.example/steal", "/mall"),
         ("//evil.example/", "/mall"),
-        (
-            "https://aa5.benecafe.localhost:8443/mall",
-            "https://aa5.benecafe.localhost:8443/mall",
-        ),
+        (&aa5, &aa5),
+        // Not the port AA5's mall is served on.
+        ("https://aa5.benecafe.localhost:1/mall", "/mall"),
     ] {
         let body = format!(
             "cmpyNo=J01&memID=kimminji&passwd=test1234&lc={}",
@@ -359,7 +336,7 @@ async fn members_log_in_with_id_and_password_and_lc_never_leaves_the_simulator()
         assert_eq!(r.header("location").as_deref(), Some(to), "lc={lc}");
     }
     let logins = app.journal("endpoint=login").await;
-    assert_eq!(logins.len(), 6);
+    assert_eq!(logins.len(), 7);
     assert_eq!(logins[0]["result"], "refused");
 }
 

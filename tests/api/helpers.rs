@@ -323,13 +323,22 @@ impl SimProcess {
     /// Starts the binary with `args` (fixtures, data folder and free ports are added) and waits
     /// until it answers, or returns its log if it exits first.
     pub async fn start(data: &Path, args: &[&str]) -> Result<SimProcess, String> {
+        Self::start_on(&shipped_fixtures(), data, args).await
+    }
+
+    /// [`SimProcess::start`] on the fixtures in `fixtures`.
+    pub async fn start_on(
+        fixtures: &Path,
+        data: &Path,
+        args: &[&str],
+    ) -> Result<SimProcess, String> {
         let (https, http) = (free_port(), free_port());
         let log = data.join(format!("sim-{http}.log"));
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
             .args(["--https-addr", &format!("127.0.0.1:{https}")])
             .args(["--http-addr", &format!("127.0.0.1:{http}")])
             .arg("--fixtures")
-            .arg(shipped_fixtures())
+            .arg(fixtures)
             .arg("--data-dir")
             .arg(data)
             .args(args)
@@ -524,4 +533,46 @@ impl Drop for RedisServer {
             let _ = child.wait();
         }
     }
+}
+
+/// `GET path` over TLS to `addr` (`host:port`), naming `sni` in the handshake and in `Host`
+/// (with the port), trusting only the PEM certificates `ca`: the status line and the body.
+#[allow(dead_code)]
+pub fn get_via(addr: &str, sni: &str, ca: &[u8], path: &str) -> Result<(String, String), String> {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(ca)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let config =
+        benecafe_sim::conform::browser::client_config(&roots).map_err(|e| e.to_string())?;
+    let name =
+        rustls::pki_types::ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let tcp = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let host = if sni.contains(':') {
+        format!("[{sni}]")
+    } else {
+        sni.to_owned()
+    };
+    let port = addr.rsplit_once(':').map_or("", |(_, p)| p);
+    write!(
+        tls,
+        "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    if text.is_empty() {
+        return Err("no answer".into());
+    }
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, body))
 }

@@ -23,3 +23,4 @@ mod replicas;
 mod security;
 mod store;
 mod store_redis;
+mod tls;

@@ -29,8 +29,11 @@ pub trait Record: Serialize + DeserializeOwned + Clone {
     fn check(&self, dir: &Directory) -> Result<(), (&'static str, String)>;
     fn put(self, dir: &mut Directory);
     fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError>;
-    /// What else the simulator does once the record is stored.
-    fn stored(&self, _state: &AppState) {}
+    /// What the simulator must do for the record before it is stored (it may run again, if the
+    /// store retries the change); a refusal refuses the change.
+    fn admit(&self, _state: &AppState) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
 }
 
 impl Record for Company {
@@ -45,10 +48,13 @@ impl Record for Company {
     fn put(self, dir: &mut Directory) {
         dir.put_company(self)
     }
-    /// A new mall domain is served at once, with a certificate from the local CA.
-    fn stored(&self, state: &AppState) {
-        if let Some(url) = &self.cus_url {
-            state.serve_mall_domain(url);
+    /// A new mall domain is served at once, with a certificate from the local CA; one the CA
+    /// may not sign for is refused (400) rather than stored and served a certificate partners
+    /// reject.
+    fn admit(&self, state: &AppState) -> Result<(), (&'static str, String)> {
+        match &self.cus_url {
+            Some(url) => state.serve_mall_domain(url).map_err(|e| ("cusUrl", e)),
+            None => Ok(()),
         }
     }
     fn remove(key: &str, dir: &mut Directory) -> Result<(), ApiError> {
@@ -158,21 +164,21 @@ async fn store<R: Record>(
             )));
         }
     }
-    let (answer, record) = state
+    state
         .store
-        .update_directory(|dir| change::<R>(dir, key, fields.clone(), merge))
-        .await??;
-    record.stored(state);
-    Ok(answer)
+        .update_directory(|dir| change::<R>(state, dir, key, fields.clone(), merge))
+        .await?
 }
 
-/// Checks the changed record by the fixture files' rules, and only then applies it.
+/// Checks the changed record by the fixture files' rules and admits it, and only then applies
+/// it.
 fn change<R: Record>(
+    state: &AppState,
     dir: &mut Directory,
     key: &str,
     fields: serde_json::Map<String, Value>,
     merge: bool,
-) -> Result<(HttpResponse, R), ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let existing = R::get(dir, key);
     let mut record = match (merge, &existing) {
         (true, None) => return Err(ApiError::NotFound(format!("unknown {} '{}'", R::NAME, key))),
@@ -189,19 +195,21 @@ fn change<R: Record>(
     record.extend(fields);
     record.insert(R::KEY.to_owned(), Value::String(key.to_owned()));
     let parsed: R = crate::web::error::from_json(Value::Object(record))?;
-    parsed.check(dir).map_err(|(field, problem)| {
+    let checked = parsed.check(dir).and_then(|()| parsed.admit(state));
+    checked.map_err(|(field, problem)| {
         ApiError::BadRequest(format!(
             "run-time change: {} '{key}': {field}: {problem}",
             R::NAME
         ))
     })?;
-    parsed.clone().put(dir);
     let status = if existing.is_some() {
         actix_web::http::StatusCode::OK
     } else {
         actix_web::http::StatusCode::CREATED
     };
-    Ok((HttpResponse::build(status).json(&parsed), parsed))
+    let answer = HttpResponse::build(status).json(&parsed);
+    parsed.put(dir);
+    Ok(answer)
 }
 
 /// `GET /_sim/api/consents`.

@@ -44,7 +44,7 @@ fn own_origin(origin: &str, req: &HttpRequest, state: &AppState) -> bool {
         || state.store.last_directory().companies().any(|c| {
             c.cus_url
                 .as_deref()
-                .and_then(|u| url::Url::parse(u).ok())
+                .and_then(|u| endpoints.mall_url(u))
                 .is_some_and(|u| u.origin() == origin)
         })
 }
