@@ -8,6 +8,7 @@ mod conform;
 #[cfg(test)]
 mod reference;
 mod run;
+mod secrets;
 pub mod settings;
 pub(crate) mod telemetry;
 pub mod tls;
