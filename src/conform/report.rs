@@ -185,54 +185,41 @@ pub fn junit(r: &Report) -> String {
     out
 }
 
-/// A self-contained HTML page.
+/// A self-contained HTML page in the site's layout (its styles inline, nothing loaded from
+/// elsewhere), for a file: without the site's navigation, which only the simulator serves.
 pub fn html(r: &Report) -> String {
-    let mut rows = String::new();
-    for c in &r.cases {
-        let class = match c.status {
-            Status::Pass => "ok",
-            Status::Fail => "bad",
-            Status::Skip => "skip",
-        };
-        let calls: String = evidence(c)
-            .iter()
-            .map(|line| format!("<li>{}</li>", xml(line)))
-            .collect();
-        let why = c
-            .why_it_matters
-            .as_deref()
-            .map(|w| {
-                format!(
-                    "<p class=\"why\">왜 중요한가 (why it matters): {}</p>",
-                    xml(w)
-                )
-            })
-            .unwrap_or_default();
-        let _ = write!(
-            rows,
-            "<tr class=\"{class}\"><td><strong>{}</strong></td><td>{}</td><td><p>기대 (expected): {}</p><p>결과 (happened): {}</p>{why}<ul>{calls}</ul></td></tr>",
-            xml(&c.id),
-            mark(c.status),
-            xml(&c.expected),
-            xml(&c.happened)
-        );
+    page_of(r, false)
+}
+
+/// The same page as the simulator serves it, under the site's navigation.
+pub fn page(r: &Report) -> String {
+    page_of(r, true)
+}
+
+#[derive(askama::Template)]
+#[template(path = "conform_report.html")]
+struct HtmlReport<'a> {
+    r: &'a Report,
+    site: bool,
+}
+
+/// Text for a page: control characters written out (askama escapes the markup).
+fn shown(s: &str) -> String {
+    clean(s, false)
+}
+
+/// A row's class.
+fn class(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Skip => "skip",
     }
-    format!(
-        "<!doctype html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>제휴사 적합성 시험 {vendor}</title>\
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#101828}}table{{border-collapse:collapse;width:100%}}\
-td{{border-bottom:1px solid #e4e7ec;padding:.5rem;vertical-align:top}}tr.ok td:nth-child(2){{color:#1a7f37}}\
-tr.bad td:nth-child(2){{color:#b42318;font-weight:700}}tr.skip td:nth-child(2){{color:#667085}}.why{{color:#b42318}}</style></head>\
-<body><h1>제휴사 적합성 시험 (partner conformance) · {vendor}</h1>\
-<p>GATE {gate} · 회원 (member) {member} · {passed} 통과 (passed), {failed} 실패 (failed), {skipped} 해당 없음 (skipped) · {secs:.1} s</p>\
-<table><thead><tr><th>case</th><th>결과</th><th>내용 (details)</th></tr></thead><tbody>{rows}</tbody></table></body></html>\n",
-        vendor = xml(&r.vndr_no),
-        gate = xml(&r.gate_url),
-        member = xml(&r.cust_id),
-        passed = r.passed,
-        failed = r.failed,
-        skipped = r.skipped,
-        secs = r.seconds,
-    )
+}
+
+fn page_of(r: &Report, site: bool) -> String {
+    askama::Template::render(&HtmlReport { r, site })
+        .unwrap_or_else(|e| format!("the report could not be written: {e}\n"))
 }
 
 #[cfg(test)]

@@ -36,9 +36,14 @@ pub fn agr_dts(ms: u64) -> String {
     )
 }
 
-/// `HH:MM:SS` in KST, for sentences.
+/// `HH:MM:SS KST`, for sentences people read (the log beside them is in UTC).
 pub fn time_of_day(ms: u64) -> String {
-    at(ms).format("%H:%M:%S").to_string()
+    at(ms).format("%H:%M:%S KST").to_string()
+}
+
+/// `YYYY-MM-DD HH:MM:SS KST`, for sentences about another day.
+pub fn date_time(ms: u64) -> String {
+    at(ms).format("%Y-%m-%d %H:%M:%S KST").to_string()
 }
 
 #[cfg(test)]
@@ -51,5 +56,12 @@ mod tests {
         let ms = 1_508_486_973_000;
         assert_eq!(agr_dts(ms), "2017-10-20 17:09:33.0");
         assert_eq!(rfc3339(ms), "2017-10-20T17:09:33.000+09:00");
+    }
+
+    #[test]
+    fn a_time_in_a_sentence_names_its_zone() {
+        // 2026-11-28 18:10:01 UTC is 03:10:01 the next day in Seoul.
+        assert_eq!(time_of_day(1_795_889_401_000), "03:10:01 KST");
+        assert_eq!(date_time(1_795_889_401_000), "2026-11-29 03:10:01 KST");
     }
 }

@@ -355,7 +355,7 @@ pub fn expired_reason(view: &TokenView, now_ms: u64) -> String {
     )
 }
 
-/// "used at 10:02:11 by 127.0.0.1".
+/// "used at 10:02:11 KST by 127.0.0.1".
 pub fn used_reason(view: &TokenView) -> String {
     match &view.used {
         Some(u) => format!(

@@ -308,7 +308,7 @@ pub async fn issue(issuer: &Issuer<'_>, req: GateRequest) -> Result<Gate, GateEr
     } else if let Some(prev) = previous.filter(|_| !send_member) {
         let reason = format!(
             "최초1회 및 회원정보변경 시에만 전달: already delivered at {}, member data unchanged since",
-            clock::rfc3339(prev.at_ms)
+            clock::date_time(prev.at_ms)
         );
         MEMBER_FIELDS.iter().for_each(|f| omit(f, reason.clone()));
     }

@@ -17,6 +17,7 @@ mod fixtures;
 mod gate;
 mod hardening;
 mod newcomer;
+mod pages;
 mod races;
 mod reliability;
 mod replicas;

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
 use serde::Deserialize;
 
 use crate::conform::{Case, Report, RunRequest};
@@ -112,7 +113,7 @@ pub async fn post(
             .content_type("application/xml; charset=utf-8")
             .insert_header(("cache-control", "no-store"))
             .body(crate::conform::report::junit(&report)),
-        Format::Html => report_page(&report),
+        Format::Html => crate::web::pages::page_response(crate::conform::report::page(&report)),
     })
 }
 
@@ -163,21 +164,24 @@ pub fn kit(state: &AppState) -> crate::conform::Kit<'_> {
     }
 }
 
-/// The report as its self-contained page.
-fn report_page(report: &Report) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .insert_header(("x-content-type-options", "nosniff"))
-        .insert_header(("x-frame-options", "DENY"))
-        .body(crate::conform::report::html(report))
-}
-
 /// The page's form: a vendor from the list.
 #[derive(Debug, Deserialize)]
 pub struct PageForm {
     #[serde(rename = "vndrNo")]
     vndr_no: String,
+}
+
+/// One vendor in the page's list.
+struct VendorOption {
+    vendor_no: String,
+    name: String,
+    gate_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "conform.html")]
+struct ConformPage {
+    vendors: Vec<VendorOption>,
 }
 
 /// GET `/_sim/conform`: the vendors, each with a button.
@@ -186,23 +190,15 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
         Ok(d) => d,
         Err(page) => return page,
     };
-    let options: String = dir
+    let vendors = dir
         .vendors()
-        .map(|v| {
-            format!(
-                "<option value=\"{0}\">{0} · {1} → {2}</option>",
-                escape(&v.vendor.vendor_no),
-                escape(&v.vendor.name),
-                escape(&v.vendor.gate_url)
-            )
+        .map(|v| VendorOption {
+            vendor_no: v.vendor.vendor_no.clone(),
+            name: v.vendor.name.clone(),
+            gate_url: v.vendor.gate_url.clone(),
         })
         .collect();
-    page_html(&format!(
-        "<h1>제휴사 적합성 시험 <span class=\"muted\">partner conformance</span></h1>\
-<div class=\"card\"><p>제휴사 GATE에 복리후생관이 보내는 모든 경우(첫 방문, 재방문, 중복 전송, 만료 토큰, 미동의, 세션 교체, 위조된 CUS_URL …)를 보내고 제휴사가 한 일을 판정합니다.</p>\
-<form method=\"post\" action=\"/_sim/conform\"><select name=\"vndrNo\" id=\"vndrNo\">{options}</select> \
-<button type=\"submit\" id=\"run\">시험 실행 (run)</button></form></div>"
-    ))
+    crate::web::pages::render(&ConformPage { vendors })
 }
 
 /// POST `/_sim/conform`: runs and shows the report.
@@ -221,31 +217,11 @@ pub async fn run_page(state: web::Data<AppState>, form: web::Form<PageForm>) -> 
         skip: &[],
     };
     match run_kit(&state, &request, None).await {
-        Ok(report) => report_page(&report),
+        Ok(report) => crate::web::pages::page_response(crate::conform::report::page(&report)),
         Err(why) => crate::web::pages::message(
             actix_web::http::StatusCode::CONFLICT,
             "시험할 수 없습니다 (cannot run)",
             &why,
         ),
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn page_html(body: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .insert_header(("x-content-type-options", "nosniff"))
-        .insert_header(("x-frame-options", "DENY"))
-        .body(format!(
-            "<!doctype html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>적합성 시험</title>\
-<style>body{{font-family:system-ui,sans-serif;margin:2rem}}.card{{border:1px solid #e4e7ec;border-radius:10px;padding:1rem}}.muted{{color:#667085}}</style>\
-</head><body>{body}</body></html>"
-        ))
 }

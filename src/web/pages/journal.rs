@@ -8,6 +8,9 @@ use crate::domain::event::EventKind;
 use crate::web::state::AppState;
 
 struct Row {
+    /// RFC 3339 in KST, for `<time datetime>`.
+    stamp: String,
+    /// `HH:MM:SS.mmm KST`, for people.
     at: String,
     kind: &'static str,
     vendor: String,
@@ -47,7 +50,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
         .take(SHOWN)
         .map(|e| {
             let stamp = crate::domain::clock::rfc3339(e.at);
-            let at = stamp.get(11..23).unwrap_or(&stamp).to_owned();
+            let at = format!("{} KST", stamp.get(11..23).unwrap_or(&stamp));
             match &e.kind {
                 EventKind::Gate {
                     cmpy_cd,
@@ -58,6 +61,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     source,
                     ..
                 } => Row {
+                    stamp,
                     at,
                     kind: "GATE",
                     vendor: vndr_no.clone(),
@@ -94,6 +98,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     fault,
                     ..
                 } => Row {
+                    stamp,
                     at,
                     kind: "CERT",
                     vendor: vndr_no.clone().unwrap_or_default(),
@@ -124,6 +129,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     vndr_no,
                     ..
                 } => Row {
+                    stamp,
                     at,
                     kind: "CHECK",
                     vendor: vndr_no.clone().unwrap_or_default(),
@@ -146,6 +152,7 @@ pub async fn page(state: web::Data<AppState>) -> HttpResponse {
                     reason,
                     ..
                 } => Row {
+                    stamp,
                     at,
                     kind: "LOGIN",
                     vendor: String::new(),

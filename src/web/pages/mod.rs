@@ -22,14 +22,7 @@ use crate::protocol::gate::Gate;
 /// send `Origin: null` with the mall's own form posts, which the cross-site rule refuses.)
 pub fn render<T: Template>(page: &T) -> HttpResponse {
     match page.render() {
-        Ok(html) => HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header(("x-content-type-options", "nosniff"))
-            .insert_header(("x-frame-options", "DENY"))
-            .insert_header(("content-security-policy", "frame-ancestors 'none'"))
-            .insert_header(("referrer-policy", "strict-origin-when-cross-origin"))
-            .body(html),
+        Ok(html) => page_response(html),
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");
             HttpResponse::InternalServerError()
@@ -37,6 +30,18 @@ pub fn render<T: Template>(page: &T) -> HttpResponse {
                 .body("page rendering failed")
         }
     }
+}
+
+/// A page rendered elsewhere (the conformance report), with the headers of every page.
+pub fn page_response(html: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header(("x-frame-options", "DENY"))
+        .insert_header(("content-security-policy", "frame-ancestors 'none'"))
+        .insert_header(("referrer-policy", "strict-origin-when-cross-origin"))
+        .body(html)
 }
 
 /// A page that says what went wrong, with the status given.
