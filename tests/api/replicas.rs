@@ -419,3 +419,40 @@ async fn with_a_control_token_sessions_survive_redis_losing_its_data() {
     let (status, _) = mall_page(&b, &cookie).await;
     assert_eq!(status, StatusCode::OK, "b accepts a's session cookie");
 }
+
+/// The conformance kit through two replicas: a vendor added through one (on the built-in
+/// partner's GATE), `conform --against` the other, every case passing: the run sees the
+/// run-time vendor and the cert calls the replicas record in Redis.
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn conform_against_one_replica_tests_a_vendor_added_through_the_other() {
+    let redis = RedisServer::start(false).await;
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = replicas(&redis, data.path(), &[]).await;
+    let vendor = json!({"vndrNo": "VRREPL", "vndrItwkInfoNo": "9", "name": "through replica a",
+        "gateUrl": "/_sim/partner/gate", "allowedIps": ["127.0.0.1", "::1"]});
+    let put = awc::Client::default()
+        .put(format!("{}/_sim/api/vendors/VRREPL", a.http))
+        .send_json(&vendor)
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let against = b.http.clone();
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
+            .args(["conform", "--against", &against, "--vendor", "VRREPL"])
+            .args(["--timeout-seconds", "3"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 failed"), "{stdout}");
+}
