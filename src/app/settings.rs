@@ -122,7 +122,9 @@ pub struct Settings {
 
     /// Bearer token for the control API (`/_sim/api/`). When set it is always required; when
     /// not set the control API is open on loopback, and a token is generated and printed as
-    /// soon as either listener is bound to another address.
+    /// soon as the simulator is reachable from a network (a listener beyond loopback,
+    /// --trusted-proxies, or a non-local host in --public-url, --public-http-url or
+    /// --allowed-hosts).
     #[arg(long, env = "SIM_CONTROL_TOKEN", hide_env_values = true)]
     pub control_token: Option<String>,
 

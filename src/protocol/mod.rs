@@ -17,6 +17,23 @@ use std::time::Duration;
 use crate::domain::fault::{FaultKind, ForcedCode};
 
 /// The cert endpoint's path (the guide's spelling, typo included).
+/// The body of an answer the simulator gives in the cert endpoint's shape for what the mall's
+/// table has no code of its own for (HTTPS required, a store out of reach, a limit): `resultCode`
+/// first, then `message`, as in every answer of the endpoint.
+pub fn refusal_body(result_code: &str, message: &str) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Refusal<'a> {
+        result_code: &'a str,
+        message: &'a str,
+    }
+    serde_json::to_string(&Refusal {
+        result_code,
+        message,
+    })
+    .unwrap_or_default()
+}
+
 pub const CERT_PATH: &str = "/sso/vendorUserCertTonken";
 
 /// CHECKURL's path.

@@ -183,7 +183,7 @@ pub fn unavailable(endpoint: Endpoint, e: &StoreError) -> HttpResponse {
     let mut res = match endpoint {
         Endpoint::Cert => HttpResponse::ServiceUnavailable()
             .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
-            .body(serde_json::json!({"resultCode": "503", "message": message}).to_string()),
+            .body(crate::protocol::refusal_body("503", &message)),
         Endpoint::Check => HttpResponse::ServiceUnavailable()
             .content_type("text/plain;charset=UTF-8")
             .body("N"),

@@ -197,18 +197,10 @@ fn https_required(state: &AppState, info: CallInfo, sent: TokenSent) -> HttpResp
             None,
         ),
     );
-    /// `resultCode` first, as in every answer of the cert endpoint.
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Refused {
-        result_code: &'static str,
-        message: String,
-    }
-    let body = serde_json::to_string(&Refused {
-        result_code: "HTTPS_REQUIRED",
-        message: format!("HTTPS만 연결 가능합니다. HTTPS required: call {url}"),
-    })
-    .unwrap_or_default();
+    let body = crate::protocol::refusal_body(
+        "HTTPS_REQUIRED",
+        &format!("HTTPS만 연결 가능합니다. HTTPS required: call {url}"),
+    );
     HttpResponse::Forbidden()
         .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
         .insert_header((REASON_HEADER, call::header_safe(&reason)))

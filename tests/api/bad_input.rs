@@ -50,6 +50,11 @@ async fn a_query_over_the_limit_gets_414_in_the_cert_endpoints_shape() {
     assert_eq!(r.status, StatusCode::URI_TOO_LONG);
     assert_eq!(r.json()["resultCode"], "414");
     assert!(r.json()["message"].as_str().unwrap().contains("4096"));
+    assert!(
+        r.text().starts_with(r#"{"resultCode":"414","message":"#),
+        "resultCode first, as in every answer of the cert endpoint: {}",
+        r.text()
+    );
     let r = app
         .get(&format!("/_sim/api/journal?endpoint={}", "x".repeat(5000)))
         .await;

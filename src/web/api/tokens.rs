@@ -88,7 +88,7 @@ async fn answer(
 
 fn unknown(token: &OtpToken) -> ApiError {
     ApiError::NotFound(format!(
-        "no such token {}: never issued by this simulator, or forgotten (used tokens at their expiry, expired ones after the retention)",
+        "no such token {}: never issued by this simulator, or forgotten (used and expired tokens are forgotten --token-retention-seconds after their expiry)",
         token.masked()
     ))
 }

@@ -45,10 +45,10 @@ pub(crate) fn refuse(access: Access, status: StatusCode, message: &str) -> HttpR
     match access {
         Access::Protocol => HttpResponse::build(status)
             .insert_header((CONTENT_TYPE, crate::protocol::JSON_UTF8))
-            .body(
-                serde_json::json!({"resultCode": status.as_u16().to_string(), "message": message})
-                    .to_string(),
-            ),
+            .body(crate::protocol::refusal_body(
+                &status.as_u16().to_string(),
+                message,
+            )),
         Access::Control | Access::Public => {
             HttpResponse::build(status).json(serde_json::json!({ "error": message }))
         }
