@@ -1,6 +1,6 @@
 """The layout's rules, checked on the files of src/: no import cycle between files; arrows point
 one way (app -> web and conform -> protocol -> store -> domain); every module opens with a
-comment saying why it exists; no file much over 500 lines. Exit 1 naming what breaks a rule."""
+comment saying why it exists; no file of src/ or tests/ much over 500 lines. Exit 1 naming what breaks a rule."""
 import re,os,sys
 os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 root='src'
@@ -99,6 +99,10 @@ for f,ds in graph.items():
             print('UP:',f,'->',d); bad+=1
 print('upward:',bad)
 problems+=bad
+tests=[os.path.join(d,f) for d,_,fs in os.walk('tests') for f in fs if f.endswith('.rs')]
+for f in sorted(tests):
+    if len(open(f).read().split('\n'))>MAX_LINES:
+        print('TOO LONG:',f); problems+=1
 for f in sorted(files):
     lines=open(f).read().split('\n')
     if len(lines)>MAX_LINES:
