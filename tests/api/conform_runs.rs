@@ -9,7 +9,7 @@ use awc::http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::conform::{conform, failed, happened, start_partner, Flaw};
-use crate::helpers::{copy_fixtures, shipped_fixtures, spawn_app, spawn_app_with};
+use crate::helpers::{copy_fixtures, shipped_fixtures, spawn_app, spawn_app_with, TestApp};
 
 /// The careless partner's vendor, pointing at `port`, with `extra` fields.
 fn careless_vendor(port: u16, extra: Value) -> Value {
@@ -23,8 +23,23 @@ fn careless_vendor(port: u16, extra: Value) -> Value {
     vendor
 }
 
+/// A careless partner with `flaw` started, and its vendor `VRCARE` (with `extra` fields)
+/// registered on `app`: its port and its server's handle.
+async fn careless_partner(
+    app: &TestApp,
+    flaw: Flaw,
+    extra: Value,
+) -> (u16, actix_web::dev::ServerHandle) {
+    let (port, handle) = start_partner(app, flaw).await;
+    let r = app
+        .put_json("/_sim/api/vendors/VRCARE", &careless_vendor(port, extra))
+        .await;
+    assert!(r.status.is_success(), "{}", r.text());
+    (port, handle)
+}
+
 /// Runs the binary with `args` on a blocking thread (the partners live on this one).
-async fn run_binary(args: Vec<std::ffi::OsString>) -> std::process::Output {
+pub(crate) async fn run_binary(args: Vec<std::ffi::OsString>) -> std::process::Output {
     actix_web::rt::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
             .args(args)
@@ -35,7 +50,7 @@ async fn run_binary(args: Vec<std::ffi::OsString>) -> std::process::Output {
     .unwrap()
 }
 
-fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+pub(crate) fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
     args.iter().map(Into::into).collect()
 }
 
@@ -239,14 +254,7 @@ async fn conform_takes_free_ports_skips_cases_on_request_and_pins_the_decoy_port
 #[actix_web::test]
 async fn a_partner_that_cannot_reach_the_mall_is_told_so_at_once() {
     let app = spawn_app().await;
-    let (port, handle) = start_partner(&app, Flaw::CannotReachMall).await;
-    let r = app
-        .put_json(
-            "/_sim/api/vendors/VRCARE",
-            &careless_vendor(port, json!({})),
-        )
-        .await;
-    assert!(r.status.is_success(), "{}", r.text());
+    let (_, handle) = careless_partner(&app, Flaw::CannotReachMall, json!({})).await;
     let r = app
         .post_json(
             "/_sim/api/conform",
@@ -276,13 +284,9 @@ async fn a_partner_that_cannot_reach_the_mall_is_told_so_at_once() {
     );
 
     // A partner that calls with OTP_TOKEN still encrypted hears that, not "no cert call".
-    let (port, handle) = start_partner(&app, Flaw::KeepsTokenEncrypted).await;
     let aes = json!({"paramEncryption": {"scheme": "AES-128-CBC",
         "key": "62656e65636166652d73696d2d6b6579"}});
-    let r = app
-        .put_json("/_sim/api/vendors/VRCARE", &careless_vendor(port, aes))
-        .await;
-    assert!(r.status.is_success(), "{}", r.text());
+    let (_, handle) = careless_partner(&app, Flaw::KeepsTokenEncrypted, aes).await;
     let report = conform(&app, "VRCARE").await;
     handle.stop(false).await;
     assert!(failed(&report).contains("first-visit"));
@@ -391,14 +395,7 @@ async fn a_whoami_url_is_checked_like_a_gate_url() {
 #[actix_web::test]
 async fn a_trickled_answer_holds_a_delivery_no_longer_than_its_deadline() {
     let app = spawn_app().await;
-    let (port, handle) = start_partner(&app, Flaw::Trickles).await;
-    let r = app
-        .put_json(
-            "/_sim/api/vendors/VRCARE",
-            &careless_vendor(port, json!({})),
-        )
-        .await;
-    assert!(r.status.is_success(), "{}", r.text());
+    let (_, handle) = careless_partner(&app, Flaw::Trickles, json!({})).await;
     let started = Instant::now();
     let r = app
         .gate(
@@ -419,14 +416,7 @@ async fn a_trickled_answer_holds_a_delivery_no_longer_than_its_deadline() {
 #[actix_web::test]
 async fn at_most_two_conformance_runs_at_once() {
     let app = spawn_app().await;
-    let (port, handle) = start_partner(&app, Flaw::NeverCalls).await;
-    let r = app
-        .put_json(
-            "/_sim/api/vendors/VRCARE",
-            &careless_vendor(port, json!({})),
-        )
-        .await;
-    assert!(r.status.is_success(), "{}", r.text());
+    let (_, handle) = careless_partner(&app, Flaw::NeverCalls, json!({})).await;
     let body = json!({"vndrNo": "VRCARE", "timeoutSeconds": 2});
     let run = || app.post_json("/_sim/api/conform", &body);
     let (a, b, c) = futures_util::future::join3(run(), run(), run()).await;

@@ -437,16 +437,16 @@ async fn conform_against_one_replica_tests_a_vendor_added_through_the_other() {
         .await
         .unwrap();
     assert!(put.status().is_success());
-    let against = b.http.clone();
-    let out = actix_web::rt::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
-            .args(["conform", "--against", &against, "--vendor", "VRREPL"])
-            .args(["--timeout-seconds", "3"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = crate::conform_runs::run_binary(crate::conform_runs::os(&[
+        "conform",
+        "--against",
+        &b.http,
+        "--vendor",
+        "VRREPL",
+        "--timeout-seconds",
+        "3",
+    ]))
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
