@@ -72,9 +72,7 @@ impl Store {
                 tick.tick().await;
                 match &store.0.backend {
                     Backend::Memory(m) => m.tokens.sweep(clock::now_ms()),
-                    Backend::Redis(r) => {
-                        let _ = r.directory().await;
-                    }
+                    Backend::Redis(r) => r.housekeep().await,
                 }
             }
         }));

@@ -40,7 +40,17 @@ pub async fn handle(
     let parsed = cert::parse(call.param);
     let visit = match cert::visit(&state.store, &call, &parsed).await {
         Ok(v) => v,
-        Err(e) => return call::unavailable(Endpoint::Cert, &e),
+        Err(e) => {
+            // On record like any answer (the journal holds it until the store is back), and
+            // the token as it was: the store changed nothing.
+            let reason = format!("answered 503: {e}; the token was not used, retry");
+            log_call(&info, &sent, "503", &reason, now);
+            state.store.record(
+                now,
+                EventKind::cert(info, sent, None, "503", 503, reason, None),
+            );
+            return call::unavailable(Endpoint::Cert, &e);
+        }
     };
     let fault = visit.fault.clone().map(|kind| {
         let plan = FaultPlan::of(&kind);

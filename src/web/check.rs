@@ -23,13 +23,24 @@ pub async fn handle(
     let (info, _) = call::call_info(&req, &state);
     let form = call::is_form(&req).then_some(&body[..]);
     let params = CheckParams::read(req.query_string(), form);
+    let unavailable = |e: crate::store::StoreError| {
+        let reason = format!("answered 503: {e}");
+        if crate::web::log::call_line(crate::domain::clock::now_ms()) {
+            tracing::info!(ip = %info.ip, answer = "N", "CHECKURL call: {}", printable(&reason));
+        }
+        state.store.record(
+            crate::domain::clock::now_ms(),
+            check_event(&info, &params, None, "N", reason, None),
+        );
+        call::unavailable(Endpoint::Check, &e)
+    };
     let fault = match call::fault(&state, Endpoint::Check, None).await {
         Ok(f) => f,
-        Err(e) => return call::unavailable(Endpoint::Check, &e),
+        Err(e) => return unavailable(e),
     };
     let dir = match state.store.directory().await {
         Ok(d) => d,
-        Err(e) => return call::unavailable(Endpoint::Check, &e),
+        Err(e) => return unavailable(e),
     };
     let vendor = dir.only_vendor_allowing(info.ip).map(str::to_owned);
     let note = fault.as_ref().map(|(kind, _)| kind.describe());

@@ -207,12 +207,16 @@ impl RedisServer {
 
     /// Whether it answers PING now.
     fn ping(&self) -> bool {
+        self.answers_within(Duration::from_secs(1))
+    }
+
+    fn answers_within(&self, wait: Duration) -> bool {
         use std::io::{Read, Write};
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
         let mut answer = [0u8; 7];
-        s.set_read_timeout(Some(Duration::from_secs(1))).ok();
+        s.set_read_timeout(Some(wait)).ok();
         s.write_all(b"PING\r\n").is_ok()
             && s.read_exact(&mut answer).is_ok()
             && &answer == b"+PONG\r\n"
@@ -226,6 +230,48 @@ impl RedisServer {
                 .status();
             let _ = child.wait();
         }
+    }
+
+    /// Pauses it (SIGSTOP): its sockets stay open, commands sent meanwhile wait in them and run
+    /// when it is resumed, as in a stall of the machine or the process.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes it after [`RedisServer::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Stalls it for `ms` milliseconds (a script that keeps it busy, as a slow disk or a long
+    /// command would): its connections stay open and what is sent meanwhile runs after. Returns
+    /// once it has stopped answering; wait on the returned `redis-cli` for the end.
+    pub fn stall(&self, ms: u64) -> std::process::Child {
+        const BUSY: &str = "local t0 = redis.call('TIME') repeat local t = redis.call('TIME') \
+            until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > tonumber(ARGV[1]) * 1000 return 1";
+        let child = std::process::Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "EVAL",
+                BUSY,
+                "0",
+                &ms.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-cli runs");
+        while self.answers_within(Duration::from_millis(100)) {}
+        child
+    }
+
+    fn signal(&self, which: &str) {
+        let child = self.child.as_ref().expect("redis-server runs");
+        let status = std::process::Command::new("kill")
+            .args([which, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {which} redis-server");
     }
 
     /// One command through `redis-cli` (to look at what the simulator stored).

@@ -32,22 +32,27 @@ pub(crate) async fn replicas(
     (a, b)
 }
 
-struct Answer {
-    status: StatusCode,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 
-    fn result_code(&self) -> String {
+    pub(crate) fn result_code(&self) -> String {
         self.json()["resultCode"].as_str().unwrap_or("-").to_owned()
     }
 }
 
-async fn call(client: &awc::Client, method: &str, url: &str, body: Option<Value>) -> Answer {
+pub(crate) async fn call(
+    client: &awc::Client,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+) -> Answer {
     let req = client.request(method.parse().unwrap(), url);
     let mut res = match body {
         Some(b) => req.send_json(&b).await,
@@ -61,7 +66,7 @@ async fn call(client: &awc::Client, method: &str, url: &str, body: Option<Value>
     }
 }
 
-async fn gate(client: &awc::Client, sim: &SimProcess) -> String {
+pub(crate) async fn gate(client: &awc::Client, sim: &SimProcess) -> String {
     let ask = json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"});
     let r = call(
         client,
@@ -74,7 +79,7 @@ async fn gate(client: &awc::Client, sim: &SimProcess) -> String {
     r.json()["otpToken"].as_str().unwrap().to_owned()
 }
 
-async fn cert(client: &awc::Client, sim: &SimProcess, token: &str) -> Answer {
+pub(crate) async fn cert(client: &awc::Client, sim: &SimProcess, token: &str) -> Answer {
     let url = format!("{}/sso/vendorUserCertTonken?otpTokenp={token}", sim.https);
     call(client, "GET", &url, None).await
 }

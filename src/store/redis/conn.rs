@@ -1,7 +1,11 @@
 //! How the Redis store names its keys and talks to Redis: the key prefix, and a connection that
 //! sends a command once more when it meets a dropped connection.
 
+use std::sync::Arc;
+
 use redis::aio::ConnectionManager;
+
+use super::outage::Outage;
 
 use crate::domain::OtpToken;
 use crate::store::answers::StoreError;
@@ -31,8 +35,20 @@ pub(super) fn down(shown: &str, e: redis::RedisError) -> StoreError {
 /// a dropped connection (Redis restarted since the last call) is sent once more on the new one,
 /// so the first call after Redis comes back is served, not refused. Redis may have run it
 /// before the connection dropped: every script is written to be sent twice (`scripts.rs`).
+/// Every answer and every failure is told to the replica's [`Outage`], which logs an outage's
+/// start and end.
 #[derive(Clone)]
-pub(super) struct Conn(pub(super) ConnectionManager);
+pub(super) struct Conn(pub(super) ConnectionManager, pub(super) Arc<Outage>);
+
+impl Conn {
+    fn told<T>(&self, answer: redis::RedisResult<T>) -> redis::RedisResult<T> {
+        match &answer {
+            Ok(_) => self.1.answered(),
+            Err(e) => self.1.failed(e),
+        }
+        answer
+    }
+}
 
 impl redis::aio::ConnectionLike for Conn {
     fn req_packed_command<'a>(
@@ -40,10 +56,11 @@ impl redis::aio::ConnectionLike for Conn {
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
         Box::pin(async move {
-            match self.0.req_packed_command(cmd).await {
+            let answer = match self.0.req_packed_command(cmd).await {
                 Err(e) if e.is_connection_dropped() => self.0.req_packed_command(cmd).await,
                 answer => answer,
-            }
+            };
+            self.told(answer)
         })
     }
 
@@ -53,7 +70,10 @@ impl redis::aio::ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        self.0.req_packed_commands(cmd, offset, count)
+        Box::pin(async move {
+            let answer = self.0.req_packed_commands(cmd, offset, count).await;
+            self.told(answer)
+        })
     }
 
     fn get_db(&self) -> i64 {

@@ -26,9 +26,13 @@ impl RedisStore {
                 "0"
             })
             .arg(json)
+            .arg(self.deadline())
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
+        if id == 0 {
+            return Err(self.late());
+        }
         Ok(spec.into_fault(id))
     }
 
@@ -45,9 +49,13 @@ impl RedisStore {
             .arg(PREFIX)
             .arg(endpoint.name())
             .arg(vendor.unwrap_or(""))
+            .arg(self.deadline())
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
+        if json == "late" {
+            return Err(self.late());
+        }
         Ok(serde_json::from_str(&json).ok())
     }
 

@@ -37,11 +37,14 @@ use crate::domain::OtpToken;
 
 mod conn;
 mod faults;
+mod housekeeping;
 mod journal;
+mod outage;
 mod scripts;
 mod tokens;
 
 use conn::{key, Conn, PREFIX};
+use outage::Outage;
 use scripts::Scripts;
 
 /// Numbers the stores of this process (tests make several).
@@ -76,6 +79,8 @@ pub struct RedisStore {
     journal: journal::Journal,
     /// The secrets this replica uses, asserted again when Redis comes back empty.
     secrets: std::sync::Mutex<Vec<(String, String)>>,
+    /// Redis as this replica last found it (outages, its clock, redemptions to take back).
+    outage: Arc<Outage>,
 }
 
 /// A fresh directory version (never reused, even after Redis is emptied).
@@ -97,7 +102,7 @@ impl RedisStore {
             .map_err(|e| anyhow::anyhow!("--store {shown}: not a Redis URL: {e}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(outage::REPLY_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let mut waited = 0u32;
@@ -114,8 +119,9 @@ impl RedisStore {
             }
         };
         let scripts = Arc::new(Scripts::new());
+        let outage = Arc::new(Outage::new(shown.clone()));
         let journal = journal::Journal::spawn(
-            Conn(conn.clone()),
+            Conn(conn.clone(), outage.clone()),
             scripts.clone(),
             options.journal_capacity,
             shown.clone(),
@@ -135,10 +141,14 @@ impl RedisStore {
             })),
             journal,
             secrets: Default::default(),
+            outage,
         };
         loop {
             match store.current().await {
-                Ok(_) => break,
+                Ok(_) => {
+                    store.housekeep().await;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!("{e}; retrying in a second");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -152,18 +162,38 @@ impl RedisStore {
         conn::down(&self.shown, e)
     }
 
+    /// The deadline a script that changes something carries: in Redis's clock, the moment this
+    /// replica stops waiting for the answer, less a margin (see `scripts.rs`).
+    fn deadline(&self) -> u64 {
+        self.outage
+            .redis_now_ms(crate::domain::clock::now_ms())
+            .saturating_add((outage::REPLY_TIMEOUT - outage::DEADLINE_MARGIN).as_millis() as u64)
+    }
+
+    /// A script run after its deadline: it changed nothing.
+    fn late(&self) -> StoreError {
+        StoreError::Unavailable(format!(
+            "Redis at {} was too slow (more than {} ms): nothing was changed",
+            self.shown,
+            (outage::REPLY_TIMEOUT - outage::DEADLINE_MARGIN).as_millis()
+        ))
+    }
+
     /// This thread's connection: one per worker thread, made at its first call, so that a
     /// worker sends its calls and reads the answers itself, with no hand-over to another
     /// thread and back on every call (the calls of one worker are pipelined on it).
     async fn conn(&self) -> Result<Conn, StoreError> {
         if let Some(conn) = CONNECTIONS.with(|c| c.borrow().get(&self.id).cloned()) {
-            return Ok(Conn(conn));
+            return Ok(Conn(conn, self.outage.clone()));
         }
         let conn = ConnectionManager::new_with_config(self.client.clone(), self.config.clone())
             .await
-            .map_err(|e| self.down(e))?;
+            .map_err(|e| {
+                self.outage.failed(&e);
+                self.down(e)
+            })?;
         CONNECTIONS.with(|c| c.borrow_mut().insert(self.id, conn.clone()));
-        Ok(Conn(conn))
+        Ok(Conn(conn, self.outage.clone()))
     }
 
     fn cached(&self) -> Arc<Cached> {
@@ -194,6 +224,7 @@ impl RedisStore {
             .await
             .map_err(|e| self.down(e))?;
         if seeded == 1 {
+            self.outage.found_empty(crate::domain::clock::now_ms());
             tracing::info!("seeded the Redis store at {} from the fixtures", self.shown);
             let secrets = self
                 .secrets
@@ -231,6 +262,7 @@ impl RedisStore {
                 directory: Arc::new(Directory::from_image(&image)),
             });
             *self.cached.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+            self.outage.holds_data();
             return Ok(fresh);
         }
         Err(StoreError::Unavailable(format!(
@@ -248,6 +280,7 @@ impl RedisStore {
             .map_err(|e| self.down(e))?;
         let cached = self.cached();
         if version.as_deref() == Some(cached.version.as_str()) {
+            self.outage.holds_data();
             return Ok(cached);
         }
         self.refresh().await
@@ -296,9 +329,13 @@ impl RedisStore {
             .arg(&cached.version)
             .arg(image)
             .arg(&version)
+            .arg(self.deadline())
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
+        if written == 2 {
+            return Err(self.late());
+        }
         if written == 1 {
             *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Cached {
                 version,

@@ -12,6 +12,17 @@
 
 use redis::Script;
 
+/// Whether Redis runs a script after the deadline its replica gave it (Redis's clock, ms):
+/// Redis was paused or stalled while the replica waited, the replica has answered 503 (or is
+/// about to), so the script must change nothing. Every script that changes what a partner
+/// meets (a token used or issued, a directory write, a fault added or taken) checks it first.
+const LATE: &str = r#"
+local function late(deadline)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(deadline)
+end
+"#;
+
 /// Takes the first fault in force for an endpoint and vendor, counting it as applied; the
 /// kind's JSON and whether it only delays, or false. Shared by the scripts that need it.
 const TAKE_FAULT: &str = r#"
@@ -35,8 +46,11 @@ end
 
 /// A cert call's visit. KEYS: dir:ver, t:<token>, live, faults, gen. ARGV: prefix, now, caller,
 /// the directory version the replica holds, the vendors admitting the caller (each between
-/// two \31), `redeem` or `peek`, the token, the call's own number.
+/// two \31), `redeem` or `peek`, the token, the call's own number, the call's deadline in
+/// Redis's clock (ms). Run after its deadline (Redis was paused or stalled while the replica
+/// waited) it changes nothing: the replica has answered 503 or is about to.
 const CERT_VISIT: &str = r#"
+if late(ARGV[9]) then return {'late'} end
 local ver = redis.call('GET', KEYS[1])
 if not ver then return {'empty'} end
 if ver ~= ARGV[4] then return {'stale'} end
@@ -70,10 +84,22 @@ end
 return {state, fault, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] or '', rec[7] or ''}
 "#;
 
+/// Takes back a redemption made by a call its replica answered 503, if that call made it.
+/// KEYS: t:<token>, live. ARGV: the call's number, the token. Sent twice, the second finds
+/// nothing to do.
+const TAKE_BACK: &str = r#"
+local rec = redis.call('HMGET', KEYS[1], 'n', 'e')
+if not rec[1] or rec[1] ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'u', 'b', 'n')
+redis.call('ZADD', KEYS[2], rec[2], ARGV[2])
+return 1
+"#;
+
 /// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live, gen. ARGV:
-/// company, member, vendor, issued, expires, now, maximum, forget at, token. Returns 1, or
-/// minus one minus the live count when the maximum is reached.
+/// company, member, vendor, issued, expires, now, maximum, forget at, token, deadline. Returns
+/// 1, or minus one minus the live count when the maximum is reached, or 0 when late.
 const ISSUE: &str = r#"
+if late(ARGV[10]) then return 0 end
 -- 256 random bits never repeat: an existing token is this issue, sent again.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
@@ -101,10 +127,11 @@ return 1
 "#;
 
 /// Writes the directory if it is still at the version read. KEYS: dir, dir:ver. ARGV: the
-/// version read, the image, the new version.
+/// version read, the image, the new version, the deadline. 1 written, 0 another version, 2 late.
 const SET_DIRECTORY: &str = r#"
 local ver = redis.call('GET', KEYS[2])
 if ver == ARGV[3] then return 1 end
+if late(ARGV[4]) then return 2 end
 if ver ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
@@ -126,10 +153,11 @@ return redis.call('GET', KEYS[1])
 "#;
 
 /// Adds a fault. KEYS: fault:next, faults, once:<call>. ARGV: prefix, endpoint, vendor or '',
-/// count or '', '1' for a delay, the kind's JSON.
+/// count or '', '1' for a delay, the kind's JSON, the deadline. The fault's id, or 0 when late.
 const ADD_FAULT: &str = r#"
 local done = redis.call('GET', KEYS[3])
 if done then return tonumber(done) end
+if late(ARGV[7]) then return 0 end
 local id = redis.call('INCR', KEYS[1])
 redis.call('SET', KEYS[3], id, 'EX', 60)
 local fk = ARGV[1] .. 'fault:' .. id
@@ -140,11 +168,12 @@ redis.call('RPUSH', KEYS[2], id)
 return id
 "#;
 
-/// Takes a fault. KEYS: faults, once:<call>. ARGV: prefix, endpoint, vendor or ''. The
-/// fault's JSON, or '' for none.
+/// Takes a fault. KEYS: faults, once:<call>. ARGV: prefix, endpoint, vendor or '', the
+/// deadline. The fault's JSON, or '' for none, or 'late'.
 const TAKE: &str = r#"
 local done = redis.call('GET', KEYS[2])
 if done then return done end
+if late(ARGV[4]) then return 'late' end
 local vendor = ARGV[3] ~= '' and ARGV[3] or false
 local fault = take_fault(ARGV[1], KEYS[1], ARGV[2], vendor) or ''
 redis.call('SET', KEYS[2], fault, 'EX', 60)
@@ -231,6 +260,7 @@ return first
 pub(super) struct Scripts {
     pub(super) cert: Script,
     pub(super) issue: Script,
+    pub(super) take_back: Script,
     pub(super) expire: Script,
     pub(super) set_directory: Script,
     pub(super) seed: Script,
@@ -248,14 +278,15 @@ pub(super) struct Scripts {
 impl Scripts {
     pub(super) fn new() -> Self {
         Scripts {
-            cert: Script::new(&format!("{TAKE_FAULT}{CERT_VISIT}")),
-            issue: Script::new(ISSUE),
+            cert: Script::new(&format!("{LATE}{TAKE_FAULT}{CERT_VISIT}")),
+            issue: Script::new(&format!("{LATE}{ISSUE}")),
+            take_back: Script::new(TAKE_BACK),
             expire: Script::new(EXPIRE),
-            set_directory: Script::new(SET_DIRECTORY),
+            set_directory: Script::new(&format!("{LATE}{SET_DIRECTORY}")),
             seed: Script::new(SEED),
             secret: Script::new(SECRET),
-            add_fault: Script::new(ADD_FAULT),
-            take: Script::new(&format!("{TAKE_FAULT}{TAKE}")),
+            add_fault: Script::new(&format!("{LATE}{ADD_FAULT}")),
+            take: Script::new(&format!("{LATE}{TAKE_FAULT}{TAKE}")),
             remove_faults: Script::new(REMOVE_FAULTS),
             append: Script::new(APPEND),
             reset: Script::new(RESET),

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::conn::{key, token_key, PREFIX};
+use super::outage::Revert;
 use super::RedisStore;
 use crate::domain::directory::Directory;
 use crate::domain::fault::FaultKind;
@@ -36,11 +37,13 @@ impl RedisStore {
             .arg(self.options.max_live_tokens)
             .arg(forget_at)
             .arg(token.to_string())
+            .arg(self.deadline())
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         match done {
             1 => Ok(token),
+            0 => Err(self.late()),
             full => Err(StoreError::Full((-1 - full).max(0) as usize)),
         }
     }
@@ -56,7 +59,16 @@ impl RedisStore {
         let token_text = token.map(ToString::to_string).unwrap_or_default();
         // The call's own number: sent again (a dropped connection), it finds its own OK.
         let call = format!("{:016x}", rand::random::<u64>());
+        let redeem = caller.is_some();
+        if let (Some(token), true) = (token, redeem) {
+            // A call of this token's this replica answered 503 may have used it: taken back
+            // first (or this call is answered 503 too).
+            self.take_back(Some(token)).await?;
+        }
         for _ in 0..16 {
+            // The script changes nothing if Redis runs it after this (paused, stalled): by then
+            // this replica has given up waiting and answered 503.
+            let deadline = self.deadline();
             let cached = self.cached();
             let admitted = match caller {
                 Some(ip) => admitting(&cached.directory, ip),
@@ -82,9 +94,20 @@ impl RedisStore {
                 .arg(if caller.is_some() { "redeem" } else { "peek" })
                 .arg(&token_text)
                 .arg(&call)
+                .arg(deadline)
                 .invoke_async(&mut self.conn().await?)
                 .await
-                .map_err(|e| self.down(e))?;
+                .map_err(|e| {
+                    if let (Some(token), true) = (token, redeem) {
+                        // Redis may have run it before its deadline and the answer not come:
+                        // owed, taken back as soon as Redis answers.
+                        self.outage.owe(Revert {
+                            token: *token,
+                            call: call.clone(),
+                        });
+                    }
+                    self.down(e)
+                })?;
             let dir = cached.directory.clone();
             let fault = |json: &str| -> Option<FaultKind> {
                 (!json.is_empty())
@@ -92,6 +115,7 @@ impl RedisStore {
                     .flatten()
             };
             match reply.first().map(String::as_str) {
+                Some("late") => return Err(self.late()),
                 Some("empty") => self.seed_if_empty().await?,
                 Some("stale") => {
                     self.refresh().await?;
@@ -178,13 +202,15 @@ impl RedisStore {
     }
 
     pub async fn live_tokens(&self) -> Result<usize, StoreError> {
+        let now = crate::domain::clock::now_ms();
         let live: usize = redis::cmd("ZCOUNT")
             .arg(key("live"))
-            .arg(format!("({}", crate::domain::clock::now_ms()))
+            .arg(format!("({now}"))
             .arg("+inf")
             .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
+        self.outage.counted(live as u64, now);
         Ok(live)
     }
 }

@@ -1,0 +1,252 @@
+//! Redis stalls and losses in the middle of a call, as a shared QA environment meets them: two
+//! simulator processes on one real `redis-server`, which the test pauses (SIGSTOP) while a call
+//! waits on it, or restarts empty. A call answered 503 changes nothing (the token and the fault
+//! are still there for the retry, through either replica), the journal holds the 503 call, and
+//! the log holds the outage's start, its end and the tokens an empty Redis lost.
+
+use std::time::{Duration, Instant};
+
+use awc::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{RedisServer, SimProcess};
+use crate::replicas::{call, cert, gate, replicas};
+
+/// Waits until `sim`'s log holds `needle`, for ten seconds at most.
+async fn log_holds(sim: &SimProcess, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = sim.log_text();
+        if log.contains(needle) || Instant::now() > deadline {
+            return log;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Calls each replica's cert endpoint 16 times at once, so that every worker thread of each
+/// holds its connection to Redis (made at its first call): a call while Redis is held then
+/// sends its script, which Redis runs late, rather than failing to connect.
+async fn warm(client: &awc::Client, sims: [&SimProcess; 2]) {
+    let calls = (0..32).map(|i| {
+        let sim = sims[i % 2];
+        async move {
+            let r = cert(client, sim, &"0".repeat(64)).await;
+            assert_eq!(r.result_code(), "404", "{}", r.body);
+        }
+    });
+    futures_util::future::join_all(calls).await;
+}
+
+/// The cert events of `token` in the journal read through `sim`, once there are `count` (five
+/// seconds at most: another replica's events arrive when its writer reaches Redis).
+async fn cert_events(
+    client: &awc::Client,
+    sim: &SimProcess,
+    token: &str,
+    count: usize,
+) -> Vec<Value> {
+    let url = format!("{}/_sim/api/journal?endpoint=cert", sim.http);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let events = call(client, "GET", &url, None).await.json();
+        let events: Vec<Value> = events
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["otpToken"] == token)
+            .cloned()
+            .collect();
+        if events.len() >= count || Instant::now() > deadline {
+            return events;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How the test holds Redis while calls wait on it.
+#[derive(Clone, Copy)]
+enum Hold {
+    /// SIGSTOP, then SIGCONT.
+    Pause,
+    /// Busy with a script for three seconds.
+    Stall,
+}
+
+struct Held(Option<std::process::Child>);
+
+impl Hold {
+    fn start(self, redis: &RedisServer) -> Held {
+        match self {
+            Hold::Pause => {
+                redis.pause();
+                Held(None)
+            }
+            Hold::Stall => Held(Some(redis.stall(3000))),
+        }
+    }
+}
+
+impl Held {
+    fn end(self, redis: &RedisServer) {
+        match self.0 {
+            None => redis.resume(),
+            Some(mut stall) => {
+                stall.wait().expect("the stalling script ends");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_cert_call_answered_503_while_redis_is_paused_leaves_the_token_for_the_retry() {
+    answered_503_leaves_the_token(Hold::Pause).await;
+}
+
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_cert_call_answered_503_while_redis_is_stalled_leaves_the_token_for_the_retry() {
+    answered_503_leaves_the_token(Hold::Stall).await;
+}
+
+async fn answered_503_leaves_the_token(hold: Hold) {
+    let redis = RedisServer::start(false).await;
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = replicas(&redis, data.path(), &[]).await;
+    let client = a.client(data.path());
+    let token = gate(&client, &a).await;
+    let others: Vec<String> = [gate(&client, &a).await, gate(&client, &b).await].into();
+
+    warm(&client, [&a, &b]).await;
+    // Held while calls wait on it: Redis runs their scripts when it resumes, after the
+    // replicas gave up on them.
+    let held = hold.start(&redis);
+    let during = others.iter().enumerate().map(|(i, t)| {
+        let (client, sim) = (&client, if i % 2 == 0 { &a } else { &b });
+        async move { cert(client, sim, t).await.status }
+    });
+    let (first, during) = tokio::join!(
+        cert(&client, &a, &token),
+        futures_util::future::join_all(during)
+    );
+    held.end(&redis);
+    assert_eq!(
+        first.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        first.body
+    );
+    assert_eq!(first.result_code(), "503");
+    assert!(during.iter().all(|s| *s == StatusCode::SERVICE_UNAVAILABLE));
+
+    // The retry, through the other replica: OK exactly once, then 404 through either. The
+    // tokens of the other paused calls too, each with many tries at once over both replicas.
+    assert_eq!(cert(&client, &b, &token).await.result_code(), "OK");
+    assert_eq!(cert(&client, &a, &token).await.result_code(), "404");
+    assert_eq!(cert(&client, &b, &token).await.result_code(), "404");
+    for t in &others {
+        let tries = (0..20).map(|i| {
+            let (client, sim) = (&client, if i % 2 == 0 { &a } else { &b });
+            async move { cert(client, sim, t).await.result_code() }
+        });
+        let codes = futures_util::future::join_all(tries).await;
+        assert_eq!(codes.iter().filter(|c| *c == "OK").count(), 1, "{codes:?}");
+        assert_eq!(codes.iter().filter(|c| *c == "404").count(), 19);
+    }
+
+    // On record: the 503 call in the journal (held by replica a while Redis was out, written
+    // when it was back), with its reason, before the retry's OK; the outage in a's log.
+    let mut of_token = cert_events(&client, &b, &token, 4).await;
+    // By when they happened: a held event is numbered when it is written.
+    of_token.sort_by_key(|e| e["atMs"].as_u64());
+    let codes: Vec<&str> = of_token
+        .iter()
+        .map(|e| e["resultCode"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(codes, ["503", "OK", "404", "404"], "{of_token:#?}");
+    assert_eq!(of_token[0]["httpStatus"], 503);
+    let reason = of_token[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("Redis") && reason.contains("not used"),
+        "{reason}"
+    );
+    let log = log_holds(&a, "store back").await;
+    assert!(log.contains("store unreachable"), "{log}");
+    assert!(log.contains("store back"), "{log}");
+    assert_eq!(log.matches("store unreachable").count(), 1, "{log}");
+}
+
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_fault_met_by_a_call_answered_503_is_still_there_for_the_retry() {
+    let redis = RedisServer::start(false).await;
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = replicas(&redis, data.path(), &[]).await;
+    let client = a.client(data.path());
+    let token = gate(&client, &a).await;
+    warm(&client, [&a, &b]).await;
+    let fault = json!({"endpoint": "cert", "count": 1, "kind": "resultCode", "resultCode": "403"});
+    let r = call(
+        &client,
+        "POST",
+        &format!("{}/_sim/api/faults", a.http),
+        Some(fault),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    redis.pause();
+    let paused = cert(&client, &a, &token).await;
+    redis.resume();
+    assert_eq!(
+        paused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        paused.body
+    );
+
+    // The fault for the next call is met by the next call answered: the retry.
+    assert_eq!(cert(&client, &b, &token).await.result_code(), "403");
+    assert_eq!(cert(&client, &b, &token).await.result_code(), "OK");
+    assert_eq!(cert(&client, &a, &token).await.result_code(), "404");
+}
+
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn redis_back_empty_is_a_warning_naming_the_live_tokens_lost() {
+    let mut redis = RedisServer::start(false).await;
+    let data = tempfile::tempdir().unwrap();
+    let (a, b) = replicas(&redis, data.path(), &[]).await;
+    let client = a.client(data.path());
+    for sim in [&a, &b, &a] {
+        gate(&client, sim).await;
+    }
+    // Health reads the live count from Redis: each replica has counted all three.
+    for sim in [&a, &b] {
+        let health = call(&client, "GET", &format!("{}/_sim/healthz", sim.http), None).await;
+        assert_eq!(health.json()["liveTokens"], 3, "{}", health.body);
+    }
+    redis.stop();
+    redis.restart().await; // no persistence: empty
+    let token = gate(&client, &b).await;
+    assert_eq!(cert(&client, &a, &token).await.result_code(), "OK");
+    // One replica found it empty and seeded it: it names the tokens lost; the other does not
+    // say it again.
+    let (la, lb) = (
+        log_holds(&a, "came back empty").await,
+        log_holds(&b, "came back empty").await,
+    );
+    let warnings: Vec<&str> = la
+        .lines()
+        .chain(lb.lines())
+        .filter(|l| l.contains("came back empty"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("3 live tokens lost"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+}
