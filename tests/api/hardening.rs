@@ -1,6 +1,6 @@
 //! What a probe of the simulator found, each closed: flags out of range refused at start, the
 //! operator's control token never logged (and a short one warned about), the control API's
-//! member data never cached or sniffed.
+//! member data never cached or sniffed, its refusals on record (without the path's token).
 
 use std::process::Command;
 
@@ -279,4 +279,46 @@ fn h2_only(app: &crate::helpers::TestApp) -> rustls::ClientConfig {
     let mut tls = benecafe_sim::conform::browser::client_config(&chain).unwrap();
     tls.alpn_protocols = vec![b"h2".to_vec()];
     tls
+}
+
+#[actix_web::test]
+async fn control_api_refusals_are_logged_without_the_token_in_the_path() {
+    const CONTROL: &str = "refusals-logged-control-token-0123";
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimProcess::start(data.path(), &["--control-token", CONTROL])
+        .await
+        .unwrap();
+    let client = awc::Client::default();
+    let token = "ab".repeat(32);
+    let r = client
+        .get(format!("{}/_sim/api/tokens/{token}", sim.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = client
+        .post(format!("{}/_sim/api/faults", sim.http))
+        .insert_header(("authorization", format!("Bearer {CONTROL}")))
+        .insert_header(("content-type", "application/json"))
+        .send_body("{\"endpoint\": 7}")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let log = sim.flushed_log(Some(CONTROL)).await;
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("control API refused"))
+        .collect();
+    assert_eq!(refusals.len(), 2, "{log}");
+    assert!(
+        refusals[0].contains("GET /_sim/api/tokens/{token}: 401"),
+        "{}",
+        refusals[0]
+    );
+    assert!(
+        refusals[1].contains("POST /_sim/api/faults: 400"),
+        "{}",
+        refusals[1]
+    );
+    assert!(!log.contains(&token), "{log}");
 }

@@ -21,6 +21,8 @@ pub use answer::{authority, Access};
 pub use auth::{is_control_token, is_operator, may_see_detail, operator_cookie, OPERATOR_COOKIE};
 pub use canonical::{fold_path, CanonicalPath};
 
+use std::net::IpAddr;
+
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderValue;
@@ -134,8 +136,11 @@ where
                 Some(in_flight) => in_flight,
                 None => None,
             };
+            let method = req.method().clone();
+            let ip = req.peer_addr().map(|a| a.ip());
             let mut answer = enforce_slowly(access, req, &state, refusal, service).await;
             if let (Access::Control, Ok(res)) = (access, &mut answer) {
+                log_refusal(&method, res, ip);
                 let headers = res.headers_mut();
                 headers.insert(
                     actix_web::http::header::CACHE_CONTROL,
@@ -149,6 +154,31 @@ where
             answer
         }))
     }
+}
+
+/// A control API request refused (401 without the token, 400 for a bad body, …) is on record,
+/// under the same limit as the protocol's lines (a client retrying in a loop cannot fill the
+/// log). The path is printed escaped and without its query; the body is never printed.
+fn log_refusal(method: &actix_web::http::Method, res: &ServiceResponse, ip: Option<IpAddr>) {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || !crate::web::log::call_line(crate::domain::clock::now_ms())
+    {
+        return;
+    }
+    // The route's pattern, not the path: a token in the path stays out of the log.
+    let path = match res.request().match_pattern() {
+        Some(pattern) => pattern,
+        None => {
+            crate::web::log::printable(&res.request().path().chars().take(80).collect::<String>())
+                .into_owned()
+        }
+    };
+    tracing::warn!(
+        ip = ?ip,
+        status = status.as_u16(),
+        "control API refused {method} {path}: {status}"
+    );
 }
 
 /// The rest of the rules, for a request that needs a look at the directory (a host that may be
