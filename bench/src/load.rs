@@ -15,6 +15,11 @@ pub struct Load {
     pub ok_share: f64,
     /// Answers with resultCode OK per second.
     pub oks_per_second: f64,
+    /// Requests answered in all.
+    pub requests: f64,
+    /// CPU time a request cost, in microseconds: the server process's and Redis's (the Redis
+    /// rows only).
+    pub cpu_us: Option<[f64; 2]>,
 }
 
 /// Reports wrk's figures in one line. No `response` callback: reading every body in Lua would
@@ -61,6 +66,17 @@ response = function(status, headers, body)
 end
 "#;
 
+/// [`wrk`], with the CPU time the processes `pids` (the server, then Redis) spent meanwhile, a
+/// request: where each call's microseconds go.
+pub fn wrk_costed(url: &str, script: &Path, plan: &Plan, pids: [u32; 2]) -> Result<Load, String> {
+    let before = pids.map(crate::servers::cpu_us);
+    let mut load = wrk(url, script, plan)?;
+    let after = pids.map(crate::servers::cpu_us);
+    let per_request = |i: usize| (after[i] - before[i]) as f64 / load.requests.max(1.0);
+    load.cpu_us = Some([per_request(0), per_request(1)]);
+    Ok(load)
+}
+
 /// Runs wrk on `url` with `script` as `plan` says: one thread, its connections, its seconds.
 pub fn wrk(url: &str, script: &Path, plan: &Plan) -> Result<Load, String> {
     let out = std::process::Command::new("wrk")
@@ -101,6 +117,8 @@ pub fn wrk(url: &str, script: &Path, plan: &Plan) -> Result<Load, String> {
             0.0
         },
         oks_per_second: n[4] / (n[1] / 1e6),
+        requests: n[0],
+        cpu_us: None,
     })
 }
 

@@ -48,6 +48,26 @@ fn print_loads(table: &Rows, target: f64) -> Vec<String> {
     verdicts
 }
 
+/// Where a Redis row's microseconds go: the CPU time one call cost the server process and
+/// Redis, the simulator's and the reference's (from /proc, 10 ms ticks over the whole row), and
+/// what the simulator spends beyond the reference in each.
+fn print_costs(table: &Rows) {
+    println!("CPU time a call costs, in µs (the load generator shares the same cores):");
+    println!();
+    println!("| load | simulator: server | Redis | reference: server | Redis | extra: server | Redis |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, s, r) in table {
+        let (Some([ss, sr]), Some([rs, rr])) = (s.cpu_us, r.cpu_us) else {
+            continue;
+        };
+        println!(
+            "| {name} | {ss:.1} | {sr:.1} | {rs:.1} | {rr:.1} | {:+.1} | {:+.1} |",
+            ss - rs,
+            sr - rr
+        );
+    }
+}
+
 /// Prints the whole report of a run made with `plan`.
 pub fn print(f: &Figures, plan: &Plan, quick: bool) {
     let mib = |k: u64| k as f64 / 1024.0;
@@ -75,6 +95,8 @@ pub fn print(f: &Figures, plan: &Plan, quick: bool) {
     );
     println!();
     verdicts.extend(print_loads(&f.redis_table, 0.80));
+    println!();
+    print_costs(&f.redis_table);
     println!();
     println!("| measure | value | target |");
     println!("|---|---:|---|");

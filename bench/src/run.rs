@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{bulk, health, live_tokens, save_bodies};
 use crate::load::{
+    wrk_costed,
     check_fresh, flows_script, issuance_script, report_script, tokens_script, wrk, Load,
 };
 use crate::report::{self, Figures};
@@ -211,10 +212,12 @@ fn redis_rows(
         ("HTTP", sim.http, reference.http),
         ("HTTPS", sim.https, reference.https),
     ];
+    let sim_pids = [sim.child.id(), redis.child.id()];
+    let ref_pids = [reference.child.id(), redis.child.id()];
     let mut table: Rows = Vec::new();
     for (scheme, sim_port, ref_port) in schemes {
-        let s = wrk(&url(scheme, sim_port, path_404), report, plan)?;
-        let r = wrk(&url(scheme, ref_port, path_404), report, plan)?;
+        let s = wrk_costed(&url(scheme, sim_port, path_404), report, plan, sim_pids)?;
+        let r = wrk_costed(&url(scheme, ref_port, path_404), report, plan, ref_pids)?;
         table.push((format!("cert 404 through Redis, {scheme} keep-alive"), s, r));
     }
     for (scheme, sim_port, ref_port) in schemes {
@@ -228,11 +231,11 @@ fn redis_rows(
         let script = tokens_script(dir, &tokens, "")?;
         let row = format!("cert OK through Redis, {scheme} keep-alive");
         let live_before = live_tokens(sim.http)?;
-        let s = wrk(&url(scheme, sim_port, ""), &script, plan)?;
+        let s = wrk_costed(&url(scheme, sim_port, ""), &script, plan, sim_pids)?;
         let used = live_before.saturating_sub(live_tokens(sim.http)?);
         check_fresh(&format!("simulator's {row}"), used, &s, plan)?;
         let keys_before = reference_keys(&ref_url)?;
-        let r = wrk(&url(scheme, ref_port, ""), &script, plan)?;
+        let r = wrk_costed(&url(scheme, ref_port, ""), &script, plan, ref_pids)?;
         let used = keys_before.saturating_sub(reference_keys(&ref_url)?);
         check_fresh(&format!("reference's {row}"), used, &r, plan)?;
         table.push((row, s, r));

@@ -23,7 +23,7 @@ impl Drop for Server {
 
 /// A `redis-server` child on a loopback port, saving nothing; killed when dropped.
 pub struct RedisServer {
-    child: Child,
+    pub child: Child,
     pub port: u16,
 }
 
@@ -211,4 +211,19 @@ pub fn rss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The CPU time process `pid` has used so far (user and system), in microseconds; 0 if unknown.
+pub fn cpu_us(pid: u32) -> u64 {
+    // Fields 14 and 15 of /proc/<pid>/stat, after the command's closing parenthesis, in clock
+    // ticks (100 a second on Linux).
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0;
+    };
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * 10_000
 }
