@@ -5,6 +5,7 @@
 mod application;
 pub(crate) mod cli;
 mod conform;
+pub mod lifecycle;
 #[cfg(test)]
 mod reference;
 mod run;
