@@ -18,6 +18,7 @@ mod fidelity;
 mod fixtures;
 mod gate;
 mod hardening;
+mod lifecycle;
 mod network;
 mod newcomer;
 mod pages;
