@@ -116,7 +116,10 @@ async fn sigterm_drains_before_the_stop_and_a_second_one_stops_at_once() {
     let pid = sim.child.id();
     let signalled = Instant::now();
     send("TERM", pid);
-    let (status, body) = poll(&sim, "/_sim/readyz", Duration::from_secs(2), |s, _| s == 503).await;
+    let (status, body) = poll(&sim, "/_sim/readyz", Duration::from_secs(2), |s, _| {
+        s == 503
+    })
+    .await;
     assert_eq!((status, body["status"].as_str()), (503, Some("draining")));
     // Not ready, yet still serving: a request the load balancer sent before it noticed.
     let gate = awc::Client::default()
@@ -145,7 +148,10 @@ async fn sigterm_drains_before_the_stop_and_a_second_one_stops_at_once() {
         .await
         .expect("starts again");
     send("TERM", sim.child.id());
-    let (status, _) = poll(&sim, "/_sim/readyz", Duration::from_secs(2), |s, _| s == 503).await;
+    let (status, _) = poll(&sim, "/_sim/readyz", Duration::from_secs(2), |s, _| {
+        s == 503
+    })
+    .await;
     assert_eq!(status, 503);
     let again = Instant::now();
     send("TERM", sim.child.id());
@@ -153,7 +159,10 @@ async fn sigterm_drains_before_the_stop_and_a_second_one_stops_at_once() {
         .await
         .unwrap_or_else(|| panic!("did not stop: {}", sim.log_text()));
     let took = exited - again;
-    assert!(took < Duration::from_secs(1), "second SIGTERM took {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "second SIGTERM took {took:?}"
+    );
     assert!(sim.log_text().contains("SIGTERM again: stopping at once"));
 }
 
@@ -183,8 +192,16 @@ async fn sigterm_while_waiting_for_an_absent_redis_ends_the_start_at_once() {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while !sim.log_text().contains("waiting for Redis") {
-        assert!(Instant::now() < deadline, "never waited: {}", sim.log_text());
-        assert!(sim.child.try_wait().unwrap().is_none(), "{}", sim.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "never waited: {}",
+            sim.log_text()
+        );
+        assert!(
+            sim.child.try_wait().unwrap().is_none(),
+            "{}",
+            sim.log_text()
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     let signalled = Instant::now();

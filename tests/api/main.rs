@@ -13,6 +13,7 @@ mod conform_runs;
 mod control;
 mod cookies;
 mod core;
+mod deploy;
 mod faults;
 mod fidelity;
 mod fixtures;
