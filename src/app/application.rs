@@ -9,7 +9,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::app::lifecycle::{stop_on_signal, Signals};
+use crate::app::lifecycle::{stop_on_signal, AppHandle, Signals};
 use crate::app::secrets::{cookie_key, shared_control_token, MIN_CONTROL_TOKEN_BYTES};
 use crate::app::settings::Settings;
 use crate::app::tls::TlsMaterial;
@@ -343,21 +343,6 @@ pub fn mall_hosts(fixtures: &Fixtures) -> impl Iterator<Item = String> + '_ {
             .as_deref()
             .and_then(crate::domain::hosts::host_of_url)
     })
-}
-
-/// Stops both servers of an [`Application`].
-#[derive(Clone)]
-pub struct AppHandle([actix_web::dev::ServerHandle; 2]);
-
-impl AppHandle {
-    /// Stops accepting connections; with `graceful`, requests in flight finish first.
-    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
-        let [a, b] = self.0.clone();
-        let (a, b) = (a.stop(graceful), b.stop(graceful));
-        async move {
-            futures_util::future::join(a, b).await;
-        }
-    }
 }
 
 /// One HTTP server over the shared state, on one listener (with TLS when a configuration is

@@ -8,8 +8,22 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::app::AppHandle;
 use crate::web::state::AppState;
+
+/// Stops both servers of an `Application`.
+#[derive(Clone)]
+pub struct AppHandle(pub(super) [actix_web::dev::ServerHandle; 2]);
+
+impl AppHandle {
+    /// Stops accepting connections; with `graceful`, requests in flight finish first.
+    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
+        let [a, b] = self.0.clone();
+        let (a, b) = (a.stop(graceful), b.stop(graceful));
+        async move {
+            futures_util::future::join(a, b).await;
+        }
+    }
+}
 
 /// The stop signals, listened for from the moment this is made.
 pub struct Signals {

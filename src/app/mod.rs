@@ -17,5 +17,6 @@ mod tls_ca;
 mod tls_scope;
 pub(crate) mod watch;
 
-pub use application::{AppHandle, Application};
+pub use application::Application;
+pub use lifecycle::AppHandle;
 pub use run::main_with_args;
