@@ -134,7 +134,12 @@ mod tests {
         };
         assert_eq!(drain(&[]), 0);
         assert_eq!(drain(&["--store", "redis://127.0.0.1:6379/0"]), 5);
-        let told = ["--store", "redis://127.0.0.1:6379/0", "--drain-seconds", "0"];
+        let told = [
+            "--store",
+            "redis://127.0.0.1:6379/0",
+            "--drain-seconds",
+            "0",
+        ];
         assert_eq!(drain(&told), 0);
         assert_eq!(drain(&["--drain-seconds", "12"]), 12);
         assert!(Cli::try_parse_from(["benecafe-sim", "--drain-seconds", "601"]).is_err());
