@@ -68,10 +68,12 @@ ENV SIM_HTTP_ADDR=0.0.0.0:8080 \
 VOLUME ["/data"]
 EXPOSE 8080 8443
 USER 10001:10001
-# The simulator stops accepting, lets requests in flight finish (up to 10 s), saves state.
+# On SIGTERM the simulator first drains (with a Redis store: not ready for SIM_DRAIN_SECONDS,
+# default 5, while still serving), then stops accepting, lets requests in flight finish (up to
+# 10 s) and saves state. A second SIGTERM stops it at once.
 STOPSIGNAL SIGTERM
-# No curl in the image: bash's /dev/tcp asks the plain-HTTP listener, on the port of
-# SIM_HTTP_ADDR, for /_sim/healthz and wants a 200.
+# Ready: the store answers and no stop is under way. No curl in the image: bash's /dev/tcp asks
+# the plain-HTTP listener, on the port of SIM_HTTP_ADDR, for /_sim/readyz and wants a 200.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["bash", "-c", "port=${SIM_HTTP_ADDR##*:}; exec 3<>\"/dev/tcp/127.0.0.1/$port\" && printf 'GET /_sim/healthz HTTP/1.0\\r\\nHost: 127.0.0.1:%s\\r\\n\\r\\n' \"$port\" >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+  CMD ["bash", "-c", "port=${SIM_HTTP_ADDR##*:}; exec 3<>\"/dev/tcp/127.0.0.1/$port\" && printf 'GET /_sim/readyz HTTP/1.0\\r\\nHost: 127.0.0.1:%s\\r\\n\\r\\n' \"$port\" >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["/usr/local/bin/benecafe-sim"]

@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+use crate::app::lifecycle::{stop_on_signal, AppHandle, Signals};
 use crate::app::secrets::{cookie_key, shared_control_token, MIN_CONTROL_TOKEN_BYTES};
 use crate::app::settings::Settings;
 use crate::app::tls::TlsMaterial;
@@ -36,6 +37,8 @@ pub struct Application {
     /// Whether the operator gave the control token (never logged) or it was generated (said
     /// once at start).
     control_token_given: bool,
+    /// How long a stop drains (`--drain-seconds`).
+    drain: Duration,
 }
 
 impl Application {
@@ -151,6 +154,7 @@ impl Application {
         let http_server = serve(&state, &settings, http, None)?;
 
         Ok(Application {
+            drain: settings.drain(),
             control_token_given: settings
                 .control_token
                 .as_deref()
@@ -294,8 +298,13 @@ impl Application {
         }
     }
 
-    /// Runs until the server stops (SIGTERM or Ctrl-C: requests in flight finish first).
+    /// Runs until the server stops (SIGTERM or Ctrl-C: drained, then requests in flight finish).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until_signalled(Signals::listen()).await
+    }
+
+    /// [`Application::run_until_stopped`], stopped by `signals` (listened for since the start).
+    pub async fn run_until_signalled(self, signals: Signals) -> std::io::Result<()> {
         let handle = self.handle();
         let housekeeping = self.state.store.spawn_housekeeping();
         let noise = actix_web::rt::spawn(crate::app::telemetry::summarize());
@@ -307,14 +316,15 @@ impl Application {
                 Duration::from_millis(500),
             ))
         });
-        actix_web::rt::spawn(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing requests in flight");
-            handle.stop(true).await;
-        });
+        let (forced, stop_now) = tokio::sync::oneshot::channel();
+        let stopping = stop_on_signal(signals, self.state.clone(), handle, self.drain, forced);
+        actix_web::rt::spawn(stopping);
         let [https, http] = self.servers;
-        let (a, b) = futures_util::future::join(https, http).await;
-        let result = a.and(b);
+        let result = tokio::select! {
+            (a, b) = futures_util::future::join(https, http) => a.and(b),
+            // A second signal: the servers' threads end with the process.
+            Ok(()) = stop_now => Ok(()),
+        };
         drop(housekeeping);
         self.state.store.shutdown().await;
         noise.abort();
@@ -333,21 +343,6 @@ pub fn mall_hosts(fixtures: &Fixtures) -> impl Iterator<Item = String> + '_ {
             .as_deref()
             .and_then(crate::domain::hosts::host_of_url)
     })
-}
-
-/// Stops both servers of an [`Application`].
-#[derive(Clone)]
-pub struct AppHandle([actix_web::dev::ServerHandle; 2]);
-
-impl AppHandle {
-    /// Stops accepting connections; with `graceful`, requests in flight finish first.
-    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
-        let [a, b] = self.0.clone();
-        let (a, b) = (a.stop(graceful), b.stop(graceful));
-        async move {
-            futures_util::future::join(a, b).await;
-        }
-    }
 }
 
 /// One HTTP server over the shared state, on one listener (with TLS when a configuration is
@@ -455,21 +450,5 @@ fn pages_host_for(addr: SocketAddr) -> String {
         format!("127.0.0.1:{}", addr.port())
     } else {
         addr.to_string()
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("can listen for SIGTERM");
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

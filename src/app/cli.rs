@@ -124,6 +124,28 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_drains_5_s_with_redis_and_not_at_all_with_memory_unless_told() {
+        let drain = |args: &[&str]| {
+            let cli = Cli::parse_from(["benecafe-sim"].iter().chain(args));
+            let Command::Serve(s) = cli.into_command() else {
+                panic!("serve")
+            };
+            s.drain().as_secs()
+        };
+        assert_eq!(drain(&[]), 0);
+        assert_eq!(drain(&["--store", "redis://127.0.0.1:6379/0"]), 5);
+        let told = [
+            "--store",
+            "redis://127.0.0.1:6379/0",
+            "--drain-seconds",
+            "0",
+        ];
+        assert_eq!(drain(&told), 0);
+        assert_eq!(drain(&["--drain-seconds", "12"]), 12);
+        assert!(Cli::try_parse_from(["benecafe-sim", "--drain-seconds", "601"]).is_err());
+    }
+
+    #[test]
     fn conform_skips_cases_by_id_and_names_the_ids_when_one_is_unknown() {
         let args = [
             "benecafe-sim",

@@ -5,6 +5,7 @@
 mod application;
 pub(crate) mod cli;
 mod conform;
+pub mod lifecycle;
 #[cfg(test)]
 mod reference;
 mod run;
@@ -16,5 +17,6 @@ mod tls_ca;
 mod tls_scope;
 pub(crate) mod watch;
 
-pub use application::{AppHandle, Application};
+pub use application::Application;
+pub use lifecycle::AppHandle;
 pub use run::main_with_args;

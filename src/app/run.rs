@@ -21,7 +21,18 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
         }
     };
     let _logs = super::telemetry::init(&settings);
-    let app = match Application::build(settings).await {
+    // From here on a stop signal is ours: one that comes while the store is still awaited (a
+    // Redis not up yet) ends the start at once, instead of being ignored or lost.
+    let mut signals = super::lifecycle::Signals::listen();
+    let store = settings.store.clone();
+    let built = tokio::select! {
+        built = Application::build(settings) => built,
+        signal = signals.next() => {
+            super::lifecycle::stopped_while_starting(signal, &store);
+            return std::process::ExitCode::SUCCESS;
+        }
+    };
+    let app = match built {
         Ok(app) => app,
         Err(e) => {
             eprintln!("benecafe-sim: cannot start: {e:#}");
@@ -29,7 +40,7 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
         }
     };
     app.announce().await;
-    match app.run_until_stopped().await {
+    match app.run_until_signalled(signals).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("benecafe-sim: server error: {e}");

@@ -181,6 +181,14 @@ pub struct Settings {
           value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=256), usize::from))]
     pub workers: Option<usize>,
 
+    /// Seconds between SIGTERM (or Ctrl-C) and the stop: `/_sim/readyz` answers 503 "draining"
+    /// while requests are still served, so that a load balancer's health check takes the
+    /// replica out first. Default: 5 with a Redis --store (replicas behind a load balancer), 0
+    /// with `memory`. A second signal stops at once.
+    #[arg(long, env = "SIM_DRAIN_SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub drain_seconds: Option<u64>,
+
     /// Log filter (tracing's env-filter syntax), e.g. `info` or `benecafe_sim=debug`.
     #[arg(long, env = "SIM_LOG", default_value = "info")]
     pub log: String,
@@ -223,6 +231,15 @@ impl Settings {
             let here = PathBuf::from("fixtures");
             here.join("companies.json").is_file().then_some(here)
         })
+    }
+
+    /// How long a stop drains (see --drain-seconds): 5 s with a Redis store unless given.
+    pub fn drain(&self) -> std::time::Duration {
+        let default = match self.store {
+            crate::store::StoreKind::Memory => 0,
+            crate::store::StoreKind::Redis(_) => 5,
+        };
+        std::time::Duration::from_secs(self.drain_seconds.unwrap_or(default))
     }
 
     /// The data folder: the one named, or the platform's, or ./.sim-data.

@@ -15,6 +15,7 @@ pub(crate) mod health;
 pub(crate) mod log;
 pub(crate) mod openapi;
 pub(crate) mod pages;
+pub(crate) mod probes;
 pub(crate) mod session;
 pub mod state;
 
@@ -96,6 +97,8 @@ pub fn register(r: &mut impl Routes) {
         check::handle,
     );
     r.add(Public, Method::GET, "/_sim/healthz", health::handle);
+    r.add(Public, Method::GET, "/_sim/livez", probes::livez);
+    r.add(Public, Method::GET, "/_sim/readyz", probes::readyz);
     r.add(Public, Method::GET, "/_sim/openapi.json", openapi::get);
     r.add(Public, Method::GET, "/_sim/ca.pem", health::ca_pem);
 

@@ -79,6 +79,9 @@ pub struct Shared {
     pub tls: Option<TlsHandles>,
     /// The conformance runs under way (at most [`MAX_CONFORM_RUNS`]).
     pub conform_runs: tokio::sync::Semaphore,
+    /// Set once the process is told to stop: `/_sim/readyz` then answers 503 "draining" while
+    /// requests are still served (see `--drain-seconds`).
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Conformance runs one simulator makes at once (the control API and the page answer 429
@@ -145,6 +148,7 @@ impl AppState {
             sign_in_failures: Default::default(),
             tls,
             conform_runs: tokio::sync::Semaphore::new(MAX_CONFORM_RUNS),
+            draining: Default::default(),
         }))
     }
 }

@@ -243,6 +243,8 @@ async fn the_openapi_document_parses_as_openapi_3_and_lists_every_route() {
             p.starts_with("/sso/")
                 || p.starts_with("/_sim/api/")
                 || *p == "/_sim/healthz"
+                || *p == "/_sim/livez"
+                || *p == "/_sim/readyz"
                 || *p == "/_sim/openapi.json"
                 || *p == "/_sim/ca.pem"
         })

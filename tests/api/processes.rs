@@ -205,6 +205,11 @@ impl RedisServer {
         panic!("redis-server did not answer on port {}", self.port);
     }
 
+    /// Its process id while it runs (to stop it with SIGSTOP, or kill it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     /// Whether it answers PING now.
     fn ping(&self) -> bool {
         self.answers_within(Duration::from_secs(1))

@@ -1,0 +1,112 @@
+//! Stopping well behind a load balancer. The first SIGTERM (or SIGINT) turns the replica
+//! not-ready (`/_sim/readyz` answers 503 "draining") while it keeps serving for the drain period
+//! (`--drain-seconds`), so that the load balancer's health check takes it out of rotation before
+//! it stops accepting; then requests in flight finish and it stops. A second signal stops it at
+//! once. The signals are listened for from the very start, so that one that comes while the
+//! simulator still waits for its store ends the start at once.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::web::state::AppState;
+
+/// Stops both servers of an `Application`.
+#[derive(Clone)]
+pub struct AppHandle(pub(super) [actix_web::dev::ServerHandle; 2]);
+
+impl AppHandle {
+    /// Stops accepting connections; with `graceful`, requests in flight finish first.
+    pub fn stop(&self, graceful: bool) -> impl std::future::Future<Output = ()> {
+        let [a, b] = self.0.clone();
+        let (a, b) = (a.stop(graceful), b.stop(graceful));
+        async move {
+            futures_util::future::join(a, b).await;
+        }
+    }
+}
+
+/// The stop signals, listened for from the moment this is made.
+pub struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Listens for SIGTERM and SIGINT (Ctrl-C) from now on: their default action (ending the
+    /// process, or nothing at all for a container's first process) no longer applies.
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).expect("can listen for SIGTERM"),
+                int: signal(SignalKind::interrupt()).expect("can listen for SIGINT"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
+    }
+
+    /// The next signal's name.
+    pub async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// Waits for a stop signal, drains, and stops the servers gracefully; a second signal at any
+/// point sends on `forced`, and the caller then stops waiting for the servers.
+pub(super) async fn stop_on_signal(
+    mut signals: Signals,
+    state: AppState,
+    handle: AppHandle,
+    drain: Duration,
+    forced: tokio::sync::oneshot::Sender<()>,
+) {
+    let first = signals.next().await;
+    state.draining.store(true, Ordering::Relaxed);
+    let stopping = async {
+        if !drain.is_zero() {
+            tracing::info!(
+                "{first}: draining for {} s: /_sim/readyz answers 503 \"draining\" while requests are still served (a second signal stops at once)",
+                drain.as_secs()
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+        handle.stop(true).await;
+    };
+    tokio::select! {
+        () = stopping => {}
+        again = signals.next() => {
+            tracing::warn!("{again} again: stopping at once, requests in flight are dropped");
+            let _ = forced.send(());
+        }
+    }
+}
+
+/// What a start that a signal ended says: where it may have been waiting.
+pub(super) fn stopped_while_starting(signal: &str, store: &crate::store::StoreKind) {
+    match store {
+        crate::store::StoreKind::Redis(_) => tracing::warn!(
+            "{signal} while starting: stopped before serving (the store, {store}, may not have answered yet)"
+        ),
+        crate::store::StoreKind::Memory => {
+            tracing::warn!("{signal} while starting: stopped before serving")
+        }
+    }
+}

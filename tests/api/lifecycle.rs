@@ -1,0 +1,222 @@
+//! The process's life behind a load balancer, on the real binary: `/_sim/livez` answers
+//! whatever the store, `/_sim/readyz` follows the store and a stop under way; a stop drains
+//! (not ready, still serving) before it stops, a second signal stops at once, and a signal while
+//! the store is still awaited ends the start at once.
+//!
+//! The Redis cases start their own `redis-server` (Debian's package) on a free port; a plain
+//! `cargo test` lists them as ignored, `.ci/run` runs them with `--include-ignored`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::{free_port, shipped_fixtures, RedisServer, SimProcess};
+
+/// Sends `signal` (`TERM`, `STOP`, `CONT`, …) to `pid`.
+fn send(signal: &str, pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+/// `GET path` on the plain-HTTP listener: the status, the JSON body and how long it took.
+async fn probe(sim: &SimProcess, path: &str) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let mut res = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish()
+        .get(format!("{}{path}", sim.http))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let body = res.body().await.unwrap();
+    let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    (res.status().as_u16(), json, started.elapsed())
+}
+
+/// Polls `path` until its answer satisfies `want` (at most `within`); the last answer.
+async fn poll(
+    sim: &SimProcess,
+    path: &str,
+    within: Duration,
+    want: impl Fn(u16, &Value) -> bool,
+) -> (u16, Value) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body, _) = probe(sim, path).await;
+        if want(status, &body) || Instant::now() > deadline {
+            return (status, body);
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for the process to exit, at most `within`: its success and when it exited.
+async fn exit_within(sim: &mut SimProcess, within: Duration) -> Option<(bool, Instant)> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(status) = sim.child.try_wait().unwrap() {
+            return Some((status.success(), Instant::now()));
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn livez_answers_whatever_the_store_and_readyz_follows_it() {
+    let redis = RedisServer::start(false).await;
+    let data = tempfile::tempdir().unwrap();
+    let store = redis.url();
+    let sim = SimProcess::start(data.path(), &["--store", &store])
+        .await
+        .expect("starts");
+    let (status, body, _) = probe(&sim, "/_sim/readyz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
+    let pid = redis.pid().expect("redis runs");
+
+    // Redis frozen: it accepts connections and answers nothing, the worst kind of outage.
+    send("STOP", pid);
+    let (status, body) = poll(&sim, "/_sim/readyz", Duration::from_secs(20), |s, _| {
+        s == 503
+    })
+    .await;
+    let frozen = (status, body["status"].as_str().map(str::to_owned));
+    let error = body["error"].as_str().unwrap_or_default().to_owned();
+    let (live, live_body, took) = probe(&sim, "/_sim/livez").await;
+    let (healthz, _, _) = probe(&sim, "/_sim/healthz").await;
+    send("CONT", pid);
+    assert_eq!(frozen, (503, Some("unavailable".to_owned())), "{body}");
+    assert!(!error.is_empty(), "readyz says why: {body}");
+    assert_eq!((live, live_body["status"].as_str()), (200, Some("live")));
+    // livez asks nothing of the store: no wait for a Redis that does not answer.
+    assert!(took < Duration::from_millis(500), "livez took {took:?}");
+    // healthz is what it was: 503 while the store is out of reach.
+    assert_eq!(healthz, 503);
+
+    let (status, body) = poll(&sim, "/_sim/readyz", Duration::from_secs(20), |s, _| {
+        s == 200
+    })
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
+}
+
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn sigterm_drains_before_the_stop_and_a_second_one_stops_at_once() {
+    let redis = RedisServer::start(false).await;
+    let data = tempfile::tempdir().unwrap();
+    let store = redis.url();
+    let mut sim = SimProcess::start(data.path(), &["--store", &store, "--drain-seconds", "3"])
+        .await
+        .expect("starts");
+    let pid = sim.child.id();
+    let signalled = Instant::now();
+    send("TERM", pid);
+    let (status, body) = poll(&sim, "/_sim/readyz", Duration::from_secs(2), |s, _| {
+        s == 503
+    })
+    .await;
+    assert_eq!((status, body["status"].as_str()), (503, Some("draining")));
+    // Not ready, yet still serving: a request the load balancer sent before it noticed.
+    let gate = awc::Client::default()
+        .post(format!("{}/_sim/api/gate", sim.http))
+        .send_json(&serde_json::json!({
+            "cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216", "consent": "agree"
+        }))
+        .await
+        .expect("served while draining");
+    assert!(gate.status().is_success(), "{}", gate.status());
+    let (live, _, _) = probe(&sim, "/_sim/livez").await;
+    assert_eq!(live, 200, "live while draining");
+    let (ok, exited) = exit_within(&mut sim, Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| panic!("did not stop: {}", sim.log_text()));
+    assert!(ok, "exit status: {}", sim.log_text());
+    let drained = exited - signalled;
+    assert!(
+        drained >= Duration::from_millis(2900),
+        "stopped after {drained:?}, before the drain period"
+    );
+    assert!(sim.log_text().contains("draining for 3 s"));
+
+    // A second signal during a long drain: the process stops at once.
+    let mut sim = SimProcess::start(data.path(), &["--store", &store, "--drain-seconds", "60"])
+        .await
+        .expect("starts again");
+    send("TERM", sim.child.id());
+    let (status, _) = poll(&sim, "/_sim/readyz", Duration::from_secs(2), |s, _| {
+        s == 503
+    })
+    .await;
+    assert_eq!(status, 503);
+    let again = Instant::now();
+    send("TERM", sim.child.id());
+    let (_, exited) = exit_within(&mut sim, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("did not stop: {}", sim.log_text()));
+    let took = exited - again;
+    assert!(
+        took < Duration::from_secs(1),
+        "second SIGTERM took {took:?}"
+    );
+    assert!(sim.log_text().contains("SIGTERM again: stopping at once"));
+}
+
+#[actix_web::test]
+async fn sigterm_while_waiting_for_an_absent_redis_ends_the_start_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("sim.log");
+    // Nothing listens on this port: the simulator waits for its Redis there.
+    let store = format!("redis://127.0.0.1:{}/0", free_port());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
+        .args(["--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .arg("--fixtures")
+        .arg(shipped_fixtures())
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--store", &store])
+        .env("SIM_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("the binary starts");
+    let mut sim = SimProcess {
+        child,
+        http: String::new(),
+        https: String::new(),
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sim.log_text().contains("waiting for Redis") {
+        assert!(
+            Instant::now() < deadline,
+            "never waited: {}",
+            sim.log_text()
+        );
+        assert!(
+            sim.child.try_wait().unwrap().is_none(),
+            "{}",
+            sim.log_text()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let signalled = Instant::now();
+    send("TERM", sim.child.id());
+    let (ok, exited) = exit_within(&mut sim, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("still waiting: {}", sim.log_text()));
+    let took = exited - signalled;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // Ended by the simulator itself, saying so (not killed by the signal's default action).
+    assert!(ok, "exit status: {}", sim.log_text());
+    let text = sim.log_text();
+    assert!(
+        text.contains("SIGTERM while starting: stopped before serving")
+            && text.contains(&format!("Redis at {store}")),
+        "{text}"
+    );
+}
