@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::run::Plan;
 
 /// wrk's figures for one row.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct Load {
     pub rps: f64,
     pub p50_us: f64,
@@ -20,6 +20,9 @@ pub struct Load {
     /// CPU time a request cost, in microseconds: the server process's and Redis's (the Redis
     /// rows only).
     pub cpu_us: Option<[f64; 2]>,
+    /// What Redis ran for a request, by command: calls and microseconds a request (as Redis
+    /// timed them; the Redis rows only).
+    pub commands: Vec<(String, f64, f64)>,
 }
 
 /// Reports wrk's figures in one line. No `response` callback: reading every body in Lua would
@@ -67,13 +70,32 @@ end
 "#;
 
 /// [`wrk`], with the CPU time the processes `pids` (the server, then Redis) spent meanwhile, a
-/// request: where each call's microseconds go.
-pub fn wrk_costed(url: &str, script: &Path, plan: &Plan, pids: [u32; 2]) -> Result<Load, String> {
+/// request, and what Redis (at `redis_url`) ran: where each call's microseconds go.
+pub fn wrk_costed(
+    url: &str,
+    script: &Path,
+    plan: &Plan,
+    pids: [u32; 2],
+    redis_url: &str,
+) -> Result<Load, String> {
     let before = pids.map(crate::servers::cpu_us);
+    let stats_before = crate::servers::command_stats(redis_url);
     let mut load = wrk(url, script, plan)?;
     let after = pids.map(crate::servers::cpu_us);
-    let per_request = |i: usize| (after[i] - before[i]) as f64 / load.requests.max(1.0);
+    let stats_after = crate::servers::command_stats(redis_url);
+    let requests = load.requests.max(1.0);
+    let per_request = |i: usize| (after[i] - before[i]) as f64 / requests;
     load.cpu_us = Some([per_request(0), per_request(1)]);
+    for (name, (calls, usec)) in stats_after {
+        let (calls0, usec0) = stats_before.get(&name).copied().unwrap_or((0, 0));
+        // The commands a row makes, not the INFO calls that measure it.
+        if calls > calls0 && name != "info" {
+            let per = |n: u64| n as f64 / requests;
+            load.commands
+                .push((name, per(calls - calls0), per(usec - usec0)));
+        }
+    }
+    load.commands.sort_by(|a, b| b.2.total_cmp(&a.2));
     Ok(load)
 }
 
@@ -119,6 +141,7 @@ pub fn wrk(url: &str, script: &Path, plan: &Plan) -> Result<Load, String> {
         oks_per_second: n[4] / (n[1] / 1e6),
         requests: n[0],
         cpu_us: None,
+        commands: Vec::new(),
     })
 }
 

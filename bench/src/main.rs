@@ -1,4 +1,5 @@
-//! The benchmark: `cargo run --release --bin bench` (add `-- --quick` for a short smoke run).
+//! The benchmark: `cargo run --release --bin bench` (add `-- --quick` for a short smoke run,
+//! `-- --redis-only` for the Redis rows alone).
 //!
 //! A crate of its own, beside the simulator's, so that the product carries no benchmark code
 //! and none of the benchmark's dependencies; it uses the simulator as a library through one call

@@ -54,7 +54,9 @@ fn print_loads(table: &Rows, target: f64) -> Vec<String> {
 fn print_costs(table: &Rows) {
     println!("CPU time a call costs, in µs (the load generator shares the same cores):");
     println!();
-    println!("| load | simulator: server | Redis | reference: server | Redis | extra: server | Redis |");
+    println!(
+        "| load | simulator: server | Redis | reference: server | Redis | extra: server | Redis |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, s, r) in table {
         let (Some([ss, sr]), Some([rs, rr])) = (s.cpu_us, r.cpu_us) else {
@@ -66,6 +68,38 @@ fn print_costs(table: &Rows) {
             sr - rr
         );
     }
+    println!();
+    println!("What Redis ran a call, as Redis timed it (calls and µs a call, by command):");
+    println!();
+    println!("| load | simulator | reference |");
+    println!("|---|---|---|");
+    let shown = |commands: &[(String, f64, f64)]| {
+        commands
+            .iter()
+            .take(4)
+            .map(|(name, calls, us)| format!("{name} {calls:.2}× {us:.2} µs"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (name, s, r) in table {
+        println!(
+            "| {name} | {} | {} |",
+            shown(&s.commands),
+            shown(&r.commands)
+        );
+    }
+}
+
+/// Prints the Redis rows alone (`--redis-only`).
+pub fn print_redis(table: &Rows) {
+    println!(
+        "Redis rows only: redis-server {}; the simulator with --store against a reference doing one GETDEL a call",
+        crate::servers::redis_version()
+    );
+    println!();
+    print_loads(table, 0.80);
+    println!();
+    print_costs(table);
 }
 
 /// Prints the whole report of a run made with `plan`.

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{bulk, health, live_tokens, save_bodies};
 use crate::load::{
-    wrk_costed,
-    check_fresh, flows_script, issuance_script, report_script, tokens_script, wrk, Load,
+    check_fresh, flows_script, issuance_script, report_script, tokens_script, wrk, wrk_costed, Load,
 };
 use crate::report::{self, Figures};
 use crate::servers::{
@@ -61,10 +60,27 @@ pub fn run(quick: bool) -> Result<(), String> {
         .map_err(|_| "wrk not found: install it (apt-get install wrk) and run again".to_string())?;
     let dir = std::env::temp_dir().join(format!("benecafe-sim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    if std::env::args().any(|a| a == "--redis-only") {
+        let rows = redis_only(&dir, &plan);
+        let _ = std::fs::remove_dir_all(&dir);
+        report::print_redis(&rows?);
+        return Ok(());
+    }
     let figures = measure(&dir, &plan);
     let _ = std::fs::remove_dir_all(&dir);
     report::print(&figures?, &plan, quick);
     Ok(())
+}
+
+/// The Redis rows alone (`--redis-only`), for working on the Redis store's hot path.
+fn redis_only(dir: &Path, plan: &Plan) -> Result<Rows, String> {
+    let data = dir.join("data");
+    let (mut first, _) = spawn_simulator(&data, &[])?;
+    wait_ready(first.http, &mut first.child)?;
+    drop(first);
+    let path_404 = format!("/sso/vendorUserCertTonken?otpTokenp={}", "0".repeat(64));
+    let report = report_script(dir)?;
+    redis_rows(dir, &data, plan, &report, &path_404)
 }
 
 /// Every measurement of a run, in the folder `dir`.
@@ -216,8 +232,20 @@ fn redis_rows(
     let ref_pids = [reference.child.id(), redis.child.id()];
     let mut table: Rows = Vec::new();
     for (scheme, sim_port, ref_port) in schemes {
-        let s = wrk_costed(&url(scheme, sim_port, path_404), report, plan, sim_pids)?;
-        let r = wrk_costed(&url(scheme, ref_port, path_404), report, plan, ref_pids)?;
+        let s = wrk_costed(
+            &url(scheme, sim_port, path_404),
+            report,
+            plan,
+            sim_pids,
+            &sim_url,
+        )?;
+        let r = wrk_costed(
+            &url(scheme, ref_port, path_404),
+            report,
+            plan,
+            ref_pids,
+            &ref_url,
+        )?;
         table.push((format!("cert 404 through Redis, {scheme} keep-alive"), s, r));
     }
     for (scheme, sim_port, ref_port) in schemes {
@@ -231,11 +259,23 @@ fn redis_rows(
         let script = tokens_script(dir, &tokens, "")?;
         let row = format!("cert OK through Redis, {scheme} keep-alive");
         let live_before = live_tokens(sim.http)?;
-        let s = wrk_costed(&url(scheme, sim_port, ""), &script, plan, sim_pids)?;
+        let s = wrk_costed(
+            &url(scheme, sim_port, ""),
+            &script,
+            plan,
+            sim_pids,
+            &sim_url,
+        )?;
         let used = live_before.saturating_sub(live_tokens(sim.http)?);
         check_fresh(&format!("simulator's {row}"), used, &s, plan)?;
         let keys_before = reference_keys(&ref_url)?;
-        let r = wrk_costed(&url(scheme, ref_port, ""), &script, plan, ref_pids)?;
+        let r = wrk_costed(
+            &url(scheme, ref_port, ""),
+            &script,
+            plan,
+            ref_pids,
+            &ref_url,
+        )?;
         let used = keys_before.saturating_sub(reference_keys(&ref_url)?);
         check_fresh(&format!("reference's {row}"), used, &r, plan)?;
         table.push((row, s, r));

@@ -224,6 +224,42 @@ pub fn cpu_us(pid: u32) -> u64 {
         return 0;
     };
     let fields: Vec<&str> = after.split(' ').collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (ticks(11) + ticks(12)) * 10_000
+}
+
+/// What Redis has run so far, by command (`INFO commandstats`): calls and microseconds.
+pub fn command_stats(url: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let info: String = redis_conn(url)
+        .and_then(|mut c| {
+            redis::cmd("INFO")
+                .arg("commandstats")
+                .query(&mut c)
+                .map_err(|e| e.to_string())
+        })
+        .unwrap_or_default();
+    let mut stats = std::collections::BTreeMap::new();
+    for line in info.lines() {
+        // cmdstat_evalsha:calls=10,usec=55,usec_per_call=5.50,...
+        let Some((name, fields)) = line
+            .strip_prefix("cmdstat_")
+            .and_then(|l| l.split_once(':'))
+        else {
+            continue;
+        };
+        let field = |key: &str| {
+            fields
+                .split(',')
+                .find_map(|f| f.strip_prefix(key))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        stats.insert(name.to_owned(), (field("calls="), field("usec=")));
+    }
+    stats
 }
