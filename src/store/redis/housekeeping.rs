@@ -8,8 +8,8 @@ use crate::domain::clock;
 use crate::domain::OtpToken;
 use crate::store::answers::StoreError;
 
-/// Redis's `TIME` (seconds, microseconds), the directory's version, the live count.
-type Reading = ((u64, u64), Option<String>, u64);
+/// Redis's `TIME` (seconds, microseconds), the directory's version.
+type Reading = ((u64, u64), Option<String>);
 
 impl RedisStore {
     /// Every second: Redis's clock read, the live tokens counted, the directory read (so what
@@ -23,16 +23,12 @@ impl RedisStore {
                 .cmd("TIME")
                 .cmd("GET")
                 .arg(key("dir:ver"))
-                .cmd("ZCOUNT")
-                .arg(key("live"))
-                .arg(format!("({sent}"))
-                .arg("+inf")
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.down(e))
         }
         .await;
-        let Ok(((secs, micros), version, live)) = reading else {
+        let Ok(((secs, micros), version)) = reading else {
             return;
         };
         let received = clock::now_ms();
@@ -41,7 +37,7 @@ impl RedisStore {
         // An empty Redis counts no tokens: the count before it emptied is what was lost, and
         // reading the directory seeds it and says so.
         if version.is_some() {
-            self.outage.counted(live, received);
+            let _ = self.live_tokens().await;
         }
         let _ = self.directory().await;
         let _ = self.take_back(None).await;
@@ -56,9 +52,10 @@ impl RedisStore {
                 .scripts
                 .take_back
                 .key(token_key(&owed.token))
-                .key(key("live"))
+                .key(key("unused"))
                 .arg(&owed.call)
                 .arg(owed.token.to_string())
+                .arg(clock::now_ms())
                 .invoke_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;

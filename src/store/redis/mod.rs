@@ -10,7 +10,8 @@
 //! | key | what |
 //! |---|---|
 //! | `t:<token>` | hash: company, member, vendor, issued, expires, used at/by/call; Redis expires it |
-//! | `live` | sorted set of unused tokens by expiry (the live count, the maximum) |
+//! | `live` | sorted set of the tokens by expiry, used or not (swept of the expired ones) |
+//! | `unused` | hash of the unused, unexpired tokens: the live count (`HLEN`), the maximum |
 //! | `dir`, `dir:ver` | the directory's image (JSON) and a version drawn at each write |
 //! | `faults`, `fault:<id>`, `fault:next` | the faults in force, oldest first |
 //! | `journal`, `journal:next` | the journal, one capped stream, and its event ids |

@@ -44,7 +44,7 @@ local function take_fault(prefix, list, endpoint, vendor)
 end
 "#;
 
-/// A cert call's visit. KEYS: dir:ver, t:<token>, live, faults, gen. ARGV: prefix, now, caller,
+/// A cert call's visit. KEYS: dir:ver, t:<token>, unused, faults, gen. ARGV: prefix, now, caller,
 /// the directory version the replica holds, the vendors admitting the caller (each between
 /// two \31), `redeem` or `peek`, the token, the call's own number, the call's deadline in
 /// Redis's clock (ms). Run after its deadline (Redis was paused or stalled while the replica
@@ -77,7 +77,7 @@ elseif tonumber(ARGV[2]) >= tonumber(rec[5]) then
   state = 'expired'
 else
   redis.call('HSET', KEYS[2], 'u', ARGV[2], 'b', ARGV[3], 'n', ARGV[8])
-  redis.call('ZREM', KEYS[3], ARGV[7])
+  redis.call('HDEL', KEYS[3], ARGV[7])
   state = 'ok'
   rec[6], rec[7] = ARGV[2], ARGV[3]
 end
@@ -85,34 +85,56 @@ return {state, fault, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] or '', rec[
 "#;
 
 /// Takes back a redemption made by a call its replica answered 503, if that call made it.
-/// KEYS: t:<token>, live. ARGV: the call's number, the token. Sent twice, the second finds
-/// nothing to do.
+/// KEYS: t:<token>, unused. ARGV: the call's number, the token, now. Sent twice, the second
+/// finds nothing to do.
 const TAKE_BACK: &str = r#"
 local rec = redis.call('HMGET', KEYS[1], 'n', 'e')
 if not rec[1] or rec[1] ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], 'u', 'b', 'n')
-redis.call('ZADD', KEYS[2], rec[2], ARGV[2])
+-- Unused again, and live again unless it expired meanwhile (then the sweep is past it).
+if tonumber(rec[2]) > tonumber(ARGV[3]) then redis.call('HSET', KEYS[2], ARGV[2], 1) end
 return 1
 "#;
 
-/// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live, gen. ARGV:
+/// Forgets the tokens expired by `now` (at most `limit` of them a call): out of `unused` and
+/// out of `live`. Shared by the scripts that count live tokens.
+const SWEEP: &str = r#"
+local function sweep(live, unused, now, limit)
+  local gone = redis.call('ZRANGEBYSCORE', live, '-inf', now, 'LIMIT', 0, limit)
+  if #gone == 0 then return end
+  for i = 1, #gone, 1000 do
+    redis.call('HDEL', unused, unpack(gone, i, math.min(i + 999, #gone)))
+  end
+  redis.call('ZREM', live, unpack(gone))
+end
+"#;
+
+/// The live tokens (unused, unexpired), after a sweep. KEYS: live, unused. ARGV: now.
+const LIVE: &str = r#"
+sweep(KEYS[1], KEYS[2], ARGV[1], 100000)
+return redis.call('HLEN', KEYS[2])
+"#;
+
+/// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live, gen, unused.
+/// ARGV:
 /// company, member, vendor, issued, expires, now, maximum, forget at, token, deadline. Returns
 /// 1, or minus one minus the live count when the maximum is reached, or 0 when late.
 const ISSUE: &str = r#"
 if late(ARGV[10]) then return 0 end
 -- 256 random bits never repeat: an existing token is this issue, sent again.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
-local live = redis.call('ZCARD', KEYS[2])
+sweep(KEYS[2], KEYS[4], ARGV[6], 1000)
+local live = redis.call('HLEN', KEYS[4])
 if live >= tonumber(ARGV[7]) then return -1 - live end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'm', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'e', ARGV[5],
   'g', redis.call('GET', KEYS[3]) or '0')
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
+redis.call('HSET', KEYS[4], ARGV[9], 1)
 return 1
 "#;
 
-/// Ends a token's lifetime now, or keeps an earlier end. KEYS: t:<token>, live, gen. ARGV:
+/// Ends a token's lifetime now, or keeps an earlier end. KEYS: t:<token>, unused, gen. ARGV:
 /// now, forget at, token.
 const EXPIRE: &str = r#"
 local rec = redis.call('HMGET', KEYS[1], 'e', 'g')
@@ -122,7 +144,7 @@ if e == nil or tonumber(ARGV[1]) < e then
   redis.call('HSET', KEYS[1], 'e', ARGV[1])
   redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 end
-redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('HDEL', KEYS[2], ARGV[3])
 return 1
 "#;
 
@@ -201,7 +223,7 @@ local gen = redis.call('INCR', p .. 'gen')
 for _, id in ipairs(redis.call('LRANGE', p .. 'faults', 0, -1)) do
   redis.call('DEL', p .. 'fault:' .. id)
 end
-redis.call('DEL', p .. 'faults', p .. 'live', p .. 'journal')
+redis.call('DEL', p .. 'faults', p .. 'live', p .. 'unused', p .. 'journal')
 redis.call('SET', p .. 'dir', ARGV[2])
 redis.call('SET', p .. 'dir:ver', ARGV[3])
 return gen
@@ -261,6 +283,7 @@ pub(super) struct Scripts {
     pub(super) cert: Script,
     pub(super) issue: Script,
     pub(super) take_back: Script,
+    pub(super) live: Script,
     pub(super) expire: Script,
     pub(super) set_directory: Script,
     pub(super) seed: Script,
@@ -279,7 +302,8 @@ impl Scripts {
     pub(super) fn new() -> Self {
         Scripts {
             cert: Script::new(&format!("{LATE}{TAKE_FAULT}{CERT_VISIT}")),
-            issue: Script::new(&format!("{LATE}{ISSUE}")),
+            issue: Script::new(&format!("{LATE}{SWEEP}{ISSUE}")),
+            live: Script::new(&format!("{SWEEP}{LIVE}")),
             take_back: Script::new(TAKE_BACK),
             expire: Script::new(EXPIRE),
             set_directory: Script::new(&format!("{LATE}{SET_DIRECTORY}")),

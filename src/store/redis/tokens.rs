@@ -28,6 +28,7 @@ impl RedisStore {
             .key(token_key(&token))
             .key(key("live"))
             .key(key("gen"))
+            .key(key("unused"))
             .arg(&*grant.company)
             .arg(&*grant.customer_id)
             .arg(&*grant.vendor)
@@ -83,7 +84,7 @@ impl RedisStore {
                 } else {
                     key("t:")
                 })
-                .key(key("live"))
+                .key(key("unused"))
                 .key(key("faults"))
                 .key(key("gen"))
                 .arg(PREFIX)
@@ -190,7 +191,7 @@ impl RedisStore {
             .scripts
             .expire
             .key(token_key(token))
-            .key(key("live"))
+            .key(key("unused"))
             .key(key("gen"))
             .arg(now_ms)
             .arg(now_ms.saturating_add(self.options.retention_ms))
@@ -203,11 +204,13 @@ impl RedisStore {
 
     pub async fn live_tokens(&self) -> Result<usize, StoreError> {
         let now = crate::domain::clock::now_ms();
-        let live: usize = redis::cmd("ZCOUNT")
-            .arg(key("live"))
-            .arg(format!("({now}"))
-            .arg("+inf")
-            .query_async(&mut self.conn().await?)
+        let live: usize = self
+            .scripts
+            .live
+            .key(key("live"))
+            .key(key("unused"))
+            .arg(now)
+            .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
         self.outage.counted(live as u64, now);
