@@ -2,7 +2,9 @@
 //! simulator processes on one real `redis-server`, which the test pauses (SIGSTOP) while a call
 //! waits on it, or restarts empty. A call answered 503 changes nothing (the token and the fault
 //! are still there for the retry, through either replica), the journal holds the 503 call, and
-//! the log holds the outage's start, its end and the tokens an empty Redis lost.
+//! the log holds the outage's start, its end and the tokens an empty Redis lost. A proxy that
+//! holds Redis's replies shows the rarer case: a redemption run in time whose answer was lost is
+//! taken back by the replica that answered 503.
 
 use std::time::{Duration, Instant};
 
@@ -249,4 +251,103 @@ async fn redis_back_empty_is_a_warning_naming_the_live_tokens_lost() {
         warnings[0]
     );
     assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+}
+
+/// A TCP proxy in front of Redis that can hold Redis's replies (and only them): a command goes
+/// through and runs, its answer waits, as when the way back is slow or the connection hangs.
+struct ReplyHold {
+    port: u16,
+    hold: tokio::sync::watch::Sender<bool>,
+}
+
+impl ReplyHold {
+    fn start(redis_port: u16) -> ReplyHold {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (hold, held) = tokio::sync::watch::channel(false);
+        actix_web::rt::spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = tokio::net::TcpStream::connect(("127.0.0.1", redis_port))
+                    .await
+                    .unwrap();
+                let (mut cr, mut cw) = client.into_split();
+                let (mut ur, mut uw) = upstream.into_split();
+                actix_web::rt::spawn(async move {
+                    let _ = tokio::io::copy(&mut cr, &mut uw).await;
+                });
+                let mut held = held.clone();
+                actix_web::rt::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let Ok(n) = ur.read(&mut buf).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        // Held: the bytes wait until the hold is lifted.
+                        while *held.borrow_and_update() {
+                            if held.changed().await.is_err() {
+                                return;
+                            }
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        ReplyHold { port, hold }
+    }
+
+    fn set(&self, on: bool) {
+        self.hold.send_replace(on);
+    }
+}
+
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn a_redemption_whose_answer_was_lost_is_taken_back_by_its_replica() {
+    let redis = RedisServer::start(false).await;
+    let proxy = ReplyHold::start(redis.port);
+    let data = tempfile::tempdir().unwrap();
+    // Replica a reaches Redis through the proxy, b directly.
+    let through = format!("redis://127.0.0.1:{}/0", proxy.port);
+    let a = SimProcess::start(data.path(), &["--store", &through])
+        .await
+        .unwrap();
+    let b = SimProcess::start(data.path(), &["--store", &redis.url()])
+        .await
+        .unwrap();
+    let client = a.client(data.path());
+    let token = gate(&client, &a).await;
+    warm(&client, [&a, &b]).await;
+
+    // Redis runs a's script in time and uses the token; its answer never reaches a in time.
+    proxy.set(true);
+    let lost = cert(&client, &a, &token).await;
+    assert_eq!(
+        lost.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        lost.body
+    );
+    let used_at = || redis.cli(&["HGET", &format!("bsim:t:{token}"), "u"]);
+    assert!(!used_at().is_empty(), "Redis ran the redemption");
+
+    // Once a hears from Redis again, it takes its redemption back.
+    proxy.set(false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !used_at().is_empty() && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(used_at(), "", "the redemption was taken back");
+    assert_eq!(cert(&client, &b, &token).await.result_code(), "OK");
+    assert_eq!(cert(&client, &a, &token).await.result_code(), "404");
+    let log = log_holds(&a, "taken back").await;
+    assert!(log.contains("taken back"), "{log}");
 }
