@@ -5,6 +5,7 @@
 mod application;
 pub(crate) mod cli;
 mod conform;
+mod log_json;
 #[cfg(test)]
 mod reference;
 mod run;

@@ -20,7 +20,7 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
             };
         }
     };
-    let _logs = super::telemetry::init(&settings);
+    let _logs = super::telemetry::init(&settings, super::telemetry::Sink::Stdout);
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
