@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -40,10 +41,10 @@ pub const SAMPLE_ONE_IN: u64 = 100;
 /// The request lines' budget.
 pub static REQUEST_LINES: Lines = Lines::new(REQUEST_LINES_PER_SECOND, SAMPLE_ONE_IN);
 
-/// What a request was for, as the metrics label it.
+/// What a request was for, as the metrics label it (in the order of [`Area::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
-    Cert,
+    Cert = 0,
     Checkurl,
     /// Issuing a GATE: the control API's, the mall's (`/mall/go`), the demo form's.
     Gate,
@@ -107,24 +108,23 @@ impl Area {
 /// The status classes a histogram is kept for.
 const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
 
-/// One histogram per area and status class, made once the recorder is installed.
-static HISTOGRAMS: OnceLock<Vec<Histogram>> = OnceLock::new();
+/// One histogram per area and status class, each made at its first request (a scrape shows
+/// only those that happened), once the recorder is installed.
+static HISTOGRAMS: [OnceLock<Histogram>; Area::ALL.len() * CLASSES.len()] =
+    [const { OnceLock::new() }; Area::ALL.len() * CLASSES.len()];
 
-/// Makes the histograms (after the recorder is installed).
-pub(crate) fn register_histograms() {
-    HISTOGRAMS.get_or_init(|| {
-        Area::ALL
-            .iter()
-            .flat_map(|area| {
-                CLASSES.iter().map(|class| {
-                    metrics::histogram!(REQUEST_SECONDS, "endpoint" => area.label(), "status" => *class)
-                })
-            })
-            .collect()
-    });
+/// Whether the recorder is installed (before, a histogram would record nowhere for good).
+static RECORDING: AtomicBool = AtomicBool::new(false);
+
+/// Says that the recorder is installed.
+pub(crate) fn start_recording() {
+    RECORDING.store(true, Ordering::Relaxed);
 }
 
 fn histogram(area: Area, status: u16) -> Option<&'static Histogram> {
+    if !RECORDING.load(Ordering::Relaxed) {
+        return None;
+    }
     let class = match status {
         200..=299 => 0,
         300..=399 => 1,
@@ -132,8 +132,10 @@ fn histogram(area: Area, status: u16) -> Option<&'static Histogram> {
         500..=599 => 3,
         _ => return None,
     };
-    let area = Area::ALL.iter().position(|a| *a == area)?;
-    HISTOGRAMS.get()?.get(area * CLASSES.len() + class)
+    let at = area as usize * CLASSES.len() + class;
+    Some(HISTOGRAMS[at].get_or_init(|| {
+        metrics::histogram!(REQUEST_SECONDS, "endpoint" => area.label(), "status" => CLASSES[class])
+    }))
 }
 
 /// The middleware, made once per server from the state.
@@ -315,6 +317,10 @@ mod tests {
         assert_eq!(Area::of(&get, "/mall/consent"), Area::Pages);
         assert_eq!(Area::of(&get, "/_sim/partner/gate"), Area::Pages);
         assert_eq!(Area::of(&get, "/wp-admin/x"), Area::Other);
+        // A histogram's slot is its area's number.
+        for (i, area) in Area::ALL.iter().enumerate() {
+            assert_eq!(*area as usize, i);
+        }
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn install() {
             BUILD_INFO,
             "Always 1: the version, commit, store and replica of this simulator"
         );
-        crate::web::observe::register_histograms();
+        crate::web::observe::start_recording();
         counts::recorder_installed();
         let upkeep = handle.clone();
         let _ = std::thread::Builder::new()

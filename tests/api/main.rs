@@ -20,6 +20,7 @@ mod gate;
 mod hardening;
 mod network;
 mod newcomer;
+mod observability;
 mod pages;
 mod phone;
 mod processes;
