@@ -59,7 +59,7 @@ impl Lines {
         if n < self.per_second {
             return Line::Every;
         }
-        if self.one_in > 0 && (n - self.per_second) % self.one_in == 0 {
+        if self.one_in > 0 && (n - self.per_second).is_multiple_of(self.one_in) {
             return Line::OneIn(self.one_in);
         }
         self.unlogged.fetch_add(1, Ordering::Relaxed);
@@ -69,10 +69,6 @@ impl Lines {
     /// The lines not written since the last call.
     pub fn take_unlogged(&self) -> u64 {
         self.unlogged.swap(0, Ordering::Relaxed)
-    }
-
-    pub fn per_second(&self) -> u64 {
-        self.per_second
     }
 }
 

@@ -29,7 +29,16 @@ pub fn printable(value: &str) -> Cow<'_, str> {
 /// The error text of the dropped-connection fault: actix logs it, and it is not an error.
 pub const INJECTED_DROP: &str = "injected fault: connection dropped";
 
+use crate::protocol::lines::Lines;
 pub use crate::protocol::lines::CALL_LINES_PER_SECOND;
+
+/// Request lines (`observe.rs`) written one by one each second.
+pub const REQUEST_LINES_PER_SECOND: u64 = 50;
+/// Past that, one request in this many gets its line.
+pub const SAMPLE_ONE_IN: u64 = 1000;
+
+/// The request lines' budget.
+pub static REQUEST_LINES: Lines = Lines::new(REQUEST_LINES_PER_SECOND, SAMPLE_ONE_IN);
 
 /// Whether this protocol call gets its own info line (counted when it does not): the budget
 /// the GATE's lines share ([`crate::protocol::lines::CALLS`]).
@@ -50,14 +59,11 @@ pub async fn summarize_calls() {
                 "{unlogged} more protocol calls in the last second (over {CALL_LINES_PER_SECOND} a second are counted, not logged one by one; the journal has each)"
             );
         }
-        let requests = &crate::web::observe::REQUEST_LINES;
-        let unlogged = requests.take_unlogged();
+        let unlogged = REQUEST_LINES.take_unlogged();
         if unlogged > 0 {
             tracing::info!(
                 unlogged_requests = unlogged,
-                "{unlogged} more requests in the last second without a line (past {} a second one request in {} is logged, with `sampled`; the metrics count each)",
-                requests.per_second(),
-                crate::web::observe::SAMPLE_ONE_IN,
+                "{unlogged} more requests in the last second without a line (past {REQUEST_LINES_PER_SECOND} a second one request in {SAMPLE_ONE_IN} is logged, with sampled_one_in; the metrics count each)"
             );
         }
     }

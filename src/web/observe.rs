@@ -2,7 +2,10 @@
 //! a load balancer answered), the request's latency in the metrics (by a small fixed set of
 //! endpoint areas, never the raw path), and one log line per answered request, every one up to
 //! [`REQUEST_LINES_PER_SECOND`] a second and past that one in [`SAMPLE_ONE_IN`] (the line says
-//! so; the rest are summed up once a second). A plain `Transform` with a future of its own
+//! so; the rest are summed up once a second, `log.rs`).
+//!
+//! [`REQUEST_LINES_PER_SECOND`]: crate::web::log::REQUEST_LINES_PER_SECOND
+//! [`SAMPLE_ONE_IN`]: crate::web::log::SAMPLE_ONE_IN A plain `Transform` with a future of its own
 //! type: the cert endpoint, the hot path, pays two clock reads and a few atomic adds.
 
 use std::borrow::Cow;
@@ -18,7 +21,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use metrics::Histogram;
 
-use crate::protocol::lines::{Line, Lines};
+use crate::protocol::lines::Line;
+use crate::web::log::REQUEST_LINES;
 use crate::web::state::AppState;
 
 /// The header naming the replica that answered.
@@ -32,14 +36,6 @@ pub const REQUEST_SECONDS: &str = "sim_http_request_duration_seconds";
 pub const BUCKETS: [f64; 13] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
-
-/// Request lines written one by one each second.
-pub const REQUEST_LINES_PER_SECOND: u64 = 50;
-/// Past that, one request in this many gets its line.
-pub const SAMPLE_ONE_IN: u64 = 100;
-
-/// The request lines' budget.
-pub static REQUEST_LINES: Lines = Lines::new(REQUEST_LINES_PER_SECOND, SAMPLE_ONE_IN);
 
 /// What a request was for, as the metrics label it (in the order of [`Area::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
