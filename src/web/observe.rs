@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -162,16 +163,19 @@ where
     type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        std::future::ready(Ok(ObserveService {
-            service,
-            observe: self.clone(),
-        }))
+        // Each worker its own copy, shared by its requests without atomic reference counts
+        // (the header's bytes too: cloning it per answer touches this worker's memory only).
+        let observe = Rc::new(Observe {
+            replica: self.replica.clone(),
+            header: HeaderValue::from_bytes(self.header.as_bytes()).unwrap_or(self.header.clone()),
+        });
+        std::future::ready(Ok(ObserveService { service, observe }))
     }
 }
 
 pub struct ObserveService<S> {
     service: S,
-    observe: Observe,
+    observe: Rc<Observe>,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveService<S>
@@ -202,7 +206,7 @@ pin_project_lite::pin_project! {
         inner: F,
         started: Instant,
         area: Area,
-        observe: Observe,
+        observe: Rc<Observe>,
     }
 }
 
