@@ -40,6 +40,7 @@ fn state() -> AppState {
         max_query_bytes: 4096,
         max_body_bytes: 65536,
         tls_chain: Vec::new(),
+        replica: "fuzz".into(),
     };
     let store = Store::memory(&fixtures, StoreOptions::default());
     AppState::new(config, fixtures, store, b"fuzzing cookie key material", None)

@@ -49,8 +49,10 @@ impl Application {
             Some(dir) => Fixtures::load(dir)?,
             None => Fixtures::builtin(),
         };
+        crate::web::prometheus::install();
+        let replica: std::sync::Arc<str> = settings.replica_id().into();
         // The store first: a replica whose Redis is out of reach waits here, holding no port.
-        let store = open_store(&settings, &fixtures).await?;
+        let store = open_store(&settings, &fixtures, replica.clone()).await?;
         let cookie_key = cookie_key(&settings, &store).await?;
         let https = TcpListener::bind(settings.https_addr)
             .with_context(|| format!("cannot listen on {} (HTTPS)", settings.https_addr))?;
@@ -129,6 +131,7 @@ impl Application {
             max_query_bytes: settings.max_query_bytes,
             max_body_bytes: settings.max_body_bytes,
             tls_chain: tls.trust_anchors(),
+            replica,
         };
         let handles = crate::web::state::TlsHandles {
             certificates: tls.resolver().clone(),
@@ -355,8 +358,10 @@ fn serve(
 ) -> std::io::Result<Server> {
     let max_body = settings.max_body_bytes;
     let data = web::Data::new(state.clone());
+    let observe = crate::web::observe::Observe::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(observe.clone())
             .wrap(crate::web::guard::CanonicalPath)
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_body))
@@ -396,8 +401,10 @@ fn decoy(
     let listener = std::net::TcpListener::bind((crate::conform::DECOY_IP, port))?;
     let addr = listener.local_addr()?;
     let data = actix_web::web::Data::new(state.clone());
+    let observe = crate::web::observe::Observe::new(state);
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap(observe.clone())
             .wrap(crate::web::guard::CanonicalPath)
             .app_data(data.clone())
             .configure(crate::web::configure)
@@ -415,7 +422,11 @@ fn decoy(
 const MAX_PENDING_HANDSHAKES: usize = 16_384;
 
 /// The store `--store` names.
-async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<Store> {
+async fn open_store(
+    settings: &Settings,
+    fixtures: &Fixtures,
+    replica: std::sync::Arc<str>,
+) -> anyhow::Result<Store> {
     let options = crate::store::StoreOptions {
         max_live_tokens: settings.max_live_tokens,
         retention_ms: settings.token_retention_seconds * 1000,
@@ -425,6 +436,7 @@ async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<
             .state
             .clone()
             .map(|p| (p, Duration::from_secs(settings.state_interval_seconds))),
+        replica,
     };
     let store = Store::open(&settings.store, fixtures, options).await?;
     Ok(store)

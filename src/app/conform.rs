@@ -18,7 +18,7 @@ use crate::conform::{report, Report, RunRequest};
 /// Runs every case and writes the reports. Exit 0 when every case passes, 1 when one fails, 2
 /// when it cannot run (said in one line).
 pub(super) async fn conform(args: ConformArgs) -> ExitCode {
-    let _logs = super::telemetry::init(&args.settings);
+    let _logs = super::telemetry::init(&args.settings, super::telemetry::Sink::Stderr);
     let result = match &args.against {
         Some(base) => remote(base, &args).await,
         None => local(&args).await,

@@ -6,6 +6,7 @@ mod application;
 pub(crate) mod cli;
 mod conform;
 pub mod lifecycle;
+mod log_json;
 #[cfg(test)]
 mod reference;
 mod run;

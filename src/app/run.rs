@@ -20,7 +20,7 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
             };
         }
     };
-    let _logs = super::telemetry::init(&settings);
+    let _logs = super::telemetry::init(&settings, super::telemetry::Sink::Stdout);
     // From here on a stop signal is ours: one that comes while the store is still awaited (a
     // Redis not up yet) ends the start at once, instead of being ignored or lost.
     let mut signals = super::lifecycle::Signals::listen();

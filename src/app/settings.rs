@@ -193,9 +193,18 @@ pub struct Settings {
     #[arg(long, env = "SIM_LOG", default_value = "info")]
     pub log: String,
 
-    /// Log format.
-    #[arg(long, env = "SIM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format: `text` lines, or `json` (one flat object a line: ts, level, msg, then the
+    /// fields). Default: text when the log goes to a terminal, json otherwise. The simulator
+    /// logs to stdout (`conform` to stderr, its report being on stdout).
+    #[arg(long, env = "SIM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// This replica's name, in every journal event it records, the `X-Sim-Replica` header of
+    /// every answer, `/_sim/healthz`, `/_sim/version` and the request log lines (letters,
+    /// digits, `.`, `_`, `-`; at most 64). Default: the host name and a short random suffix,
+    /// new at each start (e.g. `qa-box-3f9a`).
+    #[arg(long, env = "SIM_REPLICA_ID", value_parser = parse_replica_id)]
+    pub replica_id: Option<String>,
 }
 
 /// Log line format.
@@ -205,6 +214,39 @@ pub enum LogFormat {
     Text,
     /// One JSON object a line.
     Json,
+}
+
+fn parse_replica_id(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if s.is_empty() || s.len() > MAX_REPLICA_ID || !s.chars().all(allowed) {
+        return Err(format!(
+            "a replica id is 1 to {MAX_REPLICA_ID} letters, digits, '.', '_' or '-'"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// The longest replica id (it goes in a header of every answer).
+const MAX_REPLICA_ID: usize = 64;
+
+/// The host name (from the kernel, else `$HOSTNAME`, else `sim`) cut to what a replica id may
+/// hold, and a short random suffix: two replicas on one host, or one restarted, differ.
+fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let mut host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(MAX_REPLICA_ID - 5)
+        .collect();
+    if host.is_empty() {
+        host = "sim".into();
+    }
+    format!("{host}-{:04x}", rand::random::<u16>())
 }
 
 fn parse_net(s: &str) -> Result<IpNet, String> {
@@ -240,6 +282,12 @@ impl Settings {
             crate::store::StoreKind::Redis(_) => 5,
         };
         std::time::Duration::from_secs(self.drain_seconds.unwrap_or(default))
+    }
+
+    /// This replica's id: the one given, or a new default (host name and a random suffix).
+    /// Ask once per start: the default differs at each call.
+    pub fn replica_id(&self) -> String {
+        self.replica_id.clone().unwrap_or_else(default_replica_id)
     }
 
     /// The data folder: the one named, or the platform's, or ./.sim-data.

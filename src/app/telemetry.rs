@@ -77,24 +77,53 @@ impl<S: Subscriber> Filter<S> for CountNoise {
     }
 }
 
-/// Installs the global subscriber; the filter comes from `--log` / `SIM_LOG`. Lines are written
-/// by a background thread (one info line per protocol call must not cost the request a write
-/// to the terminal); keep the returned guard until exit, it flushes what is queued.
-pub fn init(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
+/// Where the log goes: the simulator writes it to stdout, where a container's log collector
+/// reads it; `conform` to stderr, its report being on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Stdout,
+    Stderr,
+}
+
+impl Sink {
+    fn is_terminal(self) -> bool {
+        match self {
+            Sink::Stdout => std::io::stdout().is_terminal(),
+            Sink::Stderr => std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Installs the global subscriber; the filter comes from `--log` / `SIM_LOG`, the format from
+/// `--log-format` (text on a terminal, JSON otherwise). Lines are written by a background
+/// thread (one info line per protocol call must not cost the request a write to the
+/// terminal); keep the returned guard until exit, it flushes what is queued.
+pub fn init(settings: &Settings, sink: Sink) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::stderr().is_terminal();
+    let terminal = sink.is_terminal();
+    let out: Box<dyn std::io::Write + Send> = match sink {
+        Sink::Stdout => Box::new(std::io::stdout()),
+        Sink::Stderr => Box::new(std::io::stderr()),
+    };
     // Buffered: the writing thread flushes whenever the queue runs dry, so under load many
     // lines share one write.
-    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
-        64 * 1024,
-        std::io::stderr(),
-    ));
+    let (writer, guard) =
+        tracing_appender::non_blocking(std::io::BufWriter::with_capacity(64 * 1024, out));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .with_ansi(ansi);
-    let layer = match settings.log_format {
+        .with_ansi(terminal);
+    let format = settings.log_format.unwrap_or(if terminal {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
+    let layer = match format {
+        // Times in RFC 3339, in UTC with its `Z`.
         LogFormat::Text => fmt.boxed(),
-        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Json => fmt
+            .with_ansi(false)
+            .event_format(crate::app::log_json::FlatJson)
+            .boxed(),
     };
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(CountNoise).with_filter(filter))

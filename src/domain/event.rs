@@ -18,6 +18,10 @@ pub struct Event {
     /// Milliseconds since the Unix epoch (for filtering by time).
     #[serde(rename = "atMs")]
     pub at_ms: u64,
+    /// The replica that recorded it (`--replica-id`); absent in events saved by a version that
+    /// did not name replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<std::sync::Arc<str>>,
     #[serde(flatten)]
     pub kind: EventKind,
 }

@@ -22,6 +22,7 @@ fn store() -> Store {
         journal_capacity: 10,
         journal_max_bytes: 1 << 20,
         state: None,
+        replica: "r1".into(),
     };
     Store::memory(&fixtures, options)
 }

@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod form;
 pub mod gate;
 pub mod join;
+pub mod lines;
 pub mod params;
 
 use std::sync::LazyLock;

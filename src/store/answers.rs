@@ -133,6 +133,8 @@ pub struct StoreOptions {
     pub journal_max_bytes: usize,
     /// `--state FILE` and how often it is saved (memory only).
     pub state: Option<(PathBuf, Duration)>,
+    /// The replica recording (`--replica-id`), named in each journal event.
+    pub replica: Arc<str>,
 }
 
 impl Default for StoreOptions {
@@ -144,6 +146,7 @@ impl Default for StoreOptions {
             journal_capacity: 10_000,
             journal_max_bytes: 64 * 1024 * 1024,
             state: None,
+            replica: "sim".into(),
         }
     }
 }

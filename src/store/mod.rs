@@ -10,6 +10,7 @@
 //! backend owns its life (`life.rs`): opening, housekeeping, shutdown, what it holds.
 
 mod answers;
+pub mod counts;
 pub mod files;
 mod life;
 pub(crate) mod memory;
@@ -100,10 +101,14 @@ impl Store {
         caller: Option<IpAddr>,
         now_ms: u64,
     ) -> Result<Visit, StoreError> {
-        match &self.0.backend {
-            Backend::Memory(m) => Ok(m.cert_visit(token, caller, now_ms)),
-            Backend::Redis(r) => r.cert_visit(token, caller, now_ms).await,
+        let visit = match &self.0.backend {
+            Backend::Memory(m) => m.cert_visit(token, caller, now_ms),
+            Backend::Redis(r) => r.cert_visit(token, caller, now_ms).await?,
+        };
+        if visit.fault.is_some() {
+            counts::fault_applied(Endpoint::Cert.name());
         }
+        Ok(visit)
     }
 
     /// The directory as this replica last saw it, without waiting on a backend (for checks
@@ -130,10 +135,13 @@ impl Store {
         now_ms: u64,
         expires_ms: u64,
     ) -> Result<OtpToken, StoreError> {
-        match &self.0.backend {
+        let vendor = grant.vendor.clone();
+        let token = match &self.0.backend {
             Backend::Memory(m) => m.issue(grant, now_ms, expires_ms),
             Backend::Redis(r) => r.issue(grant, now_ms, expires_ms).await,
-        }
+        }?;
+        counts::token_issued(&vendor);
+        Ok(token)
     }
 
     /// Looks a token up without changing it.
@@ -210,10 +218,14 @@ impl Store {
         endpoint: Endpoint,
         vendor: Option<&str>,
     ) -> Result<Option<FaultKind>, StoreError> {
-        match &self.0.backend {
-            Backend::Memory(m) => Ok(m.faults.take(endpoint, vendor)),
-            Backend::Redis(r) => r.take_fault(endpoint, vendor).await,
+        let fault = match &self.0.backend {
+            Backend::Memory(m) => m.faults.take(endpoint, vendor),
+            Backend::Redis(r) => r.take_fault(endpoint, vendor).await?,
+        };
+        if fault.is_some() {
+            counts::fault_applied(endpoint.name());
         }
+        Ok(fault)
     }
 
     pub async fn faults(&self) -> Result<Vec<Fault>, StoreError> {
@@ -241,8 +253,20 @@ impl Store {
         }
     }
 
-    /// Records an event. A journal out of reach never fails the call it records: logged.
+    /// Records an event, and counts the answer it tells of. A journal out of reach never fails
+    /// the call it records: logged.
     pub fn record(&self, at_ms: u64, kind: EventKind) {
+        match &kind {
+            EventKind::Cert {
+                result_code,
+                vndr_no,
+                ..
+            } => counts::cert_answer(result_code, vndr_no.as_deref()),
+            EventKind::Check {
+                answer, vndr_no, ..
+            } => counts::check_answer(answer, vndr_no.as_deref()),
+            EventKind::Gate { .. } | EventKind::Login { .. } => {}
+        }
         match &self.0.backend {
             Backend::Memory(m) => {
                 let event = m.journal.record(at_ms, kind);

@@ -28,6 +28,7 @@ pub async fn handle(state: web::Data<AppState>) -> HttpResponse {
     match live.await {
         Ok(live) => HttpResponse::Ok().json(serde_json::json!({
             "status": "ok",
+            "replica": state.config.replica,
             "liveTokens": live,
             "fixtureReloads": {
                 "loaded": state.fixture_reloads.loaded.load(Ordering::Relaxed),

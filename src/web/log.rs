@@ -1,9 +1,10 @@
 //! The protocol's log lines: one info line per cert or CHECKURL call, at most
 //! [`CALL_LINES_PER_SECOND`] a second (the rest counted and summarised once a second), so a
-//! load test cannot fill the log or pay a formatted line per request.
+//! load test cannot fill the log or pay a formatted line per request; the summary of the
+//! request lines sampled past their own rate (`observe.rs`); what a log line may show of a
+//! client's value.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A value as a log line may show it: control characters (CR and LF above all, which would let
 /// a client forge a line of its own) written as escapes (`\r`, `\n`, `\u{1b}`), the rest as
@@ -28,44 +29,41 @@ pub fn printable(value: &str) -> Cow<'_, str> {
 /// The error text of the dropped-connection fault: actix logs it, and it is not an error.
 pub const INJECTED_DROP: &str = "injected fault: connection dropped";
 
-/// Protocol calls logged one by one each second; past that they are counted and summed up once
-/// a second. A partner developer sees every call; a load test neither floods the terminal nor
-/// pays a formatted line per request (at 150,000 calls a second the lines alone halved the
-/// throughput of the cert endpoint in the benchmark).
-pub const CALL_LINES_PER_SECOND: u64 = 50;
+use crate::protocol::lines::Lines;
+pub use crate::protocol::lines::CALL_LINES_PER_SECOND;
 
-static CALL_SECOND: AtomicU64 = AtomicU64::new(0);
-static CALL_LINES: AtomicU64 = AtomicU64::new(0);
-static CALLS_UNLOGGED: AtomicU64 = AtomicU64::new(0);
+/// Request lines (`observe.rs`) written one by one each second.
+pub const REQUEST_LINES_PER_SECOND: u64 = 50;
+/// Past that, one request in this many gets its line.
+pub const SAMPLE_ONE_IN: u64 = 1000;
 
-/// Whether this protocol call gets its own info line (counted when it does not).
+/// The request lines' budget.
+pub static REQUEST_LINES: Lines = Lines::new(REQUEST_LINES_PER_SECOND, SAMPLE_ONE_IN);
+
+/// Whether this protocol call gets its own info line (counted when it does not): the budget
+/// the GATE's lines share ([`crate::protocol::lines::CALLS`]).
 pub fn call_line(now_ms: u64) -> bool {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return false;
-    }
-    let second = now_ms / 1000;
-    if CALL_SECOND.swap(second, Ordering::Relaxed) != second {
-        CALL_LINES.store(0, Ordering::Relaxed);
-    }
-    if CALL_LINES.fetch_add(1, Ordering::Relaxed) < CALL_LINES_PER_SECOND {
-        true
-    } else {
-        CALLS_UNLOGGED.fetch_add(1, Ordering::Relaxed);
-        false
-    }
+    crate::protocol::lines::CALLS.admit(now_ms) != crate::protocol::lines::Line::Skipped
 }
 
-/// Writes, once a second, how many protocol calls were not logged one by one. Runs until
-/// aborted.
+/// Writes, once a second, how many protocol calls and requests were not logged one by one.
+/// Runs until aborted.
 pub async fn summarize_calls() {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let unlogged = CALLS_UNLOGGED.swap(0, Ordering::Relaxed);
+        let unlogged = crate::protocol::lines::CALLS.take_unlogged();
         if unlogged > 0 {
             tracing::info!(
                 unlogged,
                 "{unlogged} more protocol calls in the last second (over {CALL_LINES_PER_SECOND} a second are counted, not logged one by one; the journal has each)"
+            );
+        }
+        let unlogged = REQUEST_LINES.take_unlogged();
+        if unlogged > 0 {
+            tracing::info!(
+                unlogged_requests = unlogged,
+                "{unlogged} more requests in the last second without a line (past {REQUEST_LINES_PER_SECOND} a second one request in {SAMPLE_ONE_IN} is logged, with sampled_one_in; the metrics count each)"
             );
         }
     }

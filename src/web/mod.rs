@@ -13,11 +13,14 @@ pub(crate) mod error;
 pub mod guard;
 pub(crate) mod health;
 pub(crate) mod log;
+pub mod observe;
 pub(crate) mod openapi;
 pub(crate) mod pages;
 pub(crate) mod probes;
+pub mod prometheus;
 pub(crate) mod session;
 pub mod state;
+pub(crate) mod version;
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder};
@@ -101,6 +104,9 @@ pub fn register(r: &mut impl Routes) {
     r.add(Public, Method::GET, "/_sim/readyz", probes::readyz);
     r.add(Public, Method::GET, "/_sim/openapi.json", openapi::get);
     r.add(Public, Method::GET, "/_sim/ca.pem", health::ca_pem);
+    r.add(Public, Method::GET, "/_sim/version", version::get);
+    // The control API's rule: open on loopback, else the bearer token.
+    r.add(Control, Method::GET, "/_sim/metrics", prometheus::get);
 
     r.add(Control, Method::POST, "/_sim/api/gate", api::gate::post);
     r.add(

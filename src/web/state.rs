@@ -51,6 +51,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// What the built-in partner's HTTPS client trusts (the local CA, or the user's chain).
     pub tls_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// This replica's id (`--replica-id`): the `X-Sim-Replica` header, healthz, version.
+    pub replica: Arc<str>,
 }
 
 impl Config {

@@ -247,6 +247,8 @@ async fn the_openapi_document_parses_as_openapi_3_and_lists_every_route() {
                 || *p == "/_sim/readyz"
                 || *p == "/_sim/openapi.json"
                 || *p == "/_sim/ca.pem"
+                || *p == "/_sim/version"
+                || *p == "/_sim/metrics"
         })
         .map(|(_, m, p)| format!("{m} {p}"))
         .collect();

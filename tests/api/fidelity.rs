@@ -435,7 +435,7 @@ async fn the_binary_started_in_an_empty_folder_serves_the_built_in_fixtures() {
         .arg(here.path().join("data"))
         .env_remove("SIM_FIXTURES")
         .env("SIM_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let client = awc::Client::default();

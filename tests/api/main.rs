@@ -22,6 +22,7 @@ mod hardening;
 mod lifecycle;
 mod network;
 mod newcomer;
+mod observability;
 mod outages;
 mod pages;
 mod phone;

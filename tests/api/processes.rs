@@ -12,7 +12,7 @@ pub struct SimProcess {
     pub child: std::process::Child,
     pub http: String,
     pub https: String,
-    /// Where its log (stderr) goes.
+    /// Where its log (stdout, and stderr for what it says when it cannot start) goes.
     pub log: PathBuf,
 }
 
@@ -47,6 +47,7 @@ impl SimProcess {
     ) -> Result<SimProcess, String> {
         let (https, http) = (free_port(), free_port());
         let log = data.join(format!("sim-{http}.log"));
+        let file = std::fs::File::create(&log).unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
             .args(["--https-addr", &format!("127.0.0.1:{https}")])
             .args(["--http-addr", &format!("127.0.0.1:{http}")])
@@ -56,8 +57,10 @@ impl SimProcess {
             .arg(data)
             .args(args)
             .env("SIM_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            // Text lines unless a test asks for JSON with --log-format.
+            .env("SIM_LOG_FORMAT", "text")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
             .spawn()
             .expect("the binary starts");
         let mut sim = SimProcess {
@@ -91,23 +94,26 @@ impl SimProcess {
 
     /// The log once every line of what came before is written: one writer writes lines in
     /// order, so a GATE issued now (through the control API, with `control_token` when the
-    /// simulator has one) has its line written after all of theirs.
+    /// simulator has one) has its line written after all of theirs. A GATE whose line the
+    /// protocol lines' budget left out (a burst of calls this second) is issued again a second
+    /// later.
     pub async fn flushed_log(&self, control_token: Option<&str>) -> String {
         let gates = |log: &str| log.matches("GATE issued").count();
         let before = gates(&self.log_text());
-        let mut gate = awc::Client::default().post(format!("{}/_sim/api/gate", self.http));
-        if let Some(token) = control_token {
-            gate = gate.insert_header(("authorization", format!("Bearer {token}")));
-        }
-        let body =
-            serde_json::json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"});
-        assert!(gate.send_json(&body).await.unwrap().status().is_success());
-        for _ in 0..200 {
-            let log = self.log_text();
-            if gates(&log) > before {
-                return log;
+        for _ in 0..3 {
+            let mut gate = awc::Client::default().post(format!("{}/_sim/api/gate", self.http));
+            if let Some(token) = control_token {
+                gate = gate.insert_header(("authorization", format!("Bearer {token}")));
             }
-            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            let body = serde_json::json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"});
+            assert!(gate.send_json(&body).await.unwrap().status().is_success());
+            for _ in 0..110 {
+                let log = self.log_text();
+                if gates(&log) > before {
+                    return log;
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            }
         }
         panic!(
             "the marker GATE's line was not written: {}",

@@ -31,6 +31,7 @@ pub(crate) fn options() -> StoreOptions {
         journal_capacity: 100,
         journal_max_bytes: 1 << 20,
         state: None,
+        replica: "store-test".into(),
     }
 }
 

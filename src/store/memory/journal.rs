@@ -28,14 +28,16 @@ struct Inner {
     next_id: AtomicU64,
     /// Events with a smaller id were cleared and are never shown again.
     floor: AtomicU64,
+    /// The replica named in the events recorded here.
+    replica: Arc<str>,
 }
 
 /// The largest journal capacity accepted (a slot costs 16 bytes before it holds an event).
 pub const MAX_CAPACITY: usize = 1_000_000;
 
 impl Journal {
-    /// A journal of at most `capacity` events taking at most `max_bytes`.
-    pub fn new(capacity: usize, max_bytes: usize) -> Self {
+    /// A journal of at most `capacity` events taking at most `max_bytes`, recorded by `replica`.
+    pub fn new(capacity: usize, max_bytes: usize, replica: Arc<str>) -> Self {
         let capacity = capacity.min(MAX_CAPACITY);
         Journal(Arc::new(Inner {
             slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
@@ -45,6 +47,7 @@ impl Journal {
             evicting: Mutex::new(()),
             next_id: AtomicU64::new(1),
             floor: AtomicU64::new(1),
+            replica,
         }))
     }
 
@@ -120,6 +123,7 @@ impl Journal {
             id,
             at: at_ms,
             at_ms,
+            replica: Some(self.0.replica.clone()),
             kind,
         });
         if self.0.capacity > 0 {
@@ -195,13 +199,22 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_newest_events_in_order() {
-        let journal = Journal::new(3, usize::MAX);
+        let journal = Journal::new(3, usize::MAX, "r1".into());
         for n in 0..5 {
             journal.record(n, check(n));
         }
         let ids: Vec<u64> = journal.snapshot().iter().map(|e| e.id).collect();
         assert_eq!(ids, [3, 4, 5]);
         assert_eq!(journal.len(), 3);
+        let replicas: Vec<_> = journal
+            .snapshot()
+            .iter()
+            .map(|e| e.replica.clone())
+            .collect();
+        assert!(
+            replicas.iter().all(|r| r.as_deref() == Some("r1")),
+            "{replicas:?}"
+        );
         journal.clear();
         assert!(journal.snapshot().is_empty() && journal.is_empty());
         journal.record(9, check(9));
@@ -210,7 +223,7 @@ mod tests {
 
     #[test]
     fn many_threads_record_without_losing_an_event() {
-        let journal = Journal::new(10_000, usize::MAX);
+        let journal = Journal::new(10_000, usize::MAX, "r1".into());
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
@@ -226,7 +239,7 @@ mod tests {
 
     #[test]
     fn the_journal_keeps_within_its_bytes_and_cuts_long_fields() {
-        let journal = Journal::new(1000, 20 * 1024);
+        let journal = Journal::new(1000, 20 * 1024, "r1".into());
         for n in 0..500 {
             let mut kind = check(n);
             if let EventKind::Check { user_name, .. } = &mut kind {
@@ -251,12 +264,13 @@ mod tests {
 
     #[test]
     fn restored_events_come_back_and_new_ids_follow_them() {
-        let journal = Journal::new(10, usize::MAX);
+        let journal = Journal::new(10, usize::MAX, "r1".into());
         let saved: Vec<Event> = (101..=103)
             .map(|id| Event {
                 id,
                 at: 0,
                 at_ms: 0,
+                replica: Some("earlier".into()),
                 kind: check(id),
             })
             .collect();
@@ -265,5 +279,13 @@ mod tests {
         assert_eq!(journal.record(1, check(1)).id, 104);
         let ids: Vec<u64> = journal.snapshot().iter().map(|e| e.id).collect();
         assert_eq!(ids, [101, 102, 103, 104]);
+        // Restored events keep the replica that recorded them.
+        let replicas: Vec<_> = journal
+            .snapshot()
+            .iter()
+            .map(|e| e.replica.clone())
+            .collect();
+        assert_eq!(replicas[0].as_deref(), Some("earlier"));
+        assert_eq!(replicas[3].as_deref(), Some("r1"));
     }
 }

@@ -42,7 +42,11 @@ impl MemoryStore {
             tokens: MemoryTokenStore::new(options.max_live_tokens, options.retention_ms),
             directory: RwLock::new(Arc::new(Directory::from_fixtures(fixtures))),
             faults: Faults::default(),
-            journal: Journal::new(options.journal_capacity, options.journal_max_bytes),
+            journal: Journal::new(
+                options.journal_capacity,
+                options.journal_max_bytes,
+                options.replica.clone(),
+            ),
             changes: AtomicU64::new(0),
         }
     }

@@ -18,10 +18,13 @@ use crate::store::answers::StoreError;
 /// Events written in one go at most.
 const JOURNAL_BATCH: usize = 512;
 
-/// One event as a batch entry holds it.
+/// One event as a batch entry holds it: its time, the replica that recorded it (absent in
+/// entries written by a version that did not name replicas) and the event.
 #[derive(serde::Deserialize)]
 struct Stored {
     t: u64,
+    #[serde(default)]
+    r: Option<Arc<str>>,
     e: EventKind,
 }
 
@@ -46,16 +49,16 @@ impl Journal {
         capacity: usize,
         shown: String,
         events: broadcast::Sender<Arc<Event>>,
+        replica: Arc<str>,
     ) -> Journal {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_journal(
-            conn,
-            scripts,
-            rx,
+        let w = Writer {
             capacity,
-            shown.clone(),
-            events,
-        ));
+            replica_json: serde_json::to_string(&*replica).unwrap_or_else(|_| "null".into()),
+            replica,
+            ..Writer::default()
+        };
+        tokio::spawn(write_journal(conn, scripts, rx, w, shown.clone(), events));
         Journal {
             tx,
             capacity,
@@ -111,6 +114,7 @@ impl Journal {
                     id: first + i as u64,
                     at: s.t,
                     at_ms: s.t,
+                    replica: s.r,
                     kind: s.e,
                 })
             }));
@@ -142,14 +146,11 @@ async fn write_journal(
     conn: Conn,
     scripts: Arc<Scripts>,
     mut rx: mpsc::UnboundedReceiver<JournalMsg>,
-    capacity: usize,
+    mut w: Writer,
     shown: String,
     events: broadcast::Sender<Arc<Event>>,
 ) {
-    let mut w = Writer {
-        capacity,
-        ..Writer::default()
-    };
+    let capacity = w.capacity;
     let mut failing = false;
     while let Some(msg) = rx.recv().await {
         w.take(msg, &events);
@@ -177,6 +178,7 @@ async fn write_journal(
                                 id: first + i as u64,
                                 at: *at,
                                 at_ms: *at,
+                                replica: Some(w.replica.clone()),
                                 kind: kind.clone(),
                             }));
                         }
@@ -228,6 +230,9 @@ struct Entry {
 #[derive(Default)]
 struct Writer {
     capacity: usize,
+    /// This replica's id, and as a JSON string (in every event it writes).
+    replica: Arc<str>,
+    replica_json: String,
     /// Events not yet in an entry: (time, JSON, the event when somebody watches).
     queued: std::collections::VecDeque<(u64, String, Option<EventKind>)>,
     pending: Option<Entry>,
@@ -256,6 +261,7 @@ impl Writer {
                     self.queued.pop_front();
                     self.dropped += 1;
                     self.done += 1;
+                    crate::store::counts::journal_event_dropped();
                 }
             }
             JournalMsg::Flush(done) => self.flushes.push((self.received, done)),
@@ -272,7 +278,8 @@ impl Writer {
         let mut kinds = Vec::with_capacity(count);
         for (i, (at, event, kind)) in self.queued.drain(..count).enumerate() {
             json.push_str(if i == 0 { "[" } else { "," });
-            json.push_str(&format!("{{\"t\":{at},\"e\":{event}}}"));
+            let replica = &self.replica_json;
+            json.push_str(&format!("{{\"t\":{at},\"r\":{replica},\"e\":{event}}}"));
             kinds.push((at, kind));
         }
         json.push(']');

@@ -127,6 +127,7 @@ impl RedisStore {
             options.journal_capacity,
             shown.clone(),
             events,
+            options.replica.clone(),
         );
         let store = RedisStore {
             id: NEXT_STORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
