@@ -180,8 +180,8 @@ async fn sigterm_while_waiting_for_an_absent_redis_ends_the_start_at_once() {
         .arg(data.path())
         .args(["--store", &store])
         .env("SIM_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the binary starts");
     let mut sim = SimProcess {
