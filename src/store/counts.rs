@@ -30,6 +30,10 @@ pub const JOURNAL_DROPPED: &str = "sim_journal_events_dropped_total";
 pub const STORE_ERRORS: &str = "sim_store_errors_total";
 /// Times the store became unreachable.
 pub const STORE_OUTAGES: &str = "sim_store_outages_total";
+/// Live tokens lost with a Redis that came back empty.
+pub const TOKENS_LOST: &str = "sim_store_tokens_lost_total";
+/// Redemptions taken back: made by a call its replica answered 503.
+pub const TAKEN_BACK: &str = "sim_store_redemptions_taken_back_total";
 
 /// The label value of an answer whose vendor is not known (an unknown token, no token).
 pub const NO_VENDOR: &str = "none";
@@ -75,9 +79,17 @@ pub fn describe() {
     );
     describe_counter!(
         STORE_ERRORS,
-        "Store operations that failed (Redis out of reach or erring)"
+        "Store commands that failed for want of Redis (out of reach, timed out, connection dropped)"
     );
     describe_counter!(STORE_OUTAGES, "Times the store became unreachable");
+    describe_counter!(
+        TOKENS_LOST,
+        "Live tokens lost with a Redis that came back empty (as last counted)"
+    );
+    describe_counter!(
+        TAKEN_BACK,
+        "Redemptions taken back: Redis ran them, but the call was answered 503 (its answer lost)"
+    );
 }
 
 thread_local! {

@@ -77,13 +77,38 @@ fn the_benchmark_runs_on_a_small_load_and_prints_its_table() {
     ] {
         assert!(text.contains(row), "no {row:?} in:\n{text}");
     }
-    // Every load row has figures for both servers and a ratio.
-    for line in text.lines().filter(|l| l.starts_with("| cert ")) {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    // Every load row has figures for both servers and a ratio; every Redis row says where its
+    // CPU time went, in the server and in Redis, for both.
+    let rows = |columns: usize| {
+        text.lines()
+            .filter(|l| l.starts_with("| cert "))
+            .map(|l| l.split('|').map(str::trim).collect::<Vec<&str>>())
+            .filter(move |cells| cells.len() == columns + 2)
+            .collect::<Vec<_>>()
+    };
+    let costs = rows(7);
+    assert_eq!(costs.len(), 4, "{text}");
+    for cells in costs {
+        let us: Vec<f64> = cells[2..6]
+            .iter()
+            .map(|c| c.parse().expect("µs a call"))
+            .collect();
+        // The servers' CPU is measured in 10 ms ticks over the row: never nothing.
+        assert!(us[0] > 0.0 && us[2] > 0.0, "{cells:?}");
+    }
+    let commands = rows(3);
+    assert_eq!(commands.len(), 4, "{text}");
+    assert!(
+        commands.iter().all(|c| c[2].contains("evalsha")),
+        "{commands:?}"
+    );
+    let loads = rows(9);
+    assert_eq!(loads.len(), 8, "{text}");
+    for cells in loads {
         let rps: f64 = cells[2].parse().expect("simulator req/s");
         let reference: f64 = cells[5].parse().expect("reference req/s");
         let ratio: f64 = cells[8].parse().expect("ratio");
-        assert!(rps > 0.0 && reference > 0.0, "{line}");
-        assert!((ratio - rps / reference).abs() < 0.01, "{line}");
+        assert!(rps > 0.0 && reference > 0.0, "{cells:?}");
+        assert!((ratio - rps / reference).abs() < 0.01, "{cells:?}");
     }
 }

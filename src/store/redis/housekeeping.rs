@@ -60,7 +60,7 @@ impl RedisStore {
                 .await
                 .map_err(|e| self.down(e))?;
             if taken == 1 {
-                metrics::counter!("sim_store_redemptions_taken_back_total").increment(1);
+                metrics::counter!(crate::store::counts::TAKEN_BACK).increment(1);
                 tracing::warn!(
                     token = %owed.token.masked(),
                     "a cert call answered 503 had used token {} in Redis after all: taken back, the token can be used once",

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::domain::OtpToken;
+use crate::store::counts;
 
 /// How long before the reply timeout a redemption's deadline falls: a script Redis runs later
 /// than this changes nothing, so the replica can still have its answer before it gives up.
@@ -71,11 +72,11 @@ impl Outage {
         if !is_outage(e) {
             return;
         }
-        metrics::counter!("sim_store_errors_total").increment(1);
+        metrics::counter!(counts::STORE_ERRORS).increment(1);
         if self.down.swap(true, Ordering::AcqRel) {
             return;
         }
-        metrics::counter!("sim_store_outages_total").increment(1);
+        metrics::counter!(counts::STORE_OUTAGES).increment(1);
         let reason = e.to_string();
         tracing::warn!(
             store = %self.shown,
@@ -136,7 +137,7 @@ impl Outage {
         let live = self.live.swap(0, Ordering::Relaxed);
         let counted_at = self.counted_at_ms.load(Ordering::Relaxed);
         let ago = now_ms.saturating_sub(counted_at) as f64 / 1000.0;
-        metrics::counter!("sim_store_tokens_lost_total").increment(live);
+        metrics::counter!(counts::TOKENS_LOST).increment(live);
         tracing::warn!(
             store = %self.shown,
             lost_tokens = live,
