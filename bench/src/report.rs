@@ -54,7 +54,9 @@ fn print_loads(table: &Rows, target: f64) -> Vec<String> {
 fn print_costs(table: &Rows) {
     println!("CPU time a call costs, in µs (the load generator shares the same cores):");
     println!();
-    println!("| load | simulator: server | Redis | reference: server | Redis | extra: server | Redis |");
+    println!(
+        "| load | simulator: server | Redis | reference: server | Redis | extra: server | Redis |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, s, r) in table {
         let (Some([ss, sr]), Some([rs, rr])) = (s.cpu_us, r.cpu_us) else {

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{bulk, health, live_tokens, save_bodies};
 use crate::load::{
-    wrk_costed,
-    check_fresh, flows_script, issuance_script, report_script, tokens_script, wrk, Load,
+    check_fresh, flows_script, issuance_script, report_script, tokens_script, wrk, wrk_costed, Load,
 };
 use crate::report::{self, Figures};
 use crate::servers::{

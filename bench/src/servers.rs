@@ -224,6 +224,11 @@ pub fn cpu_us(pid: u32) -> u64 {
         return 0;
     };
     let fields: Vec<&str> = after.split(' ').collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (ticks(11) + ticks(12)) * 10_000
 }

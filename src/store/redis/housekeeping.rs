@@ -2,7 +2,6 @@
 //! [`Outage`](super::outage::Outage) current (Redis's clock, the live count, whether Redis
 //! answers) and settles what a call answered 503 may have left used.
 
-use super::conn::{key, token_key};
 use super::RedisStore;
 use crate::domain::clock;
 use crate::domain::OtpToken;
@@ -22,9 +21,9 @@ impl RedisStore {
             redis::pipe()
                 .cmd("TIME")
                 .cmd("GET")
-                .arg(key("dir:ver"))
+                .arg(self.key("dir:ver"))
                 .cmd("ZCOUNT")
-                .arg(key("live"))
+                .arg(self.key("live"))
                 .arg(format!("({sent}"))
                 .arg("+inf")
                 .query_async(&mut conn)
@@ -55,8 +54,8 @@ impl RedisStore {
             let taken: i64 = self
                 .scripts
                 .take_back
-                .key(token_key(&owed.token))
-                .key(key("live"))
+                .key(self.token_key(&owed.token))
+                .key(self.key("live"))
                 .arg(&owed.call)
                 .arg(owed.token.to_string())
                 .invoke_async(&mut self.conn().await?)
