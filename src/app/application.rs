@@ -427,6 +427,7 @@ async fn open_store(settings: &Settings, fixtures: &Fixtures) -> anyhow::Result<
             .map(|p| (p, Duration::from_secs(settings.state_interval_seconds))),
     };
     let store = Store::open(&settings.store, fixtures, options).await?;
+    store.limit_sandboxes(settings.max_sandboxes as usize);
     Ok(store)
 }
 

@@ -213,6 +213,15 @@ impl Store {
         }
     }
 
+    /// Sandbox `id`'s handle without using it (its expiry stays): for an operator's look.
+    /// `None` when this handle knows of no such sandbox.
+    pub fn sandbox_unused(&self, id: SandboxId) -> Option<Store> {
+        match &self.0.backend {
+            Backend::Memory(_) => self.0.sandboxes.as_ref()?.views().get(&id).cloned(),
+            Backend::Redis(_) => Some(self.redis_view(id, None)),
+        }
+    }
+
     /// A memory sandbox not expired, used now; `None` when there is none.
     pub(super) fn live_view(&self, id: SandboxId, now_ms: u64) -> Option<Store> {
         let registry = self.0.sandboxes.as_ref()?;

@@ -52,6 +52,11 @@ pub async fn handle(
             return call::unavailable(Endpoint::Cert, &e);
         }
     };
+    // A token of a sandbox: the call is that sandbox's (its journal), the partner named none.
+    let state = match visit.sandbox.and_then(|id| state.store.sandbox_unused(id)) {
+        Some(view) => state.in_sandbox(view),
+        None => state.get_ref().clone(),
+    };
     let fault = visit.fault.clone().map(|kind| {
         let plan = FaultPlan::of(&kind);
         (kind, plan)

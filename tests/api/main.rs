@@ -30,6 +30,7 @@ mod races;
 mod reliability;
 mod replicas;
 mod runtime_fixtures;
+mod sandboxes;
 mod sandboxes_store;
 mod security;
 mod store;

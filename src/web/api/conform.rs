@@ -11,6 +11,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::conform::{Case, Report, RunRequest};
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -75,7 +76,7 @@ fn format(query: &FormatQuery, req: &HttpRequest) -> Result<Format, ApiError> {
 }
 
 pub async fn post(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     req: HttpRequest,
     query: web::Query<FormatQuery>,
     body: web::Json<serde_json::Value>,

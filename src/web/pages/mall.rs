@@ -310,7 +310,32 @@ struct PointPage {
 /// POPUPURL: the balance of the member of the mall session that opens it, as the real popup
 /// opens in the member's browser inside the mall's session; without one, the login page.
 pub async fn point(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (_, member, company) = match member_of(&req, &state).await {
+    point_in(&req, &state).await
+}
+
+/// A sandbox's POPUPURL (`/sb/<id>/mall/point`): the member as that sandbox holds it.
+pub async fn point_in_sandbox(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sandbox: web::Path<String>,
+) -> HttpResponse {
+    use actix_web::ResponseError;
+    let found = match crate::web::api::sandboxes::sandbox_id(&sandbox) {
+        Ok(id) => state
+            .store
+            .sandbox(id, crate::domain::clock::now_ms())
+            .await
+            .map_err(crate::web::error::ApiError::from),
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok((view, _)) => point_in(&req, &state.in_sandbox(view)).await,
+        Err(e) => e.error_response(),
+    }
+}
+
+async fn point_in(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    let (_, member, company) = match member_of(req, state).await {
         Ok(m) => m,
         Err(_) => return see_other(&format!("/member/login?lc={}", enc("/mall/point"))),
     };
