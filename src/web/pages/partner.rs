@@ -72,6 +72,16 @@ async fn not_ours(state: &AppState, token: &str) -> Option<String> {
     let Ok(parsed) = crate::domain::OtpToken::parse(token) else {
         return unknown();
     };
+    // A token of a sandbox is looked up there (its GATE came from it).
+    let sandbox = crate::domain::sandbox::SandboxId::of_token(&parsed);
+    let state = match state
+        .store
+        .sandbox(sandbox, crate::domain::clock::now_ms())
+        .await
+    {
+        Ok((view, _)) => state.in_sandbox(view),
+        Err(_) => state.clone(),
+    };
     let Ok(Some(view)) = state.store.peek(&parsed).await else {
         return unknown();
     };
