@@ -77,7 +77,10 @@ impl Store {
                         store.forget_expired(now);
                     }
                     // A sandbox's view has nothing of its own to keep (the base's does it).
-                    Backend::Redis(r) if store.0.scope.is_none() => r.housekeep().await,
+                    Backend::Redis(r) if store.0.scope.is_none() => {
+                        r.housekeep().await;
+                        store.forget_expired(clock::now_ms());
+                    }
                     Backend::Redis(_) => {}
                 }
             }

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
@@ -29,12 +29,18 @@ use crate::domain::OtpToken;
 /// The default of `--max-sandboxes`.
 pub const DEFAULT_MAX_SANDBOXES: usize = 1000;
 
+/// How long a Redis replica keeps a view of a sandbox it no longer serves (the next call of it
+/// makes the view again, one more round trip).
+const VIEW_KEPT_MS: u64 = 60_000;
+
 /// What a sandbox's handle knows of it.
 pub(super) struct Scope {
     /// What is known of it (memory: its expiry kept current here).
     info: Mutex<SandboxInfo>,
     /// The directory it was made from (memory; Redis keeps it in Redis).
     pub(super) origin: Option<Arc<Directory>>,
+    /// When this replica last served it (Redis: when to forget the view).
+    used_ms: AtomicU64,
 }
 
 /// The base's sandboxes: memory, the sandboxes themselves; Redis, this replica's views.
@@ -135,6 +141,7 @@ impl Store {
                 let scope = Scope {
                     info: Mutex::new(info.clone()),
                     origin: Some(directory),
+                    used_ms: AtomicU64::new(now_ms),
                 };
                 let view = self.view_store(Backend::Memory(memory), events, scope);
                 let mut views = registry.views();
@@ -159,8 +166,13 @@ impl Store {
         };
         let mut views = registry.views();
         if let Some(view) = views.get(&id) {
-            if let (Some(info), Some(scope)) = (info, &view.0.scope) {
-                *scope.info.lock().unwrap_or_else(|e| e.into_inner()) = info;
+            if let Some(scope) = &view.0.scope {
+                scope
+                    .used_ms
+                    .store(crate::domain::clock::now_ms(), Ordering::Relaxed);
+                if let Some(info) = info {
+                    *scope.info.lock().unwrap_or_else(|e| e.into_inner()) = info;
+                }
             }
             return view.clone();
         }
@@ -178,6 +190,7 @@ impl Store {
                 from: None,
             })),
             origin: None,
+            used_ms: AtomicU64::new(crate::domain::clock::now_ms()),
         };
         let view = self.view_store(Backend::Redis(r.view(id, events.clone())), events, scope);
         views.insert(id, view.clone());
@@ -276,12 +289,24 @@ impl Store {
         }
     }
 
-    /// Forgets the memory sandboxes that expired, and each live one's old tokens (the sweeper).
+    /// Forgets the memory sandboxes that expired, and each live one's old tokens (the sweeper);
+    /// in Redis, the views of sandboxes this replica has not served for a while.
     pub(super) fn forget_expired(&self, now_ms: u64) {
         let Some(registry) = self.0.sandboxes.as_ref() else {
             return;
         };
         let mut views = registry.views();
+        if let Backend::Redis(_) = &self.0.backend {
+            views.retain(|_, v| {
+                v.0.scope.as_ref().is_some_and(|s| {
+                    s.used_ms
+                        .load(Ordering::Relaxed)
+                        .saturating_add(VIEW_KEPT_MS)
+                        > now_ms
+                })
+            });
+            return;
+        }
         views.retain(|_, v| {
             v.0.scope.as_ref().is_some_and(|s| {
                 s.info.lock().unwrap_or_else(|e| e.into_inner()).expires_ms > now_ms
@@ -309,6 +334,9 @@ impl Store {
         let Some(view) = registry.views().get(&id).cloned() else {
             return Ok(None);
         };
+        if let Some(scope) = &view.0.scope {
+            scope.used_ms.store(now_ms, Ordering::Relaxed);
+        }
         let Backend::Redis(r) = &view.0.backend else {
             return Ok(None);
         };
