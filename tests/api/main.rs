@@ -31,6 +31,7 @@ mod reliability;
 mod replicas;
 mod runtime_fixtures;
 mod sandboxes;
+mod sandboxes_browser;
 mod sandboxes_conform;
 mod sandboxes_store;
 mod security;
