@@ -41,9 +41,23 @@ fn shared() -> &'static Http {
 /// One plain-HTTP call to the server on loopback `port`: the status code and body. A `body`
 /// that is not empty is sent as JSON.
 fn call(port: u16, method: Method, path: &str, body: &str) -> Result<(u16, Bytes), String> {
+    call_in(None, port, method, path, body)
+}
+
+/// [`call`], inside `sandbox` when one is named (`X-Sim-Sandbox`).
+fn call_in(
+    sandbox: Option<&str>,
+    port: u16,
+    method: Method,
+    path: &str,
+    body: &str,
+) -> Result<(u16, Bytes), String> {
     let mut request = Request::builder()
         .method(method)
         .uri(format!("http://127.0.0.1:{port}{path}"));
+    if let Some(id) = sandbox {
+        request = request.header("x-sim-sandbox", id);
+    }
     if !body.is_empty() {
         request = request.header(header::CONTENT_TYPE, "application/json");
     }
@@ -101,10 +115,21 @@ pub fn live_tokens(port: u16) -> Result<u64, String> {
 /// Issues `count` tokens valid for `ttl` seconds through `POST /_sim/api/tokens/bulk`; the
 /// tokens when `return_tokens`, else none.
 pub fn bulk(port: u16, count: usize, ttl: u64, return_tokens: bool) -> Result<Vec<String>, String> {
+    bulk_in(None, port, count, ttl, return_tokens)
+}
+
+/// [`bulk`], inside `sandbox` when one is named.
+pub fn bulk_in(
+    sandbox: Option<&str>,
+    port: u16,
+    count: usize,
+    ttl: u64,
+    return_tokens: bool,
+) -> Result<Vec<String>, String> {
     let body = format!(
         r#"{{"cmpyCd":"J01","custId":"J01A00038745","vndrNo":"VR000216","count":{count},"ttlSeconds":{ttl},"returnTokens":{return_tokens}}}"#
     );
-    let (status, body) = call(port, Method::POST, "/_sim/api/tokens/bulk", &body)?;
+    let (status, body) = call_in(sandbox, port, Method::POST, "/_sim/api/tokens/bulk", &body)?;
     if status != 200 {
         return Err(format!(
             "bulk issue answered {status}: {}",
@@ -146,4 +171,14 @@ pub fn save_bodies(
     std::fs::write(&ok, &ok_body).map_err(|e| e.to_string())?;
     std::fs::write(&nf, &nf_body).map_err(|e| e.to_string())?;
     Ok((ok, nf))
+}
+
+/// Makes a sandbox; its id.
+pub fn make_sandbox(port: u16) -> Result<String, String> {
+    let (status, body) = call(port, Method::POST, "/_sim/api/sandboxes", "{}")?;
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    match (status, v["id"].as_str()) {
+        (201, Some(id)) => Ok(id.to_owned()),
+        _ => Err(format!("making a sandbox answered {status}: {v}")),
+    }
 }

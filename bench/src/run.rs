@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::client::{bulk, health, live_tokens, save_bodies};
+use crate::client::{bulk, bulk_in, health, live_tokens, make_sandbox, save_bodies};
 use crate::load::{
     check_fresh, flows_script, issuance_script, report_script, tokens_script, wrk, wrk_costed, Load,
 };
@@ -140,6 +140,7 @@ fn measure(dir: &Path, plan: &Plan) -> Result<Figures, String> {
         let r = wrk(&url(scheme, ref_port, ""), &ref_script, plan)?;
         table.push((format!("cert OK, {scheme} keep-alive"), s, r));
     }
+    table.push(sandboxes_row(dir, plan, &table, sim.http, reference.http)?);
     drop(reference);
 
     // Complete flows: a GATE through the control API, then the cert call with its token. A flow
@@ -285,6 +286,43 @@ fn redis_rows(
 }
 
 /// `http://` or `https://` (after `scheme`, `HTTP` or `HTTPS`) loopback `port` and `path`.
+/// How many sandboxes are live in the sandboxes row.
+const SANDBOXES: usize = 100;
+
+/// The OK row with [`SANDBOXES`] sandboxes live and the tokens taken from all of them in turn,
+/// each found from its token alone: the cert call's cost with sandboxes in use.
+fn sandboxes_row(
+    dir: &Path,
+    plan: &Plan,
+    table: &Rows,
+    sim: u16,
+    reference: u16,
+) -> Result<(String, Load, Load), String> {
+    let expected = table.iter().map(|(_, s, _)| s.rps).fold(0.0, f64::max);
+    let each = token_count(expected, plan).div_ceil(SANDBOXES);
+    let mut issued = Vec::new();
+    for _ in 0..SANDBOXES {
+        let id = make_sandbox(sim)?;
+        issued.push(bulk_in(Some(&id), sim, each, 600, true)?);
+    }
+    // One token of each sandbox in turn.
+    let tokens: Vec<String> = (0..each)
+        .flat_map(|i| issued.iter().filter_map(move |t| t.get(i).cloned()))
+        .collect();
+    let s = wrk(
+        &url("HTTP", sim, ""),
+        &tokens_script(dir, &tokens, "")?,
+        plan,
+    )?;
+    let r = wrk(
+        &url("HTTP", reference, ""),
+        &tokens_script(dir, &tokens, "/ok")?,
+        plan,
+    )?;
+    let row = format!("cert OK, {SANDBOXES} sandboxes live, HTTP keep-alive");
+    Ok((row, s, r))
+}
+
 fn url(scheme: &str, port: u16, path: &str) -> String {
     format!("{}://127.0.0.1:{port}{path}", scheme.to_ascii_lowercase())
 }

@@ -439,6 +439,7 @@ async fn open_store(
         replica,
     };
     let store = Store::open(&settings.store, fixtures, options).await?;
+    store.limit_sandboxes(settings.max_sandboxes as usize);
     Ok(store)
 }
 

@@ -99,6 +99,12 @@ pub struct Settings {
     #[arg(long, env = "SIM_FORCE_MEMBER_FIELDS")]
     pub force_member_fields: bool,
 
+    /// Most sandboxes (isolated copies of the mall, `POST /_sim/api/sandboxes`) at once; making
+    /// one more answers 429.
+    #[arg(long, env = "SIM_MAX_SANDBOXES", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub max_sandboxes: u64,
+
     /// Events kept in the journal (a ring: the oldest go first).
     #[arg(long, env = "SIM_JOURNAL_CAPACITY", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(0..=1_000_000))]

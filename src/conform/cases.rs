@@ -148,7 +148,7 @@ impl<'a> Run<'a> {
     }
 
     pub(super) async fn watch(&self) -> Watch {
-        Watch::start(self.kit.issuer.store).await
+        Watch::start(self.kit.issuer.store, self.kit.base.as_ref()).await
     }
 
     /// Waits for at least `want` calls with `tokens` (up to the timeout), then a short grace.

@@ -22,6 +22,9 @@ pub struct Kit<'a> {
     /// `https://127.0.0.2:PORT`, a listener of this simulator on the spoofed mall address;
     /// `None` where that address cannot be bound (the one case that needs it is skipped).
     pub decoy: Option<String>,
+    /// When the run is in a sandbox: the base, watched for the calls no sandbox can be told
+    /// from (see `watch.rs`).
+    pub base: Option<crate::store::Store>,
 }
 
 /// What the caller asks of one run.

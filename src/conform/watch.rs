@@ -2,7 +2,9 @@
 //! are recorded ([`Store::subscribe`]), so a case learns of a call the moment it is journaled.
 //! With a shared store (Redis replicas), a partner's call may reach another replica, whose
 //! events this process is not told of: the watcher then also reads the shared journal four
-//! times a second.
+//! times a second. A run in a sandbox also watches the base, for the calls no sandbox can be
+//! told from (a token sent still encrypted, or not a token at all: they land in the base's
+//! journal), matched by the run's own tokens only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,8 @@ use crate::store::Store;
 
 /// How often the shared journal is read while waiting (shared stores only).
 const SHARED_POLL: Duration = Duration::from_millis(250);
+/// How often the base is looked at while a sandbox's run waits.
+const BASE_POLL: Duration = Duration::from_millis(50);
 
 /// The cert calls recorded since the watcher started.
 pub(super) struct Watch {
@@ -25,11 +29,17 @@ pub(super) struct Watch {
     marker: Option<u64>,
     /// Cert events seen, by id.
     events: Vec<Arc<Event>>,
+    /// A sandbox's run: the base's watch.
+    base: Option<Box<Watch>>,
 }
 
 impl Watch {
     /// Starts watching now: only calls recorded from here on are seen.
-    pub(super) async fn start(store: &Store) -> Watch {
+    pub(super) async fn start(store: &Store, base: Option<&Store>) -> Watch {
+        let base = match base {
+            Some(b) => Some(Box::new(Box::pin(Watch::start(b, None)).await)),
+            None => None,
+        };
         let rx = store.subscribe();
         let marker = match store.is_shared() {
             true => Some(
@@ -47,6 +57,7 @@ impl Watch {
             store: store.clone(),
             marker,
             events: Vec::new(),
+            base,
         }
     }
 
@@ -81,10 +92,14 @@ impl Watch {
 
     /// Waits until the next event or `until`, whichever comes first.
     async fn next(&mut self, until: Instant) {
-        let step = match self.marker {
+        let mut step = match self.marker {
             Some(_) => until.min(Instant::now() + SHARED_POLL),
             None => until,
         };
+        if let Some(base) = &mut self.base {
+            base.drain();
+            step = step.min(Instant::now() + BASE_POLL);
+        }
         match tokio::time::timeout_at(step, self.rx.recv()).await {
             Ok(Ok(e)) => self.keep(e),
             Ok(Err(RecvError::Lagged(_))) => {}
@@ -122,6 +137,9 @@ impl Watch {
                 _ => None,
             })
             .collect();
+        if let (Some(base), false) = (&mut self.base, tokens.is_empty()) {
+            seen.extend(base.calls(tokens));
+        }
         seen.sort_by_key(|c| c.id);
         seen
     }
@@ -144,6 +162,9 @@ impl Watch {
             self.next(grace_end).await;
         }
         self.read_shared().await;
+        if let Some(base) = &mut self.base {
+            base.read_shared().await;
+        }
         self.calls(tokens)
     }
 }

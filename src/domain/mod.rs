@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod grant;
 pub mod hosts;
 pub mod records;
+pub mod sandbox;
 pub mod token;
 
 pub use token::{OtpToken, TokenFormatError};

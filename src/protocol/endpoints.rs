@@ -5,7 +5,8 @@
 use url::Url;
 
 use crate::domain::records::Company;
-use crate::protocol::{CERT_PATH, CHECK_PATH};
+use crate::domain::sandbox::SandboxId;
+use crate::protocol::{CERT_PATH, CHECK_PATH, SANDBOX_PATH};
 
 /// The public bases, no trailing slash.
 #[derive(Debug, Clone)]
@@ -82,6 +83,29 @@ impl Endpoints {
     /// CHECKURL on the company's mall domain.
     pub fn check_url(&self, company: &Company) -> String {
         format!("{}{CHECK_PATH}", self.cus_url(company))
+    }
+
+    /// CHECKURL and POPUPURL of a GATE issued in `sandbox` (`None`: the base): the sandbox in
+    /// their path, `/sb/<id>/…`, on the same origin, so a partner appending its parameters to
+    /// CHECKURL asks that sandbox's members.
+    pub fn check_and_popup_urls(
+        &self,
+        company: &Company,
+        sandbox: Option<SandboxId>,
+    ) -> (String, String) {
+        let (check, popup) = (self.check_url(company), self.popup_url(company));
+        let Some(id) = sandbox else {
+            return (check, popup);
+        };
+        let inside = |url: String| match Url::parse(&url) {
+            Ok(mut u) => {
+                let path = format!("{SANDBOX_PATH}/{id}{}", u.path());
+                u.set_path(&path);
+                u.to_string()
+            }
+            Err(_) => url,
+        };
+        (inside(check), inside(popup))
     }
 
     /// POPUPURL: the point page on the company's mall domain (the pages' base for a company

@@ -338,8 +338,11 @@ pub async fn issue(issuer: &Issuer<'_>, req: GateRequest) -> Result<Gate, GateEr
         (None, None)
     };
 
+    let (check_url, popup_url) = config
+        .endpoints
+        .check_and_popup_urls(company, config.store.sandbox_id());
     let mut form = GateForm {
-        popup_url: config.endpoints.popup_url(company),
+        popup_url,
         direct_flag: direct_url.is_some(),
         direct_url,
         cus_url: vendor.send_cus_url.then(|| cus_url.clone()),
@@ -352,7 +355,7 @@ pub async fn issue(issuer: &Issuer<'_>, req: GateRequest) -> Result<Gate, GateEr
         point_name: company.point_name.clone(),
         point_name_code: company.point_name_code.clone(),
         baro_item: req.baro_item.clone().filter(|b| !b.is_empty()),
-        check_url: config.endpoints.check_url(company),
+        check_url,
         otp_token: token.clone(),
     };
     apply_edits(&mut form, &req.edits);

@@ -40,6 +40,9 @@ pub const CERT_PATH: &str = "/sso/vendorUserCertTonken";
 /// CHECKURL's path.
 pub const CHECK_PATH: &str = "/sso/vendorUserCheck";
 
+/// Where a sandbox's CHECKURL and POPUPURL live: `/sb/<id>` before the base's path.
+pub const SANDBOX_PATH: &str = "/sb";
+
 /// The JSON content type the real mall answers with.
 pub const JSON_UTF8: &str = "application/json;charset=UTF-8";
 

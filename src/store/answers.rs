@@ -27,6 +27,8 @@ pub struct Visit {
     /// The token's vendor, when the token is known.
     pub vendor: Option<Arc<str>>,
     pub lookup: Lookup,
+    /// The sandbox the token belongs to (`None`: the base, or a token unknown everywhere).
+    pub sandbox: Option<crate::domain::sandbox::SandboxId>,
 }
 
 /// What became of the token.
@@ -80,6 +82,12 @@ pub enum StoreError {
     /// Issuing refused: as many live tokens as allowed.
     #[error("the simulator holds {0} live tokens, its configured maximum; retry when some are used or expire")]
     Full(usize),
+    /// No such sandbox (never made, removed, or expired).
+    #[error("no sandbox {0}: never made, removed, or expired")]
+    NoSandbox(String),
+    /// Making a sandbox refused: as many as allowed (`--max-sandboxes`).
+    #[error("the simulator holds {0} sandboxes, its configured maximum (--max-sandboxes); remove one or wait until one expires")]
+    TooManySandboxes(usize),
 }
 
 /// Where the shared state lives: `--store`.

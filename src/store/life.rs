@@ -71,8 +71,17 @@ impl Store {
             loop {
                 tick.tick().await;
                 match &store.0.backend {
-                    Backend::Memory(m) => m.tokens.sweep(clock::now_ms()),
-                    Backend::Redis(r) => r.housekeep().await,
+                    Backend::Memory(m) => {
+                        let now = clock::now_ms();
+                        m.tokens.sweep(now);
+                        store.forget_expired(now);
+                    }
+                    // A sandbox's view has nothing of its own to keep (the base's does it).
+                    Backend::Redis(r) if store.0.scope.is_none() => {
+                        r.housekeep().await;
+                        store.forget_expired(clock::now_ms());
+                    }
+                    Backend::Redis(_) => {}
                 }
             }
         }));

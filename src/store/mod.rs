@@ -8,6 +8,10 @@
 //! (a backend out of reach); the memory backend never does. A cert call visits the store once
 //! ([`Store::cert_visit`]): in Redis one script decides the fault, the lookup and the use. Each
 //! backend owns its life (`life.rs`): opening, housekeeping, shutdown, what it holds.
+//!
+//! Sandboxes (`sandboxes.rs`): a sandbox is a [`Store`] of its own, a view got from the base's
+//! handle with [`Store::sandbox`], on which every method acts inside the sandbox only. The cert
+//! call needs no view: the base's [`Store::cert_visit`] finds a token's sandbox from the token.
 
 mod answers;
 pub mod counts;
@@ -15,6 +19,7 @@ pub mod files;
 mod life;
 pub(crate) mod memory;
 pub(crate) mod redis;
+mod sandboxes;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -54,6 +59,10 @@ struct Inner {
     options: StoreOptions,
     /// What opening the store found worth saying (a state file restored).
     opened: Vec<String>,
+    /// The sandbox this handle acts in (`None`: the base).
+    scope: Option<sandboxes::Scope>,
+    /// The sandboxes (the base's handle only).
+    sandboxes: Option<sandboxes::Registry>,
 }
 
 impl Store {
@@ -68,6 +77,8 @@ impl Store {
             events,
             options,
             opened,
+            scope: None,
+            sandboxes: Some(sandboxes::Registry::default()),
         }))
     }
 
@@ -94,21 +105,57 @@ impl Store {
     }
 
     /// A cert call's visit (see [`Visit`]): one atomic step in Redis. `caller` is `None` when
-    /// the caller is unknown (the token is then only looked at).
+    /// the caller is unknown (the token is then only looked at). At the base, a token of a live
+    /// sandbox is visited there ([`Visit::sandbox`] says so), and a token unknown everywhere
+    /// meets the base's faults.
     pub async fn cert_visit(
         &self,
         token: Option<&OtpToken>,
         caller: Option<IpAddr>,
         now_ms: u64,
     ) -> Result<Visit, StoreError> {
-        let visit = match &self.0.backend {
-            Backend::Memory(m) => m.cert_visit(token, caller, now_ms),
-            Backend::Redis(r) => r.cert_visit(token, caller, now_ms).await?,
-        };
+        let visit = self.visit_where_it_belongs(token, caller, now_ms).await?;
         if visit.fault.is_some() {
             counts::fault_applied(Endpoint::Cert.name());
         }
         Ok(visit)
+    }
+
+    /// [`Store::cert_visit`] in the store the token belongs to: a live sandbox's, or this one.
+    async fn visit_where_it_belongs(
+        &self,
+        token: Option<&OtpToken>,
+        caller: Option<IpAddr>,
+        now_ms: u64,
+    ) -> Result<Visit, StoreError> {
+        let candidate = match (&self.0.sandboxes, token) {
+            (Some(_), Some(t)) => Some(crate::domain::sandbox::SandboxId::of_token(t)),
+            _ => None,
+        };
+        match &self.0.backend {
+            Backend::Memory(m) => {
+                if let Some(view) = candidate.and_then(|id| self.live_view(id, now_ms)) {
+                    if let Backend::Memory(v) = &view.0.backend {
+                        let mut visit = v.cert_visit(token, caller, now_ms);
+                        visit.sandbox = view.sandbox_id();
+                        return Ok(visit);
+                    }
+                }
+                Ok(m.cert_visit(token, caller, now_ms))
+            }
+            Backend::Redis(r) => {
+                if let Some(visit) = self
+                    .visit_known_view(candidate, token, caller, now_ms)
+                    .await?
+                {
+                    return Ok(visit);
+                }
+                match r.cert_visit(token, caller, now_ms, candidate).await? {
+                    Some(visit) => Ok(visit),
+                    None => self.visit_new_view(candidate, token, caller, now_ms).await,
+                }
+            }
+        }
     }
 
     /// The directory as this replica last saw it, without waiting on a backend (for checks
@@ -298,11 +345,15 @@ impl Store {
     }
 
     /// Back to `fixtures`: no run-time changes, consents or deliveries beyond them, no tokens,
-    /// an empty journal, no faults. Once, for every replica.
+    /// an empty journal, no faults. Once, for every replica. A sandbox goes back to what it was
+    /// made from instead.
     pub async fn reset(&self, fixtures: &Fixtures) -> Result<(), StoreError> {
         match &self.0.backend {
             Backend::Memory(m) => {
-                m.reset(fixtures);
+                match self.0.scope.as_ref().and_then(|s| s.origin.clone()) {
+                    Some(origin) => m.reset_to(Directory::clone(&origin)),
+                    None => m.reset(fixtures),
+                }
                 Ok(())
             }
             Backend::Redis(r) => r.reset(fixtures).await,

@@ -26,6 +26,14 @@ pub async fn handle(
     let param = find_token(req.query_string(), form);
     let sent = token_sent(param.as_ref());
     if !info.tls && !state.config.allow_plain_http_cert {
+        // Journaled in the token's sandbox when it names one (a use of it).
+        let state = match param
+            .as_ref()
+            .and_then(|p| crate::domain::OtpToken::parse(&p.value).ok())
+        {
+            Some(t) => token_sandbox(&state, &t).await,
+            None => state.get_ref().clone(),
+        };
         return https_required(&state, info, sent);
     }
 
@@ -51,6 +59,11 @@ pub async fn handle(
             );
             return call::unavailable(Endpoint::Cert, &e);
         }
+    };
+    // A token of a sandbox: the call is that sandbox's (its journal), the partner named none.
+    let state = match visit.sandbox.and_then(|id| state.store.sandbox_unused(id)) {
+        Some(view) => state.in_sandbox(view),
+        None => state.get_ref().clone(),
     };
     let fault = visit.fault.clone().map(|kind| {
         let plan = FaultPlan::of(&kind);
@@ -183,6 +196,19 @@ fn log_call(info: &CallInfo, sent: &TokenSent, result: &str, reason: &str, now_m
         "cert call: {}",
         printable(reason)
     );
+}
+
+/// The state of the sandbox `token` names, when it names a live one; else the base's.
+async fn token_sandbox(state: &AppState, token: &crate::domain::OtpToken) -> AppState {
+    let id = crate::domain::sandbox::SandboxId::of_token(token);
+    match state
+        .store
+        .sandbox(id, crate::domain::clock::now_ms())
+        .await
+    {
+        Ok((view, _)) => state.in_sandbox(view),
+        Err(_) => state.clone(),
+    }
 }
 
 fn https_required(state: &AppState, info: CallInfo, sent: TokenSent) -> HttpResponse {

@@ -20,6 +20,33 @@ pub async fn handle(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    handle_in(req, body, state.get_ref().clone()).await
+}
+
+/// A sandbox's CHECKURL (`/sb/<id>/sso/vendorUserCheck`): its members, faults and journal (a
+/// use of it). A sandbox gone answers 404 naming it.
+pub async fn handle_sandbox(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    sandbox: web::Path<String>,
+) -> HttpResponse {
+    use actix_web::ResponseError;
+    let id = match crate::web::api::sandboxes::sandbox_id(&sandbox) {
+        Ok(id) => id,
+        Err(e) => return e.error_response(),
+    };
+    match state
+        .store
+        .sandbox(id, crate::domain::clock::now_ms())
+        .await
+    {
+        Ok((view, _)) => handle_in(req, body, state.in_sandbox(view)).await,
+        Err(e) => crate::web::error::ApiError::from(e).error_response(),
+    }
+}
+
+async fn handle_in(req: HttpRequest, body: web::Bytes, state: AppState) -> HttpResponse {
     let (info, _) = call::call_info(&req, &state);
     let form = call::is_form(&req).then_some(&body[..]);
     let params = CheckParams::read(req.query_string(), form);

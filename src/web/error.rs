@@ -50,7 +50,12 @@ impl ResponseError for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::Unavailable(e.to_string())
+        use crate::store::StoreError;
+        match e {
+            StoreError::NoSandbox(_) => ApiError::NotFound(e.to_string()),
+            StoreError::TooManySandboxes(_) => ApiError::TooMany(e.to_string()),
+            _ => ApiError::Unavailable(e.to_string()),
+        }
     }
 }
 

@@ -99,6 +99,14 @@ pub fn register(r: &mut impl Routes) {
         crate::protocol::CHECK_PATH,
         check::handle,
     );
+    for method in [Method::GET, Method::POST] {
+        r.add(
+            Protocol,
+            method,
+            "/sb/{sandbox}/sso/vendorUserCheck",
+            check::handle_sandbox,
+        );
+    }
     r.add(Public, Method::GET, "/_sim/healthz", health::handle);
     r.add(Public, Method::GET, "/_sim/livez", probes::livez);
     r.add(Public, Method::GET, "/_sim/readyz", probes::readyz);
@@ -252,6 +260,26 @@ pub fn register(r: &mut impl Routes) {
         "/_sim/api/fixtures",
         api::lists::fixtures,
     );
+    use api::sandboxes;
+    r.add(
+        Control,
+        Method::POST,
+        "/_sim/api/sandboxes",
+        sandboxes::make,
+    );
+    r.add(Control, Method::GET, "/_sim/api/sandboxes", sandboxes::list);
+    r.add(
+        Control,
+        Method::GET,
+        "/_sim/api/sandboxes/{id}",
+        sandboxes::get,
+    );
+    r.add(
+        Control,
+        Method::DELETE,
+        "/_sim/api/sandboxes/{id}",
+        sandboxes::remove,
+    );
 
     use pages::{demo, journal, login, mall, partner, signin};
     r.add(Public, Method::GET, "/", mall::landing);
@@ -266,6 +294,12 @@ pub fn register(r: &mut impl Routes) {
     r.add(Operator, Method::GET, "/mall/consent", mall::consent);
     r.add(Operator, Method::POST, "/mall/consent", mall::consent_post);
     r.add(Operator, Method::GET, "/mall/point", mall::point);
+    r.add(
+        Operator,
+        Method::GET,
+        "/sb/{sandbox}/mall/point",
+        mall::point_in_sandbox,
+    );
     r.add(Operator, Method::GET, "/_sim/demo", demo::form);
     r.add(Operator, Method::POST, "/_sim/demo", demo::submit);
     r.add(Receiver, Method::GET, "/_sim/partner/gate", partner::info);

@@ -1,5 +1,7 @@
 //! The shared state of a running simulator: the settings handlers need ([`Config`]), the
-//! [`Store`] and the cookie keys, behind a cheap `Clone` handle around `Arc<Shared>`.
+//! [`Store`] and the cookie keys, behind a cheap `Clone` handle around `Arc<Shared>`. The handle
+//! carries the store a request acts on: the base's, or a sandbox's ([`AppState::in_sandbox`]),
+//! so a handler acts inside the sandbox its caller named without knowing it.
 
 use std::ops::Deref;
 use std::sync::{Arc, RwLock};
@@ -120,14 +122,19 @@ pub trait Certificates: Send + Sync {
     fn add_host(&self, host: &str) -> anyhow::Result<()>;
 }
 
-/// The handle the handlers get: a cheap `Clone` around `Arc<Shared>`.
+/// The handle the handlers get: a cheap `Clone` around `Arc<Shared>`, and the store this
+/// request acts on (`Shared::store` is always the base's).
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState {
+    shared: Arc<Shared>,
+    /// The base's store, or a sandbox's.
+    pub store: Store,
+}
 
 impl Deref for AppState {
     type Target = Shared;
     fn deref(&self) -> &Shared {
-        &self.0
+        &self.shared
     }
 }
 
@@ -141,17 +148,49 @@ impl AppState {
         cookie_key: &[u8],
         tls: Option<TlsHandles>,
     ) -> Self {
-        AppState(Arc::new(Shared {
-            config,
+        AppState {
+            store: store.clone(),
+            shared: Arc::new(Shared {
+                config,
+                store,
+                cookies: CookieKeys::derive(cookie_key),
+                loaded: RwLock::new(fixtures),
+                fixture_reloads: FixtureReloads::default(),
+                sign_in_failures: Default::default(),
+                tls,
+                conform_runs: tokio::sync::Semaphore::new(MAX_CONFORM_RUNS),
+                draining: Default::default(),
+            }),
+        }
+    }
+
+    /// The same state acting inside a sandbox (`store`: the sandbox's view).
+    pub fn in_sandbox(&self, store: Store) -> AppState {
+        AppState {
+            shared: self.shared.clone(),
             store,
-            cookies: CookieKeys::derive(cookie_key),
-            loaded: RwLock::new(fixtures),
-            fixture_reloads: FixtureReloads::default(),
-            sign_in_failures: Default::default(),
-            tls,
-            conform_runs: tokio::sync::Semaphore::new(MAX_CONFORM_RUNS),
-            draining: Default::default(),
-        }))
+        }
+    }
+
+    /// The base's store, whatever sandbox this request acts in (sandboxes are made there).
+    pub fn shared_store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// What issuing a GATE needs of this simulator (in this request's sandbox, if any).
+    pub fn issuer(&self) -> crate::protocol::gate::Issuer<'_> {
+        crate::protocol::gate::Issuer {
+            store: &self.store,
+            endpoints: &self.config.endpoints,
+            token_ttl_ms: self.config.token_ttl_ms,
+            force_member_fields: self.config.force_member_fields,
+        }
+    }
+
+    /// Back to the loaded fixtures: no run-time changes, consents or deliveries beyond them, no
+    /// tokens, an empty journal, no faults. In a sandbox: back to what it was made from.
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        self.store.reset(&self.loaded()).await
     }
 }
 
@@ -170,16 +209,6 @@ impl AppState {
 }
 
 impl Shared {
-    /// What issuing a GATE needs of this simulator.
-    pub fn issuer(&self) -> crate::protocol::gate::Issuer<'_> {
-        crate::protocol::gate::Issuer {
-            store: &self.store,
-            endpoints: &self.config.endpoints,
-            token_ttl_ms: self.config.token_ttl_ms,
-            force_member_fields: self.config.force_member_fields,
-        }
-    }
-
     /// Serves a company's mall domain from now on: a certificate for its host, signed by the
     /// local CA, without a restart and without anything new to trust. `Err`: why it cannot be
     /// (the host is outside what the CA may sign, or the CA signed its most for this run).
@@ -199,12 +228,6 @@ impl Shared {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-
-    /// Back to the loaded fixtures: no run-time changes, consents or deliveries beyond them, no
-    /// tokens, an empty journal, no faults.
-    pub async fn reset(&self) -> Result<(), StoreError> {
-        self.store.reset(&self.loaded()).await
     }
 
     /// Takes newly loaded fixtures (a watched file changed): they replace the directory and

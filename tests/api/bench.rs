@@ -65,6 +65,7 @@ fn the_benchmark_runs_on_a_small_load_and_prints_its_table() {
         "| cert 404, HTTPS keep-alive |",
         "| cert OK, HTTP keep-alive |",
         "| cert OK, HTTPS keep-alive |",
+        "| cert OK, 100 sandboxes live, HTTP keep-alive |",
         "| cert 404 through Redis, HTTP keep-alive |",
         "| cert 404 through Redis, HTTPS keep-alive |",
         "| cert OK through Redis, HTTP keep-alive |",

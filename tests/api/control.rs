@@ -235,12 +235,24 @@ async fn the_openapi_document_parses_as_openapi_3_and_lists_every_route() {
                 "{method} {path} has no responses"
             );
             documented.push(format!("{} {path}", method.to_uppercase()));
+            // Every control API call takes X-Sim-Sandbox.
+            if path.starts_with("/_sim/api/") {
+                assert!(
+                    op.parameters.iter().any(|p| matches!(
+                        p,
+                        openapiv3::ReferenceOr::Reference { reference }
+                            if reference == "#/components/parameters/Sandbox"
+                    )),
+                    "{method} {path} does not take X-Sim-Sandbox"
+                );
+            }
         }
     }
     let mut served: Vec<String> = benecafe_sim::web::list()
         .into_iter()
         .filter(|(_, _, p)| {
             p.starts_with("/sso/")
+                || (p.starts_with("/sb/") && p.contains("/sso/"))
                 || p.starts_with("/_sim/api/")
                 || *p == "/_sim/healthz"
                 || *p == "/_sim/livez"

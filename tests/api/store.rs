@@ -355,7 +355,9 @@ async fn reset(store: &Store) {
 /// How long used and expired tokens are remembered in the lifetime case.
 const RETENTION_MS: u64 = 3_000;
 
-async fn suite(store: impl Fn(StoreOptions) -> futures_util::future::BoxFuture<'static, Store>) {
+pub(crate) async fn suite(
+    store: impl Fn(StoreOptions) -> futures_util::future::BoxFuture<'static, Store>,
+) {
     tokens(&store(options()).await).await;
     maximum(&store(options()).await).await;
     one_winner(&store(options()).await).await;

@@ -38,9 +38,20 @@ pub(crate) struct MemoryStore {
 
 impl MemoryStore {
     pub(crate) fn new(fixtures: &Fixtures, options: &StoreOptions) -> Self {
+        MemoryStore::holding(Directory::from_fixtures(fixtures), options, None)
+    }
+
+    /// A store holding `directory`, its tokens stamped with `sandbox` when it is one.
+    pub(crate) fn holding(
+        directory: Directory,
+        options: &StoreOptions,
+        sandbox: Option<crate::domain::sandbox::SandboxId>,
+    ) -> Self {
+        let mut tokens = MemoryTokenStore::new(options.max_live_tokens, options.retention_ms);
+        tokens.stamp = sandbox;
         MemoryStore {
-            tokens: MemoryTokenStore::new(options.max_live_tokens, options.retention_ms),
-            directory: RwLock::new(Arc::new(Directory::from_fixtures(fixtures))),
+            tokens,
+            directory: RwLock::new(Arc::new(directory)),
             faults: Faults::default(),
             journal: Journal::new(
                 options.journal_capacity,
@@ -68,6 +79,7 @@ impl MemoryStore {
         };
         if fault.as_ref().is_some_and(FaultKind::replaces_answer) {
             return Visit {
+                sandbox: None,
                 dir,
                 fault,
                 vendor,
@@ -86,6 +98,7 @@ impl MemoryStore {
             }
         };
         Visit {
+            sandbox: None,
             dir,
             fault,
             vendor,
@@ -166,7 +179,12 @@ impl MemoryStore {
     }
 
     pub(crate) fn reset(&self, fixtures: &Fixtures) {
-        self.set_directory(Directory::from_fixtures(fixtures));
+        self.reset_to(Directory::from_fixtures(fixtures));
+    }
+
+    /// Back to `directory`: no tokens, journal events or faults.
+    pub(crate) fn reset_to(&self, directory: Directory) {
+        self.set_directory(directory);
         self.tokens.clear();
         self.journal.clear();
         self.faults.clear();

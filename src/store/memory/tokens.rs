@@ -115,6 +115,8 @@ pub(crate) struct MemoryTokenStore {
     /// One shared `Grant` per (company, member, vendor), found by value or by index. A std
     /// `RwLock`, written only when a new pair is first issued, never held across an await.
     grants: RwLock<Grants>,
+    /// The sandbox whose tokens these are: each token begins with its id.
+    pub(crate) stamp: Option<crate::domain::sandbox::SandboxId>,
 }
 
 #[derive(Default)]
@@ -133,6 +135,7 @@ impl MemoryTokenStore {
             max_live,
             retention_ms,
             grants: RwLock::default(),
+            stamp: None,
         }
     }
 
@@ -197,7 +200,10 @@ impl MemoryTokenStore {
         }
         let record = Record::new(grant, now_ms, expires_ms, COUNTED);
         loop {
-            let token = OtpToken::generate();
+            let token = match &self.stamp {
+                Some(id) => id.stamp(OtpToken::generate()),
+                None => OtpToken::generate(),
+            };
             let mut shard = self.shard(&token);
             // 256 random bits never collide in practice; the check makes it certain.
             if let std::collections::hash_map::Entry::Vacant(slot) =

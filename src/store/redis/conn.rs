@@ -7,17 +7,12 @@ use redis::aio::ConnectionManager;
 
 use super::outage::Outage;
 
-use crate::domain::OtpToken;
 use crate::store::answers::StoreError;
 
 pub(super) const PREFIX: &str = "bsim:";
 
 pub(super) fn key(name: &str) -> String {
     format!("{PREFIX}{name}")
-}
-
-pub(super) fn token_key(token: &OtpToken) -> String {
-    format!("{PREFIX}t:{token}")
 }
 
 /// `once:<n>`: where a counting script keeps its answer, so that the same call sent again

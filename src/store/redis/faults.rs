@@ -1,7 +1,7 @@
 //! Faults in Redis: a list of ids, oldest first, and a hash per fault; taking one counts it
 //! down in the same script, so a fault for the next N calls is met N times across all replicas.
 
-use super::conn::{key, once, PREFIX};
+use super::conn::once;
 use super::RedisStore;
 use crate::domain::fault::{Endpoint, Fault, FaultKind, FaultSpec};
 use crate::store::answers::StoreError;
@@ -13,10 +13,10 @@ impl RedisStore {
         let id: u64 = self
             .scripts
             .add_fault
-            .key(key("fault:next"))
-            .key(key("faults"))
+            .key(self.key("fault:next"))
+            .key(self.key("faults"))
             .key(once())
-            .arg(PREFIX)
+            .arg(&self.prefix)
             .arg(spec.endpoint().name())
             .arg(spec.vndr_no().unwrap_or(""))
             .arg(spec.count().map(|c| c.to_string()).unwrap_or_default())
@@ -44,9 +44,9 @@ impl RedisStore {
         let json: String = self
             .scripts
             .take
-            .key(key("faults"))
+            .key(self.key("faults"))
             .key(once())
-            .arg(PREFIX)
+            .arg(&self.prefix)
             .arg(endpoint.name())
             .arg(vendor.unwrap_or(""))
             .arg(self.deadline())
@@ -65,8 +65,8 @@ impl RedisStore {
         let rows: Vec<(u64, String, String, String, u64, String)> = self
             .scripts
             .faults
-            .key(key("faults"))
-            .arg(PREFIX)
+            .key(self.key("faults"))
+            .arg(&self.prefix)
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
@@ -108,8 +108,8 @@ impl RedisStore {
         let removed: i64 = self
             .scripts
             .remove_faults
-            .key(key("faults"))
-            .arg(PREFIX)
+            .key(self.key("faults"))
+            .arg(&self.prefix)
             .arg(id)
             .invoke_async(&mut self.conn().await?)
             .await
@@ -121,8 +121,8 @@ impl RedisStore {
         let _: i64 = self
             .scripts
             .remove_faults
-            .key(key("faults"))
-            .arg(PREFIX)
+            .key(self.key("faults"))
+            .arg(&self.prefix)
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;

@@ -2,7 +2,6 @@
 //! [`Outage`](super::outage::Outage) current (Redis's clock, the live count, whether Redis
 //! answers) and settles what a call answered 503 may have left used.
 
-use super::conn::{key, token_key};
 use super::RedisStore;
 use crate::domain::clock;
 use crate::domain::OtpToken;
@@ -22,7 +21,7 @@ impl RedisStore {
             redis::pipe()
                 .cmd("TIME")
                 .cmd("GET")
-                .arg(key("dir:ver"))
+                .arg(self.key("dir:ver"))
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.down(e))
@@ -51,8 +50,8 @@ impl RedisStore {
             let taken: i64 = self
                 .scripts
                 .take_back
-                .key(token_key(&owed.token))
-                .key(key("unused"))
+                .key(self.token_key(&owed.token))
+                .key(self.key("unused"))
                 .arg(&owed.call)
                 .arg(owed.token.to_string())
                 .arg(clock::now_ms())

@@ -3,14 +3,16 @@
 //! stream entry (a JSON array, its entry id the first event's id from a shared counter): under
 //! load, while one write is on its way, the next batch gathers, so a cert call costs Redis a
 //! fraction of one write. A read first waits for this replica's events; another replica's
-//! appear as soon as its writer's round trip is done (a millisecond or so).
+//! appear as soon as its writer's round trip is done (a millisecond or so). The base and every
+//! sandbox have a journal of their own (under their own prefix): one writer serves them all,
+//! an entry holding events of one journal only.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::conn::{down, key, Conn};
+use super::conn::{down, Conn};
 use super::scripts::Scripts;
 use crate::domain::event::{Event, EventKind};
 use crate::store::answers::StoreError;
@@ -28,8 +30,14 @@ struct Stored {
     e: EventKind,
 }
 
+/// Where an event goes: a journal's key prefix, and who watches that journal's events.
+pub(super) struct Target {
+    pub(super) prefix: String,
+    pub(super) events: broadcast::Sender<Arc<Event>>,
+}
+
 enum JournalMsg {
-    Event(u64, Box<EventKind>),
+    Event(Arc<Target>, u64, Box<EventKind>),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -48,7 +56,6 @@ impl Journal {
         scripts: Arc<Scripts>,
         capacity: usize,
         shown: String,
-        events: broadcast::Sender<Arc<Event>>,
         replica: Arc<str>,
     ) -> Journal {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -58,7 +65,7 @@ impl Journal {
             replica,
             ..Writer::default()
         };
-        tokio::spawn(write_journal(conn, scripts, rx, w, shown.clone(), events));
+        tokio::spawn(write_journal(conn, scripts, rx, w, shown.clone()));
         Journal {
             tx,
             capacity,
@@ -66,9 +73,11 @@ impl Journal {
         }
     }
 
-    /// Queues an event for the writer.
-    pub(super) fn record(&self, at_ms: u64, kind: EventKind) {
-        let _ = self.tx.send(JournalMsg::Event(at_ms, Box::new(kind)));
+    /// Queues an event for the writer, for the journal `target` names.
+    pub(super) fn record(&self, target: &Arc<Target>, at_ms: u64, kind: EventKind) {
+        let _ = self
+            .tx
+            .send(JournalMsg::Event(target.clone(), at_ms, Box::new(kind)));
     }
 
     /// Waits until this replica's events so far are in Redis.
@@ -82,13 +91,17 @@ impl Journal {
     }
 
     /// The journal, oldest first: this replica's events written first.
-    pub(super) async fn read(&self, mut conn: Conn) -> Result<Vec<Arc<Event>>, StoreError> {
+    pub(super) async fn read(
+        &self,
+        mut conn: Conn,
+        prefix: &str,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
         self.flush().await?;
         let capacity = self.capacity;
         // Each entry holds at least one event: the newest `capacity` entries hold the newest
         // `capacity` events.
         let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE")
-            .arg(key("journal"))
+            .arg(format!("{prefix}journal"))
             .arg("+")
             .arg("-")
             .arg("COUNT")
@@ -125,10 +138,10 @@ impl Journal {
         Ok(events)
     }
 
-    pub(super) async fn clear(&self, mut conn: Conn) -> Result<(), StoreError> {
+    pub(super) async fn clear(&self, mut conn: Conn, prefix: &str) -> Result<(), StoreError> {
         self.flush().await?;
         let _: i64 = redis::cmd("DEL")
-            .arg(key("journal"))
+            .arg(format!("{prefix}journal"))
             .query_async(&mut conn)
             .await
             .map_err(|e| down(&self.shown, e))?;
@@ -148,24 +161,25 @@ async fn write_journal(
     mut rx: mpsc::UnboundedReceiver<JournalMsg>,
     mut w: Writer,
     shown: String,
-    events: broadcast::Sender<Arc<Event>>,
 ) {
     let capacity = w.capacity;
     let mut failing = false;
     while let Some(msg) = rx.recv().await {
-        w.take(msg, &events);
+        w.take(msg);
         loop {
             while let Ok(msg) = rx.try_recv() {
-                w.take(msg, &events);
+                w.take(msg);
             }
             if w.pending.is_none() && !w.start_entry() {
                 break;
             }
             let Some(entry) = &w.pending else { break };
+            let prefix = &entry.target.prefix;
             let mut call = scripts.append.prepare_invoke();
-            call.key(key("journal"))
-                .key(key("journal:next"))
-                .key(key(&format!("once:{}", entry.call)))
+            call.key(format!("{prefix}journal"))
+                .key(format!("{prefix}journal:next"))
+                .key(format!("{prefix}once:{}", entry.call))
+                .key(format!("{prefix}meta"))
                 .arg(entry.count)
                 .arg(&entry.json)
                 .arg(capacity + JOURNAL_BATCH);
@@ -174,7 +188,7 @@ async fn write_journal(
                     // Watchers learn of the events with the ids Redis gave them.
                     for (i, (at, kind)) in entry.kinds.iter().enumerate() {
                         if let Some(kind) = kind {
-                            let _ = events.send(Arc::new(Event {
+                            let _ = entry.target.events.send(Arc::new(Event {
                                 id: first + i as u64,
                                 at: *at,
                                 at_ms: *at,
@@ -218,6 +232,8 @@ async fn write_journal(
 
 /// One entry on its way: kept whole until Redis has it, so a retry sends the same entry.
 struct Entry {
+    /// The journal it is for.
+    target: Arc<Target>,
     /// The write's own number (`once:<call>`).
     call: u64,
     count: usize,
@@ -226,6 +242,9 @@ struct Entry {
     kinds: Vec<(u64, Option<EventKind>)>,
 }
 
+/// An event waiting for an entry: its journal, time, JSON, and the event when somebody watches.
+type Queued = (Arc<Target>, u64, String, Option<EventKind>);
+
 /// What the writer holds.
 #[derive(Default)]
 struct Writer {
@@ -233,8 +252,8 @@ struct Writer {
     /// This replica's id, and as a JSON string (in every event it writes).
     replica: Arc<str>,
     replica_json: String,
-    /// Events not yet in an entry: (time, JSON, the event when somebody watches).
-    queued: std::collections::VecDeque<(u64, String, Option<EventKind>)>,
+    /// Events not yet in an entry: (journal, time, JSON, the event when somebody watches).
+    queued: std::collections::VecDeque<Queued>,
     pending: Option<Entry>,
     /// Events taken in, and events written or dropped.
     received: u64,
@@ -245,23 +264,23 @@ struct Writer {
 }
 
 impl Writer {
-    fn take(&mut self, msg: JournalMsg, events: &broadcast::Sender<Arc<Event>>) {
+    fn take(&mut self, msg: JournalMsg) {
         match msg {
-            JournalMsg::Event(at, mut kind) => {
+            JournalMsg::Event(target, at, mut kind) => {
                 self.received += 1;
                 kind.bound();
                 match serde_json::to_string(&kind) {
                     Ok(json) if self.capacity > 0 => {
-                        let watched = (events.receiver_count() > 0).then_some(*kind);
-                        self.queued.push_back((at, json, watched))
+                        let watched = (target.events.receiver_count() > 0).then_some(*kind);
+                        self.queued.push_back((target, at, json, watched))
                     }
                     _ => self.done += 1,
                 }
                 while self.queued.len() > self.capacity {
                     self.queued.pop_front();
                     self.dropped += 1;
-                    self.done += 1;
                     crate::store::counts::journal_event_dropped();
+                    self.done += 1;
                 }
             }
             JournalMsg::Flush(done) => self.flushes.push((self.received, done)),
@@ -270,13 +289,20 @@ impl Writer {
 
     /// Makes the next entry from what is queued; false when nothing is.
     fn start_entry(&mut self) -> bool {
-        let count = self.queued.len().min(JOURNAL_BATCH);
-        if count == 0 {
+        let Some((target, ..)) = self.queued.front() else {
             return false;
-        }
+        };
+        let target = target.clone();
+        // One journal's events only: those queued before another journal's first.
+        let count = self
+            .queued
+            .iter()
+            .take(JOURNAL_BATCH)
+            .take_while(|q| Arc::ptr_eq(&q.0, &target) || q.0.prefix == target.prefix)
+            .count();
         let mut json = String::with_capacity(count * 512);
         let mut kinds = Vec::with_capacity(count);
-        for (i, (at, event, kind)) in self.queued.drain(..count).enumerate() {
+        for (i, (_, at, event, kind)) in self.queued.drain(..count).enumerate() {
             json.push_str(if i == 0 { "[" } else { "," });
             let replica = &self.replica_json;
             json.push_str(&format!("{{\"t\":{at},\"r\":{replica},\"e\":{event}}}"));
@@ -284,6 +310,7 @@ impl Writer {
         }
         json.push(']');
         self.pending = Some(Entry {
+            target,
             call: rand::random(),
             count,
             json,

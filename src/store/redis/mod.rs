@@ -17,6 +17,8 @@
 //! | `journal`, `journal:next` | the journal, one capped stream, and its event ids |
 //! | `secret:<name>` | secrets the replicas share (the cookie key, a generated token) |
 //! | `once:<call>` | a counting script's answer, kept a minute, for the same call sent again |
+//! | `sandboxes` | sorted set of the sandboxes by the moment each expires (listing, the maximum) |
+//! | `sb:<id>:…` | a sandbox: `meta` (name, lifetime, made, made from), `origin` (the directory it was made from), and the keys above (`dir`, `t:<token>`, `faults`, `journal`, …), each with the sandbox's expiry (see `sandboxes.rs`) |
 //!
 //! Each replica keeps the directory it read last and its version; every cert call's script
 //! checks the version, so a change made through one replica is seen by the next call through
@@ -41,10 +43,11 @@ mod faults;
 mod housekeeping;
 mod journal;
 mod outage;
+mod sandboxes;
 mod scripts;
 mod tokens;
 
-use conn::{key, Conn, PREFIX};
+use conn::{Conn, PREFIX};
 use outage::Outage;
 use scripts::Scripts;
 
@@ -72,12 +75,18 @@ pub struct RedisStore {
     /// Where, without a password (for messages).
     shown: String,
     scripts: Arc<Scripts>,
+    sandbox_scripts: Arc<sandboxes::SandboxScripts>,
     options: StoreOptions,
     /// What an empty Redis is seeded with.
-    seed: Fixtures,
+    seed: Arc<Fixtures>,
     cached: RwLock<Arc<Cached>>,
-    /// The journal writer of this replica.
-    journal: journal::Journal,
+    /// The journal writer of this replica (shared by its sandboxes), and where this store's
+    /// events go.
+    journal: Arc<journal::Journal>,
+    target: Arc<journal::Target>,
+    /// The sandbox this store is (`None`: the base); its keys are under `prefix`.
+    sandbox: Option<crate::domain::sandbox::SandboxId>,
+    prefix: String,
     /// The secrets this replica uses, asserted again when Redis comes back empty.
     secrets: std::sync::Mutex<Vec<(String, String)>>,
     /// Redis as this replica last found it (outages, its clock, redemptions to take back).
@@ -121,27 +130,33 @@ impl RedisStore {
         };
         let scripts = Arc::new(Scripts::new());
         let outage = Arc::new(Outage::new(shown.clone()));
-        let journal = journal::Journal::spawn(
+        let journal = Arc::new(journal::Journal::spawn(
             Conn(conn.clone(), outage.clone()),
             scripts.clone(),
             options.journal_capacity,
             shown.clone(),
-            events,
             options.replica.clone(),
-        );
+        ));
         let store = RedisStore {
             id: NEXT_STORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             client,
             config,
             shown,
             scripts,
+            sandbox_scripts: Arc::new(sandboxes::SandboxScripts::new()),
             options: options.clone(),
-            seed: fixtures.clone(),
+            seed: Arc::new(fixtures.clone()),
             cached: RwLock::new(Arc::new(Cached {
                 version: String::new(),
                 directory: Arc::new(Directory::from_fixtures(fixtures)),
             })),
             journal,
+            target: Arc::new(journal::Target {
+                prefix: PREFIX.to_owned(),
+                events,
+            }),
+            sandbox: None,
+            prefix: PREFIX.to_owned(),
             secrets: Default::default(),
             outage,
         };
@@ -158,6 +173,15 @@ impl RedisStore {
             }
         }
         Ok(store)
+    }
+
+    /// This store's key `name` (under the base's prefix, or its sandbox's).
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn token_key(&self, token: &OtpToken) -> String {
+        format!("{}t:{token}", self.prefix)
     }
 
     fn down(&self, e: redis::RedisError) -> StoreError {
@@ -211,15 +235,19 @@ impl RedisStore {
         self.cached().directory.clone()
     }
 
-    /// Seeds an empty Redis (first start, or Redis came back without its data).
+    /// Seeds an empty Redis (first start, or Redis came back without its data). A sandbox is
+    /// never seeded: without its directory it is gone.
     async fn seed_if_empty(&self) -> Result<(), StoreError> {
+        if let Some(id) = self.sandbox {
+            return Err(StoreError::NoSandbox(id.to_string()));
+        }
         let image = serde_json::to_string(&Directory::from_fixtures(&self.seed).image())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let seeded: i64 = self
             .scripts
             .seed
-            .key(key("dir"))
-            .key(key("dir:ver"))
+            .key(self.key("dir"))
+            .key(self.key("dir:ver"))
             .arg(image)
             .arg(new_version())
             .invoke_async(&mut self.conn().await?)
@@ -244,8 +272,8 @@ impl RedisStore {
     async fn refresh(&self) -> Result<Arc<Cached>, StoreError> {
         for _ in 0..3 {
             let (version, image): (Option<String>, Option<Vec<u8>>) = redis::cmd("MGET")
-                .arg(key("dir:ver"))
-                .arg(key("dir"))
+                .arg(self.key("dir:ver"))
+                .arg(self.key("dir"))
                 .query_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;
@@ -276,7 +304,7 @@ impl RedisStore {
     /// The directory as it is in Redis now.
     async fn current(&self) -> Result<Arc<Cached>, StoreError> {
         let version: Option<String> = redis::cmd("GET")
-            .arg(key("dir:ver"))
+            .arg(self.key("dir:ver"))
             .query_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
@@ -326,8 +354,8 @@ impl RedisStore {
         let written: i64 = self
             .scripts
             .set_directory
-            .key(key("dir"))
-            .key(key("dir:ver"))
+            .key(self.key("dir"))
+            .key(self.key("dir:ver"))
             .arg(&cached.version)
             .arg(image)
             .arg(&version)
@@ -372,13 +400,16 @@ impl RedisStore {
     /// meanwhile): every token, fault and journal event gone, the directory written anew with a
     /// new version, so that every replica reads it at its next call.
     pub async fn reset(&self, fixtures: &Fixtures) -> Result<(), StoreError> {
+        if self.sandbox.is_some() {
+            return self.reset_sandbox().await;
+        }
         self.journal.flush().await?;
         let image = serde_json::to_string(&Directory::from_fixtures(fixtures).image())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let generation: u64 = self
             .scripts
             .reset
-            .arg(PREFIX)
+            .arg(&self.prefix)
             .arg(image)
             .arg(new_version())
             .invoke_async(&mut self.conn().await?)
@@ -398,7 +429,7 @@ impl RedisStore {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
-                .arg(key("t:*"))
+                .arg(self.key("t:*"))
                 .arg("COUNT")
                 .arg(500)
                 .query_async(&mut conn)
@@ -431,7 +462,7 @@ impl RedisStore {
         let shared: String = self
             .scripts
             .secret
-            .key(key(&format!("secret:{name}")))
+            .key(self.key(&format!("secret:{name}")))
             .arg(proposed)
             .invoke_async(&mut self.conn().await?)
             .await
@@ -444,7 +475,7 @@ impl RedisStore {
 
     /// Queues an event for the journal writer.
     pub fn record(&self, at_ms: u64, kind: crate::domain::event::EventKind) {
-        self.journal.record(at_ms, kind);
+        self.journal.record(&self.target, at_ms, kind);
     }
 
     /// Waits until this replica's events so far are in Redis (at exit).
@@ -454,11 +485,11 @@ impl RedisStore {
 
     /// The journal, oldest first (this replica's events written first).
     pub async fn journal(&self) -> Result<Vec<Arc<Event>>, StoreError> {
-        self.journal.read(self.conn().await?).await
+        self.journal.read(self.conn().await?, &self.prefix).await
     }
 
     pub async fn clear_journal(&self) -> Result<(), StoreError> {
-        self.journal.clear(self.conn().await?).await
+        self.journal.clear(self.conn().await?, &self.prefix).await
     }
 
     /// The URL, password masked.

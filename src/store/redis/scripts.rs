@@ -9,8 +9,13 @@
 //! (tokens are 256 random bits), a directory write that finds its own version done, and the
 //! scripts that count (adding or taking a fault, appending to the journal) remember their
 //! answer for a minute under `once:<call number>`.
+//!
+//! The same scripts serve the base and every sandbox (its keys under its own prefix). A key a
+//! script makes in a sandbox takes the sandbox's expiry (`follow`); a directory write keeps it.
 
 use redis::Script;
+
+use super::sandboxes::TOUCH;
 
 /// Whether Redis runs a script after the deadline its replica gave it (Redis's clock, ms):
 /// Redis was paused or stalled while the replica waited, the replica has answered 503 (or is
@@ -20,6 +25,15 @@ const LATE: &str = r#"
 local function late(deadline)
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(deadline)
+end
+"#;
+
+/// Gives `key` the expiry of the sandbox whose `meta` key is named (nothing for the base, which
+/// has no `meta` and never expires).
+const FOLLOW: &str = r#"
+local function follow(meta, key)
+  local ttl = redis.call('PTTL', meta)
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 "#;
 
@@ -47,13 +61,20 @@ end
 /// A cert call's visit. KEYS: dir:ver, t:<token>, unused, faults, gen. ARGV: prefix, now, caller,
 /// the directory version the replica holds, the vendors admitting the caller (each between
 /// two \31), `redeem` or `peek`, the token, the call's own number, the call's deadline in
-/// Redis's clock (ms). Run after its deadline (Redis was paused or stalled while the replica
-/// waited) it changes nothing: the replica has answered 503 or is about to.
+/// Redis's clock (ms), the `meta` key of the sandbox the token's first bytes would name (or
+/// ''), the sandbox's id when the visit is in one (or ''), the sandboxes' index. Run after its
+/// deadline (Redis was paused or stalled while the replica waited) it changes nothing: the
+/// replica has answered 503 or is about to. At the base, a token whose sandbox exists is sent
+/// there (`sandbox`); in a sandbox, the visit is a use that keeps it alive (`touch`).
 const CERT_VISIT: &str = r#"
 if late(ARGV[9]) then return {'late'} end
+if ARGV[10] ~= '' and redis.call('EXISTS', ARGV[10]) == 1 then return {'sandbox'} end
 local ver = redis.call('GET', KEYS[1])
 if not ver then return {'empty'} end
 if ver ~= ARGV[4] then return {'stale'} end
+if ARGV[11] ~= '' and not touch(ARGV[1], ARGV[12], ARGV[11], tonumber(ARGV[2])) then
+  return {'empty'}
+end
 local rec = false
 if ARGV[7] ~= '' then
   rec = redis.call('HMGET', KEYS[2], 'c', 'm', 'v', 'i', 'e', 'u', 'b', 'n', 'g')
@@ -115,22 +136,24 @@ sweep(KEYS[1], KEYS[2], ARGV[1], 100000)
 return redis.call('HLEN', KEYS[2])
 "#;
 
-/// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live, gen, unused.
-/// ARGV:
+/// Issues a token unless the live-token maximum is reached. KEYS: t:<token>, live, gen, meta,
+/// unused. ARGV:
 /// company, member, vendor, issued, expires, now, maximum, forget at, token, deadline. Returns
 /// 1, or minus one minus the live count when the maximum is reached, or 0 when late.
 const ISSUE: &str = r#"
 if late(ARGV[10]) then return 0 end
 -- 256 random bits never repeat: an existing token is this issue, sent again.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-sweep(KEYS[2], KEYS[4], ARGV[6], 1000)
-local live = redis.call('HLEN', KEYS[4])
+sweep(KEYS[2], KEYS[5], ARGV[6], 1000)
+local live = redis.call('HLEN', KEYS[5])
 if live >= tonumber(ARGV[7]) then return -1 - live end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'm', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'e', ARGV[5],
   'g', redis.call('GET', KEYS[3]) or '0')
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
-redis.call('HSET', KEYS[4], ARGV[9], 1)
+redis.call('HSET', KEYS[5], ARGV[9], 1)
+follow(KEYS[4], KEYS[2])
+follow(KEYS[4], KEYS[5])
 return 1
 "#;
 
@@ -155,8 +178,8 @@ local ver = redis.call('GET', KEYS[2])
 if ver == ARGV[3] then return 1 end
 if late(ARGV[4]) then return 2 end
 if ver ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+redis.call('SET', KEYS[2], ARGV[3], 'KEEPTTL')
 return 1
 "#;
 
@@ -187,6 +210,7 @@ redis.call('HSET', fk, 'e', ARGV[2], 'a', 0, 'd', ARGV[5], 'k', ARGV[6])
 if ARGV[3] ~= '' then redis.call('HSET', fk, 'v', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', fk, 'r', ARGV[4]) end
 redis.call('RPUSH', KEYS[2], id)
+for _, k in ipairs({KEYS[1], KEYS[2], fk}) do follow(ARGV[1] .. 'meta', k) end
 return id
 "#;
 
@@ -224,8 +248,9 @@ for _, id in ipairs(redis.call('LRANGE', p .. 'faults', 0, -1)) do
   redis.call('DEL', p .. 'fault:' .. id)
 end
 redis.call('DEL', p .. 'faults', p .. 'live', p .. 'unused', p .. 'journal')
-redis.call('SET', p .. 'dir', ARGV[2])
-redis.call('SET', p .. 'dir:ver', ARGV[3])
+redis.call('SET', p .. 'dir', ARGV[2], 'KEEPTTL')
+redis.call('SET', p .. 'dir:ver', ARGV[3], 'KEEPTTL')
+follow(p .. 'meta', p .. 'gen')
 return gen
 "#;
 
@@ -265,7 +290,7 @@ return out
 
 /// Appends a batch of events as one stream entry, its id the batch's first event id (drawn
 /// from the shared counter), and trims entries older than the newest `ARGV[3]` events. KEYS:
-/// journal, journal:next, once:<call>. ARGV: how many events, the batch (a JSON array), how
+/// journal, journal:next, once:<call>, meta. ARGV: how many events, the batch (a JSON array), how
 /// many to keep.
 const APPEND: &str = r#"
 local done = redis.call('GET', KEYS[3])
@@ -276,6 +301,8 @@ local keep_from = math.max(1, first + n - tonumber(ARGV[3]))
 redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%d-0', keep_from),
   string.format('%d-0', first), 'b', ARGV[2])
 redis.call('SET', KEYS[3], first, 'EX', 60)
+follow(KEYS[4], KEYS[1])
+follow(KEYS[4], KEYS[2])
 return first
 "#;
 
@@ -301,19 +328,19 @@ pub(super) struct Scripts {
 impl Scripts {
     pub(super) fn new() -> Self {
         Scripts {
-            cert: Script::new(&format!("{LATE}{TAKE_FAULT}{CERT_VISIT}")),
-            issue: Script::new(&format!("{LATE}{SWEEP}{ISSUE}")),
+            cert: Script::new(&format!("{LATE}{TAKE_FAULT}{TOUCH}{CERT_VISIT}")),
+            issue: Script::new(&format!("{LATE}{FOLLOW}{SWEEP}{ISSUE}")),
             live: Script::new(&format!("{SWEEP}{LIVE}")),
             take_back: Script::new(TAKE_BACK),
             expire: Script::new(EXPIRE),
             set_directory: Script::new(&format!("{LATE}{SET_DIRECTORY}")),
             seed: Script::new(SEED),
             secret: Script::new(SECRET),
-            add_fault: Script::new(&format!("{LATE}{ADD_FAULT}")),
+            add_fault: Script::new(&format!("{LATE}{FOLLOW}{ADD_FAULT}")),
             take: Script::new(&format!("{LATE}{TAKE_FAULT}{TAKE}")),
             remove_faults: Script::new(REMOVE_FAULTS),
-            append: Script::new(APPEND),
-            reset: Script::new(RESET),
+            append: Script::new(&format!("{FOLLOW}{APPEND}")),
+            reset: Script::new(&format!("{FOLLOW}{RESET}")),
             prune: Script::new(PRUNE),
             peek: Script::new(PEEK),
             faults: Script::new(FAULTS),

@@ -4,12 +4,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::conn::{key, token_key, PREFIX};
 use super::outage::Revert;
+use super::sandboxes::{sandbox_key, SANDBOXES};
 use super::RedisStore;
 use crate::domain::directory::Directory;
 use crate::domain::fault::FaultKind;
 use crate::domain::grant::{Grant, Redeem, TokenView, Use};
+use crate::domain::sandbox::SandboxId;
 use crate::domain::OtpToken;
 use crate::store::answers::{Lookup, StoreError, Visit};
 
@@ -21,14 +22,18 @@ impl RedisStore {
         expires_ms: u64,
     ) -> Result<OtpToken, StoreError> {
         let forget_at = expires_ms.saturating_add(self.options.retention_ms);
-        let token = OtpToken::generate();
+        let token = match self.sandbox {
+            Some(id) => id.stamp(OtpToken::generate()),
+            None => OtpToken::generate(),
+        };
         let done: i64 = self
             .scripts
             .issue
-            .key(token_key(&token))
-            .key(key("live"))
-            .key(key("gen"))
-            .key(key("unused"))
+            .key(self.token_key(&token))
+            .key(self.key("live"))
+            .key(self.key("gen"))
+            .key(self.key("meta"))
+            .key(self.key("unused"))
             .arg(&*grant.company)
             .arg(&*grant.customer_id)
             .arg(&*grant.vendor)
@@ -50,13 +55,15 @@ impl RedisStore {
     }
 
     /// A cert call's visit: one script, so that the fault taken, the token looked up and the
-    /// token used up are one atomic step across every replica.
+    /// token used up are one atomic step across every replica. At the base, `candidate` is the
+    /// sandbox the token's first bytes name: `None` back when it exists (visit it there).
     pub async fn cert_visit(
         &self,
         token: Option<&OtpToken>,
         caller: Option<IpAddr>,
         now_ms: u64,
-    ) -> Result<Visit, StoreError> {
+        candidate: Option<SandboxId>,
+    ) -> Result<Option<Visit>, StoreError> {
         let token_text = token.map(ToString::to_string).unwrap_or_default();
         // The call's own number: sent again (a dropped connection), it finds its own OK.
         let call = format!("{:016x}", rand::random::<u64>());
@@ -78,16 +85,16 @@ impl RedisStore {
             let reply: Vec<String> = self
                 .scripts
                 .cert
-                .key(key("dir:ver"))
+                .key(self.key("dir:ver"))
                 .key(if token.is_some() {
-                    format!("{PREFIX}t:{token_text}")
+                    format!("{}t:{token_text}", self.prefix)
                 } else {
-                    key("t:")
+                    self.key("t:")
                 })
-                .key(key("unused"))
-                .key(key("faults"))
-                .key(key("gen"))
-                .arg(PREFIX)
+                .key(self.key("unused"))
+                .key(self.key("faults"))
+                .key(self.key("gen"))
+                .arg(&self.prefix)
                 .arg(now_ms)
                 .arg(caller.map(|ip| ip.to_string()).unwrap_or_default())
                 .arg(&cached.version)
@@ -96,6 +103,13 @@ impl RedisStore {
                 .arg(&token_text)
                 .arg(&call)
                 .arg(deadline)
+                .arg(
+                    candidate
+                        .map(|id| sandbox_key(id, "meta"))
+                        .unwrap_or_default(),
+                )
+                .arg(self.sandbox.map(|id| id.to_string()).unwrap_or_default())
+                .arg(SANDBOXES)
                 .invoke_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| {
@@ -117,12 +131,14 @@ impl RedisStore {
             };
             match reply.first().map(String::as_str) {
                 Some("late") => return Err(self.late()),
+                Some("sandbox") => return Ok(None),
                 Some("empty") => self.seed_if_empty().await?,
                 Some("stale") => {
                     self.refresh().await?;
                 }
                 Some("fault") => {
-                    return Ok(Visit {
+                    return Ok(Some(Visit {
+                        sandbox: None,
                         fault: fault(&reply[1]),
                         vendor: reply
                             .get(2)
@@ -130,10 +146,11 @@ impl RedisStore {
                             .map(|v| Arc::from(&**v)),
                         lookup: Lookup::NotAsked,
                         dir,
-                    })
+                    }))
                 }
                 Some("none") => {
-                    return Ok(Visit {
+                    return Ok(Some(Visit {
+                        sandbox: None,
                         fault: fault(&reply[1]),
                         vendor: None,
                         lookup: if token.is_some() {
@@ -142,7 +159,7 @@ impl RedisStore {
                             Lookup::NotAsked
                         },
                         dir,
-                    })
+                    }))
                 }
                 Some(state) if reply.len() == 9 => {
                     let view = view_of(&dir, &reply[2..]);
@@ -153,12 +170,13 @@ impl RedisStore {
                         "expired" => Lookup::Used(Redeem::Expired { view }),
                         _ => Lookup::Used(Redeem::Redeemed(view.grant)),
                     };
-                    return Ok(Visit {
+                    return Ok(Some(Visit {
+                        sandbox: None,
                         fault: fault(&reply[1]),
                         vendor,
                         lookup,
                         dir,
-                    });
+                    }));
                 }
                 _ => {
                     return Err(StoreError::Unavailable(format!(
@@ -178,8 +196,8 @@ impl RedisStore {
         let rec: Option<Vec<String>> = self
             .scripts
             .peek
-            .key(token_key(token))
-            .key(key("gen"))
+            .key(self.token_key(token))
+            .key(self.key("gen"))
             .invoke_async(&mut self.conn().await?)
             .await
             .map_err(|e| self.down(e))?;
@@ -190,9 +208,9 @@ impl RedisStore {
         let known: i64 = self
             .scripts
             .expire
-            .key(token_key(token))
-            .key(key("unused"))
-            .key(key("gen"))
+            .key(self.token_key(token))
+            .key(self.key("unused"))
+            .key(self.key("gen"))
             .arg(now_ms)
             .arg(now_ms.saturating_add(self.options.retention_ms))
             .arg(token.to_string())
@@ -207,8 +225,8 @@ impl RedisStore {
         let live: usize = self
             .scripts
             .live
-            .key(key("live"))
-            .key(key("unused"))
+            .key(self.key("live"))
+            .key(self.key("unused"))
             .arg(now)
             .invoke_async(&mut self.conn().await?)
             .await

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::domain::clock;
 use crate::domain::directory::Directory;
 use crate::domain::records::{Company, Consent, Member, Vendor};
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -112,7 +113,7 @@ impl Record for Vendor {
 
 /// `PUT /_sim/api/{kind}/{key}`: create or replace with the whole record.
 pub async fn put<R: Record>(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     key: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -121,7 +122,7 @@ pub async fn put<R: Record>(
 
 /// `PATCH /_sim/api/{kind}/{key}`: change the given fields of an existing record.
 pub async fn patch<R: Record>(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     key: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -130,7 +131,7 @@ pub async fn patch<R: Record>(
 
 /// `DELETE /_sim/api/{kind}/{key}`.
 pub async fn delete<R: Record>(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     state
@@ -213,13 +214,13 @@ fn change<R: Record>(
 }
 
 /// `GET /_sim/api/consents`.
-pub async fn consents(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn consents(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.directory().await?.to_fixtures().consents))
 }
 
 /// `PUT /_sim/api/consents/{custId}/{vndrNo}`, body `{"agrDts": "..."}` (optional: now).
 pub async fn put_consent(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     path: web::Path<(String, String)>,
     body: Option<web::Json<Value>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -287,7 +288,7 @@ fn put_consent_in(dir: &mut Directory, consent: Consent) -> Result<HttpResponse,
 
 /// `DELETE /_sim/api/consents/{custId}/{vndrNo}`.
 pub async fn delete_consent(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (member, vendor) = path.into_inner();
@@ -306,7 +307,7 @@ pub async fn delete_consent(
 }
 
 /// `POST /_sim/api/reset`: back to the loaded fixtures, no tokens, empty journal, no faults.
-pub async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn reset(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     state.reset().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "reset" })))
 }

@@ -6,8 +6,8 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::clock;
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
-use crate::web::state::AppState;
 
 /// The most tokens one call issues.
 pub const MAX_COUNT: usize = 1_000_000;
@@ -31,7 +31,7 @@ fn yes() -> bool {
 }
 
 pub async fn post(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let b: BulkBody = crate::web::error::from_json(body.into_inner())?;

@@ -11,6 +11,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::conform::{Case, Report, RunRequest};
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -75,7 +76,7 @@ fn format(query: &FormatQuery, req: &HttpRequest) -> Result<Format, ApiError> {
 }
 
 pub async fn post(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     req: HttpRequest,
     query: web::Query<FormatQuery>,
     body: web::Json<serde_json::Value>,
@@ -117,10 +118,42 @@ pub async fn post(
     })
 }
 
-/// Runs the conformance kit on this simulator, with the decoy listener for the spoofed case
-/// (on `decoy_port` when given; stopped when the run ends). A pinned port that cannot be
-/// bound stops the run; without a pin, a loopback without 127.0.0.2 only skips that case.
+/// Runs the conformance kit on this simulator in a sandbox of its own, copied from the
+/// caller's (or the base) and removed afterwards: the run changes nothing outside it (the
+/// consents it declines, the vendor it adds, its calls in the journal), two runs never see each
+/// other, and a process that dies mid-run leaves a sandbox that expires by itself.
 pub async fn run_kit(
+    state: &AppState,
+    request: &RunRequest<'_>,
+    decoy_port: Option<u16>,
+) -> Result<Report, String> {
+    let base = state.shared_store();
+    let ask = crate::domain::sandbox::NewSandbox {
+        name: Some(format!("conformance run of {}", request.vndr_no)),
+        ttl_s: None,
+        from: state.store.sandbox_id(),
+    };
+    let (view, made) = base
+        .make_sandbox(&ask, crate::domain::clock::now_ms())
+        .await
+        .map_err(|e| format!("no sandbox for the run: {e}"))?;
+    let result = run_in(&state.in_sandbox(view), request, decoy_port).await;
+    if let Err(e) = base
+        .remove_sandbox(made.id, crate::domain::clock::now_ms())
+        .await
+    {
+        tracing::warn!(
+            "conformance run: its sandbox {} stays until it expires: {e}",
+            made.id
+        );
+    }
+    result
+}
+
+/// Runs the kit on `state` (a sandbox's), with the decoy listener for the spoofed case (on
+/// `decoy_port` when given; stopped when the run ends). A pinned port that cannot be bound
+/// stops the run; without a pin, a loopback without 127.0.0.2 only skips that case.
+async fn run_in(
     state: &AppState,
     request: &RunRequest<'_>,
     decoy_port: Option<u16>,
@@ -161,6 +194,10 @@ pub fn kit(state: &AppState) -> crate::conform::Kit<'_> {
         issuer: state.issuer(),
         trusted: state.config.tls_chain.clone(),
         decoy: None,
+        base: state
+            .store
+            .sandbox_id()
+            .map(|_| state.shared_store().clone()),
     }
 }
 

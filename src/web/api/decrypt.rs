@@ -5,8 +5,8 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::encryption::{decrypt_field, RanNum};
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
-use crate::web::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -17,7 +17,7 @@ struct DecryptBody {
 }
 
 pub async fn post(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let b: DecryptBody = crate::web::error::from_json(body.into_inner())?;

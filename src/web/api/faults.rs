@@ -3,11 +3,11 @@
 use actix_web::{web, HttpResponse};
 
 use crate::domain::fault::FaultSpec;
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
-use crate::web::state::AppState;
 
 pub async fn add(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let spec: FaultSpec = crate::web::error::from_json(body.into_inner())?;
@@ -20,19 +20,16 @@ pub async fn add(
     Ok(HttpResponse::Created().json(fault))
 }
 
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.faults().await?))
 }
 
-pub async fn clear(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn clear(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     state.store.clear_faults().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn remove(
-    state: web::Data<AppState>,
-    id: web::Path<u64>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn remove(state: Sandboxed, id: web::Path<u64>) -> Result<HttpResponse, ApiError> {
     if state.store.remove_fault(*id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

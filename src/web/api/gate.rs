@@ -7,8 +7,8 @@ use crate::domain::clock;
 use crate::domain::event::Omission;
 use crate::domain::records::ReceiptYn;
 use crate::protocol::gate::{self, ConsentChoice, GateRequest, Source};
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
-use crate::web::state::AppState;
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -83,7 +83,7 @@ impl From<gate::Gate> for GateAnswer {
 }
 
 pub async fn post(
-    state: web::Data<AppState>,
+    state: Sandboxed,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let b: GateBody = crate::web::error::from_json(body.into_inner())?;

@@ -1,11 +1,13 @@
-//! `GET /_sim/api/journal` (filtered) and `DELETE /_sim/api/journal`.
+//! `GET /_sim/api/journal` (filtered) and `DELETE /_sim/api/journal`: the journal of the base, or
+//! of the sandbox `X-Sim-Sandbox` names; `?sandbox=*` every journal at once, each event naming
+//! its sandbox.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::event::{Event, EventKind};
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
-use crate::web::state::AppState;
 
 /// Filters; every one given must match.
 #[derive(Debug, Deserialize)]
@@ -24,6 +26,8 @@ pub struct Filter {
     until: Option<String>,
     /// Only the newest N of the matching events.
     limit: Option<usize>,
+    /// `*`: the base's and every sandbox's events, each with its `sandbox` (`null`: the base).
+    sandbox: Option<String>,
 }
 
 fn time(field: &str, value: &Option<String>) -> Result<Option<u64>, ApiError> {
@@ -73,10 +77,7 @@ fn matches(e: &Event, f: &Filter, since: Option<u64>, until: Option<u64>) -> boo
 }
 
 /// The matching events, oldest first.
-pub async fn get(
-    state: web::Data<AppState>,
-    filter: web::Query<Filter>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: Sandboxed, filter: web::Query<Filter>) -> Result<HttpResponse, ApiError> {
     let since = time("since", &filter.since)?;
     let until = time("until", &filter.until)?;
     if let Some(e) = &filter.endpoint {
@@ -86,6 +87,15 @@ pub async fn get(
             )));
         }
     }
+    match filter.sandbox.as_deref() {
+        None => {}
+        Some("*") => return all(&state, &filter, since, until).await,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "sandbox: {other:?} is not `*` (name one sandbox with the X-Sim-Sandbox header)"
+            )))
+        }
+    }
     let mut events: Vec<_> = state
         .store
         .journal()
@@ -93,14 +103,52 @@ pub async fn get(
         .into_iter()
         .filter(|e| matches(e, &filter, since, until))
         .collect();
-    if let Some(limit) = filter.limit {
-        let skip = events.len().saturating_sub(limit);
-        events.drain(..skip);
-    }
+    newest(&mut events, filter.limit);
     Ok(HttpResponse::Ok().json(events))
 }
 
-pub async fn clear(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Keeps the newest `limit` events.
+fn newest<T>(events: &mut Vec<T>, limit: Option<usize>) {
+    if let Some(limit) = limit {
+        let skip = events.len().saturating_sub(limit);
+        events.drain(..skip);
+    }
+}
+
+/// Every journal's matching events (the base's and every sandbox's), oldest first, each with
+/// the sandbox it was recorded in. Reading them is no use of a sandbox (its expiry stays).
+async fn all(
+    state: &Sandboxed,
+    filter: &Filter,
+    since: Option<u64>,
+    until: Option<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let base = state.shared_store();
+    let mut stores = vec![(None, base.clone())];
+    for info in base.sandboxes(crate::domain::clock::now_ms()).await? {
+        if let Some(view) = base.sandbox_unused(info.id) {
+            stores.push((Some(info.id.to_string()), view));
+        }
+    }
+    let mut events = Vec::new();
+    for (sandbox, store) in stores {
+        for e in store.journal().await? {
+            if matches(&e, filter, since, until) {
+                let mut shown = serde_json::to_value(&*e).map_err(anyhow::Error::from)?;
+                if let Some(o) = shown.as_object_mut() {
+                    o.insert("sandbox".into(), sandbox.clone().into());
+                }
+                events.push((e.at_ms, shown));
+            }
+        }
+    }
+    events.sort_by_key(|(at, _)| *at);
+    newest(&mut events, filter.limit);
+    let shown: Vec<serde_json::Value> = events.into_iter().map(|(_, e)| e).collect();
+    Ok(HttpResponse::Ok().json(shown))
+}
+
+pub async fn clear(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     state.store.clear_journal().await?;
     Ok(HttpResponse::NoContent().finish())
 }

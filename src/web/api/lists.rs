@@ -2,12 +2,12 @@
 //! `GET /_sim/api/fixtures`: all of them in the fixture files' own format, so that a state built
 //! up through the API can be saved as a `--fixtures` folder and loaded back.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
-use crate::web::state::AppState;
 
-pub async fn companies(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn companies(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     let dir = state.store.directory().await?;
     // Every company with its effective mall domain: its own, or the simulator's.
     let list: Vec<_> = dir
@@ -21,13 +21,13 @@ pub async fn companies(state: web::Data<AppState>) -> Result<HttpResponse, ApiEr
     Ok(HttpResponse::Ok().json(list))
 }
 
-pub async fn members(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn members(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     let dir = state.store.directory().await?;
     let list: Vec<_> = dir.members().map(|m| (**m).clone()).collect();
     Ok(HttpResponse::Ok().json(list))
 }
 
-pub async fn vendors(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn vendors(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     let dir = state.store.directory().await?;
     let list: Vec<_> = dir.vendors().map(|v| v.vendor.clone()).collect();
     Ok(HttpResponse::Ok().json(list))
@@ -35,7 +35,7 @@ pub async fn vendors(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 
 /// The whole directory as the four fixture files' contents, each list in key order:
 /// `{"companies": [...], "members": [...], "vendors": [...], "consents": [...]}`.
-pub async fn fixtures(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn fixtures(state: Sandboxed) -> Result<HttpResponse, ApiError> {
     let mut fixtures = state.store.directory().await?.to_fixtures();
     fixtures.companies.sort_by(|a, b| a.code.cmp(&b.code));
     fixtures

@@ -9,4 +9,5 @@ pub mod faults;
 pub mod gate;
 pub mod journal;
 pub mod lists;
+pub mod sandboxes;
 pub mod tokens;

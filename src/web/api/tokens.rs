@@ -9,6 +9,7 @@ use crate::domain::event::{Event, EventKind};
 use crate::domain::grant::TokenView;
 use crate::domain::{OtpToken, TokenFormatError};
 use crate::protocol::cert::{expired_reason, used_reason};
+use crate::web::api::sandboxes::Sandboxed;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -93,10 +94,7 @@ fn unknown(token: &OtpToken) -> ApiError {
     ))
 }
 
-pub async fn get(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: Sandboxed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let token = parse(&path)?;
     let view = state
         .store
@@ -106,10 +104,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(answer(&state, &token, view).await?))
 }
 
-pub async fn expire(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn expire(state: Sandboxed, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let token = parse(&path)?;
     if !state.store.expire(&token, clock::now_ms()).await? {
         return Err(unknown(&token));

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use super::{gate_error, gate_post, message, render};
 use crate::domain::records::ReceiptYn;
 use crate::protocol::gate::{self, ConsentChoice, Edits, GateError, GateRequest, Source};
-use crate::web::state::AppState;
 
 struct Choice {
     value: String,
@@ -23,7 +22,7 @@ struct DemoPage {
     vendors: Vec<Choice>,
 }
 
-pub async fn form(state: web::Data<AppState>) -> HttpResponse {
+pub async fn form(state: super::sandbox::BrowserState) -> HttpResponse {
     let dir = match super::directory(&state).await {
         Ok(d) => d,
         Err(page) => return page,
@@ -80,7 +79,10 @@ pub struct DemoForm {
     hold: Option<String>,
 }
 
-pub async fn submit(state: web::Data<AppState>, form: web::Form<DemoForm>) -> HttpResponse {
+pub async fn submit(
+    state: super::sandbox::BrowserState,
+    form: web::Form<DemoForm>,
+) -> HttpResponse {
     let f = form.into_inner();
     let bad = |text: &str| message(StatusCode::BAD_REQUEST, "입력 오류", text);
     let Some((company, member)) = f.member.split_once('|') else {

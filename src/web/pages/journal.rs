@@ -1,11 +1,10 @@
 //! `/_sim/journal`: every token issued and every call, newest first; refreshes itself.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 
 use super::render;
 use crate::domain::event::EventKind;
-use crate::web::state::AppState;
 
 struct Row {
     /// RFC 3339 in KST, for `<time datetime>`.
@@ -32,7 +31,7 @@ struct JournalPage {
 /// How many rows the page shows (the API gives all).
 const SHOWN: usize = 300;
 
-pub async fn page(state: web::Data<AppState>) -> HttpResponse {
+pub async fn page(state: super::sandbox::BrowserState) -> HttpResponse {
     let events = match state.store.journal().await {
         Ok(e) => e,
         Err(e) => {

@@ -23,6 +23,9 @@ pub struct LoginQuery {
     company: Option<String>,
     #[serde(default)]
     lc: Option<String>,
+    /// Puts this browser in a sandbox from now on (`sandbox=` takes it out).
+    #[serde(default)]
+    sandbox: Option<String>,
 }
 
 struct CompanyRow {
@@ -102,17 +105,51 @@ fn login_page(
     res
 }
 
-pub async fn login(state: web::Data<AppState>, query: web::Query<LoginQuery>) -> HttpResponse {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> HttpResponse {
+    use super::sandbox;
+    let (state, chosen) = match query.sandbox.as_deref().map(str::trim) {
+        None => match sandbox::of_request(&req).await {
+            Ok(state) => (state, None),
+            Err(page) => return page,
+        },
+        Some("") => (state.get_ref().clone(), Some(sandbox::removal())),
+        Some(named) => {
+            let now = crate::domain::clock::now_ms();
+            let found = match crate::domain::sandbox::SandboxId::parse(named) {
+                Some(id) => state
+                    .store
+                    .sandbox(id, now)
+                    .await
+                    .ok()
+                    .map(|(v, _)| (id, v)),
+                None => None,
+            };
+            let Some((id, view)) = found else {
+                return sandbox::gone(named);
+            };
+            let secure = req.app_config().secure();
+            let chosen = sandbox::cookie(&state.cookies, id, secure);
+            (state.in_sandbox(view), Some(chosen))
+        }
+    };
     let dir = match super::directory(&state).await {
         Ok(d) => d,
         Err(page) => return page,
     };
-    login_page(
+    let mut res = login_page(
         &dir,
         query.company.as_deref(),
         query.lc.as_deref().unwrap_or_default(),
         None,
-    )
+    );
+    if let Some(c) = chosen {
+        let _ = res.add_cookie(&c);
+    }
+    res
 }
 
 /// The login form: the ID and password (`memID`, `passwd`), or a tester's one click (`custId`).
@@ -132,7 +169,7 @@ pub struct LoginForm {
 
 pub async fn login_post(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: super::sandbox::BrowserState,
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let dir = match super::directory(&state).await {
@@ -214,7 +251,7 @@ pub struct SsoGateForm {
 
 pub async fn sso_gate(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: super::sandbox::BrowserState,
     form: web::Form<SsoGateForm>,
 ) -> HttpResponse {
     let f = form.into_inner();
@@ -380,6 +417,7 @@ fn journal(
 pub async fn logout() -> HttpResponse {
     HttpResponse::SeeOther()
         .cookie(Session::removal())
+        .cookie(super::sandbox::removal())
         .insert_header(("location", "/member/login"))
         .finish()
 }

@@ -22,7 +22,7 @@ struct Landing<'a> {
     vendors: usize,
 }
 
-pub async fn landing(state: web::Data<AppState>) -> HttpResponse {
+pub async fn landing(state: super::sandbox::BrowserState) -> HttpResponse {
     let dir = match super::directory(&state).await {
         Ok(d) => d,
         Err(page) => return page,
@@ -84,7 +84,7 @@ async fn member_of(
     }
 }
 
-pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn home(req: HttpRequest, state: super::sandbox::BrowserState) -> HttpResponse {
     let (_, member, company) = match member_of(&req, &state).await {
         Ok(m) => m,
         Err(redirect) => return *redirect,
@@ -161,7 +161,7 @@ async fn issue_and_post(
 /// `/mall/go?vndrNo=...`: a tile was clicked.
 pub async fn go(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: super::sandbox::BrowserState,
     query: web::Query<GoQuery>,
 ) -> HttpResponse {
     let (session, member, _) = match member_of(&req, &state).await {
@@ -222,7 +222,7 @@ struct ConsentPage {
 
 pub async fn consent(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: super::sandbox::BrowserState,
     query: web::Query<GoQuery>,
 ) -> HttpResponse {
     let (_, member, _) = match member_of(&req, &state).await {
@@ -267,7 +267,7 @@ pub struct ConsentForm {
 
 pub async fn consent_post(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: super::sandbox::BrowserState,
     form: web::Form<ConsentForm>,
 ) -> HttpResponse {
     let (session, _, _) = match member_of(&req, &state).await {
@@ -309,8 +309,33 @@ struct PointPage {
 
 /// POPUPURL: the balance of the member of the mall session that opens it, as the real popup
 /// opens in the member's browser inside the mall's session; without one, the login page.
-pub async fn point(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (_, member, company) = match member_of(&req, &state).await {
+pub async fn point(req: HttpRequest, state: super::sandbox::BrowserState) -> HttpResponse {
+    point_in(&req, &state).await
+}
+
+/// A sandbox's POPUPURL (`/sb/<id>/mall/point`): the member as that sandbox holds it.
+pub async fn point_in_sandbox(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sandbox: web::Path<String>,
+) -> HttpResponse {
+    use actix_web::ResponseError;
+    let found = match crate::web::api::sandboxes::sandbox_id(&sandbox) {
+        Ok(id) => state
+            .store
+            .sandbox(id, crate::domain::clock::now_ms())
+            .await
+            .map_err(crate::web::error::ApiError::from),
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok((view, _)) => point_in(&req, &state.in_sandbox(view)).await,
+        Err(e) => e.error_response(),
+    }
+}
+
+async fn point_in(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    let (_, member, company) = match member_of(req, state).await {
         Ok(m) => m,
         Err(_) => return see_other(&format!("/member/login?lc={}", enc("/mall/point"))),
     };

@@ -7,6 +7,7 @@ pub mod journal;
 pub mod login;
 pub mod mall;
 pub mod partner;
+pub mod sandbox;
 pub mod signin;
 
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};

@@ -72,6 +72,16 @@ async fn not_ours(state: &AppState, token: &str) -> Option<String> {
     let Ok(parsed) = crate::domain::OtpToken::parse(token) else {
         return unknown();
     };
+    // A token of a sandbox is looked up there (its GATE came from it).
+    let sandbox = crate::domain::sandbox::SandboxId::of_token(&parsed);
+    let state = match state
+        .store
+        .sandbox(sandbox, crate::domain::clock::now_ms())
+        .await
+    {
+        Ok((view, _)) => state.in_sandbox(view),
+        Err(_) => state.clone(),
+    };
     let Ok(Some(view)) = state.store.peek(&parsed).await else {
         return unknown();
     };
@@ -95,7 +105,11 @@ async fn not_ours(state: &AppState, token: &str) -> Option<String> {
 }
 
 /// POST: the GATE form arrives.
-pub async fn gate(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn gate(
+    req: HttpRequest,
+    state: super::sandbox::BrowserState,
+    body: web::Bytes,
+) -> HttpResponse {
     let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let get = |name: &str| {
         fields
@@ -154,7 +168,7 @@ pub struct Recheck {
 /// the token this browser's GATE received, as its cookie says.
 pub async fn recheck(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: super::sandbox::BrowserState,
     form: web::Form<Recheck>,
 ) -> HttpResponse {
     let received = state
