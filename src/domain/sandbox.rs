@@ -11,9 +11,10 @@ pub const MAX_TTL_S: u64 = 86_400;
 /// The longest name a sandbox may be given (characters).
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// A sandbox's id: 8 random bytes, written as 16 lowercase hex characters. A sandbox's tokens
-/// begin with it, so that a token names its sandbox by itself (the cert call needs no more than
-/// the token); the other 24 bytes stay random.
+/// A sandbox's id: 8 random bytes, written as 16 lowercase hex characters, the first byte's top
+/// bit set. A sandbox's tokens begin with it, so that a token names its sandbox by itself (the
+/// cert call needs no more than the token); the other 24 bytes stay random. The base's tokens
+/// have that bit clear ([`base_token`]), so a cert call with one of them asks after no sandbox.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SandboxId([u8; 8]);
 
@@ -21,7 +22,15 @@ impl SandboxId {
     /// A new id from the operating system's CSPRNG.
     pub fn generate() -> Self {
         let token = super::OtpToken::generate();
-        SandboxId::of_token(&token)
+        let mut id = SandboxId::of_token(&token);
+        id.0[0] |= 0x80;
+        id
+    }
+
+    /// Whether `token` may belong to a sandbox (its first byte's top bit set); a base token
+    /// never does.
+    pub fn may_name(token: &super::OtpToken) -> bool {
+        token.bytes()[0] & 0x80 != 0
     }
 
     /// Parses an id as written: exactly 16 lowercase hex characters.
@@ -51,6 +60,14 @@ impl SandboxId {
         bytes[..8].copy_from_slice(&self.0);
         super::OtpToken::from_bytes(bytes)
     }
+}
+
+/// A new token of the base: 255 random bits, the first byte's top bit clear (its first hex digit
+/// is 0 to 7), so that it can never be taken for a sandbox's.
+pub fn base_token() -> super::OtpToken {
+    let mut bytes = *super::OtpToken::generate().bytes();
+    bytes[0] &= 0x7f;
+    super::OtpToken::from_bytes(bytes)
 }
 
 fn nibble(c: u8) -> Option<u8> {
@@ -140,6 +157,18 @@ mod tests {
         let token = id.stamp(crate::domain::OtpToken::generate());
         assert_eq!(SandboxId::of_token(&token), id);
         assert!(token.to_string().starts_with(&id.to_string()));
+        assert!(SandboxId::may_name(&token));
+    }
+
+    #[test]
+    fn base_tokens_never_name_a_sandbox_and_sandbox_ids_always_could() {
+        for _ in 0..256 {
+            let base = base_token();
+            assert!(!SandboxId::may_name(&base), "{base}");
+            assert!(base.to_string().as_bytes()[0] <= b'7', "{base}");
+            let id = SandboxId::generate();
+            assert!(id.to_string().as_bytes()[0] >= b'8', "{id}");
+        }
     }
 
     #[test]

@@ -129,7 +129,10 @@ impl Store {
         now_ms: u64,
     ) -> Result<Visit, StoreError> {
         let candidate = match (&self.0.sandboxes, token) {
-            (Some(_), Some(t)) => Some(crate::domain::sandbox::SandboxId::of_token(t)),
+            // A base token's first bit says it names no sandbox: nothing to ask after.
+            (Some(_), Some(t)) if crate::domain::sandbox::SandboxId::may_name(t) => {
+                Some(crate::domain::sandbox::SandboxId::of_token(t))
+            }
             _ => None,
         };
         match &self.0.backend {

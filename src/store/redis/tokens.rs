@@ -24,7 +24,7 @@ impl RedisStore {
         let forget_at = expires_ms.saturating_add(self.options.retention_ms);
         let token = match self.sandbox {
             Some(id) => id.stamp(OtpToken::generate()),
-            None => OtpToken::generate(),
+            None => crate::domain::sandbox::base_token(),
         };
         let done: i64 = self
             .scripts
