@@ -325,3 +325,66 @@ async fn making_one_more_than_max_sandboxes_answers_429() {
         .unwrap()
         .contains("--max-sandboxes"));
 }
+
+#[actix_web::test]
+async fn the_demo_pages_picker_puts_the_browser_in_a_sandbox_and_back() {
+    let app = spawn_app().await;
+    let id = make(&app, Some(json!({"name": "qa-team"}))).await;
+    // The picker lists the base and the sandbox; picking it sets the browser's cookie.
+    let page = app.get(&format!("/_sim/demo?sandbox={id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("기본 (base)"), "{html}");
+    assert!(
+        html.contains(&format!("<option value=\"{id}\" selected>qa-team ({id})")),
+        "{html}"
+    );
+    let set = page
+        .headers
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("sim_sandbox="))
+        .expect("the sandbox cookie");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    // The demo form posted with that cookie issues its GATE inside the sandbox.
+    let client = app.client();
+    let post = app
+        .operator(client.post(format!("{}/_sim/demo", app.https)))
+        .insert_header(("cookie", cookie.clone()));
+    let form = format!("member=J01%7C{MEMBER}&vndrNo=VR000216&consent=agree");
+    let r = app
+        .send(
+            post,
+            Some(("application/x-www-form-urlencoded", form.into_bytes())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let gates = |sandbox: Option<&str>| {
+        let sandbox = sandbox.map(str::to_owned);
+        let app = &app;
+        async move {
+            let r = call(
+                app,
+                sandbox.as_deref(),
+                "GET",
+                "/_sim/api/journal?endpoint=gate",
+                None,
+            )
+            .await;
+            r.json().as_array().map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(gates(Some(&id)).await, 1);
+    assert_eq!(gates(None).await, 0);
+    // `sandbox=` takes it back to the base (the cookie removed); an unknown one is a 404.
+    let back = app.get("/_sim/demo?sandbox=").await;
+    assert!(back
+        .headers
+        .get_all("set-cookie")
+        .any(|v| v.to_str().unwrap().starts_with("sim_sandbox=;")));
+    assert!(back
+        .text()
+        .contains("<option value=\"\" selected>기본 (base)"));
+    let unknown = app.get("/_sim/demo?sandbox=8000000000000000").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}

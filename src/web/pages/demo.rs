@@ -20,13 +20,53 @@ struct Choice {
 struct DemoPage {
     members: Vec<Choice>,
     vendors: Vec<Choice>,
+    /// The sandboxes this browser may work in (the base first, value ''), and the one it is in.
+    sandboxes: Vec<Choice>,
+    current: String,
 }
 
-pub async fn form(state: super::sandbox::BrowserState) -> HttpResponse {
+/// `?sandbox=<id>` puts this browser in a sandbox (`sandbox=` back in the base), as the login
+/// page's does: the picker at the top of the page.
+#[derive(Deserialize)]
+pub struct DemoQuery {
+    sandbox: Option<String>,
+}
+
+pub async fn form(
+    req: actix_web::HttpRequest,
+    state: web::Data<crate::web::state::AppState>,
+    query: web::Query<DemoQuery>,
+) -> HttpResponse {
+    let (state, chosen) = match super::sandbox::chosen(&req, &state, query.sandbox.as_deref()).await
+    {
+        Ok(chosen) => chosen,
+        Err(page) => return page,
+    };
     let dir = match super::directory(&state).await {
         Ok(d) => d,
         Err(page) => return page,
     };
+    let mut sandboxes = vec![Choice {
+        value: String::new(),
+        label: "기본 (base)".into(),
+    }];
+    let listed = state
+        .shared_store()
+        .sandboxes(crate::domain::clock::now_ms())
+        .await
+        .unwrap_or_default();
+    sandboxes.extend(listed.into_iter().map(|s| Choice {
+        value: s.id.to_string(),
+        label: match s.name {
+            Some(name) => format!("{name} ({})", s.id),
+            None => s.id.to_string(),
+        },
+    }));
+    let current = state
+        .store
+        .sandbox_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
     let members = dir
         .members()
         .filter(|m| m.active)
@@ -45,7 +85,16 @@ pub async fn form(state: super::sandbox::BrowserState) -> HttpResponse {
             ),
         })
         .collect();
-    render(&DemoPage { members, vendors })
+    let mut res = render(&DemoPage {
+        members,
+        vendors,
+        sandboxes,
+        current,
+    });
+    if let Some(cookie) = chosen {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
 }
 
 /// The demo form as posted. Empty fields mean "as the mall would send it".

@@ -110,31 +110,10 @@ pub async fn login(
     state: web::Data<AppState>,
     query: web::Query<LoginQuery>,
 ) -> HttpResponse {
-    use super::sandbox;
-    let (state, chosen) = match query.sandbox.as_deref().map(str::trim) {
-        None => match sandbox::of_request(&req).await {
-            Ok(state) => (state, None),
-            Err(page) => return page,
-        },
-        Some("") => (state.get_ref().clone(), Some(sandbox::removal())),
-        Some(named) => {
-            let now = crate::domain::clock::now_ms();
-            let found = match crate::domain::sandbox::SandboxId::parse(named) {
-                Some(id) => state
-                    .store
-                    .sandbox(id, now)
-                    .await
-                    .ok()
-                    .map(|(v, _)| (id, v)),
-                None => None,
-            };
-            let Some((id, view)) = found else {
-                return sandbox::gone(named);
-            };
-            let secure = req.app_config().secure();
-            let chosen = sandbox::cookie(&state.cookies, id, secure);
-            (state.in_sandbox(view), Some(chosen))
-        }
+    let (state, chosen) = match super::sandbox::chosen(&req, &state, query.sandbox.as_deref()).await
+    {
+        Ok(chosen) => chosen,
+        Err(page) => return page,
     };
     let dir = match super::directory(&state).await {
         Ok(d) => d,

@@ -47,6 +47,38 @@ pub fn gone(id: &str) -> HttpResponse {
     res
 }
 
+/// The state a page acts on when it takes `?sandbox=`: the browser's current one (`None`), the
+/// base (`""`: the cookie removed) or the sandbox named (the cookie set); a sandbox that does
+/// not exist answers the page saying so.
+pub async fn chosen(
+    req: &HttpRequest,
+    state: &AppState,
+    asked: Option<&str>,
+) -> Result<(AppState, Option<Cookie<'static>>), HttpResponse> {
+    match asked.map(str::trim) {
+        None => of_request(req).await.map(|state| (state, None)),
+        Some("") => Ok((state.clone(), Some(removal()))),
+        Some(named) => {
+            let now = crate::domain::clock::now_ms();
+            let found = match SandboxId::parse(named) {
+                Some(id) => state
+                    .store
+                    .sandbox(id, now)
+                    .await
+                    .ok()
+                    .map(|(v, _)| (id, v)),
+                None => None,
+            };
+            let Some((id, view)) = found else {
+                return Err(gone(named));
+            };
+            let secure = req.app_config().secure();
+            let chosen = cookie(&state.cookies, id, secure);
+            Ok((state.in_sandbox(view), Some(chosen)))
+        }
+    }
+}
+
 /// The state a page acts on: the base's, or the sandbox the browser's cookie names (used now).
 pub struct BrowserState(pub AppState);
 
