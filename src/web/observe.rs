@@ -1,12 +1,9 @@
 //! What every answer carries and leaves behind: the `X-Sim-Replica` header (which replica behind
 //! a load balancer answered), the request's latency in the metrics (by a small fixed set of
 //! endpoint areas, never the raw path), and one log line per answered request, every one up to
-//! [`REQUEST_LINES_PER_SECOND`] a second and past that one in [`SAMPLE_ONE_IN`] (the line says
-//! so; the rest are summed up once a second, `log.rs`).
-//!
-//! [`REQUEST_LINES_PER_SECOND`]: crate::web::log::REQUEST_LINES_PER_SECOND
-//! [`SAMPLE_ONE_IN`]: crate::web::log::SAMPLE_ONE_IN A plain `Transform` with a future of its own
-//! type: the cert endpoint, the hot path, pays two clock reads and a few atomic adds.
+//! `REQUEST_LINES_PER_SECOND` a second and past that one in `SAMPLE_ONE_IN` (the line says
+//! so; the rest are summed up once a second, `log.rs`). A plain `Transform` with a future of its
+//! own type: the cert endpoint, the hot path, pays two clock reads and a few atomic adds.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -38,7 +35,7 @@ pub const BUCKETS: [f64; 13] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
-/// What a request was for, as the metrics label it (in the order of [`Area::ALL`]).
+/// What a request was for, as the metrics label it (in the order of `Area::ALL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     Cert = 0,
