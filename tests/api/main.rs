@@ -34,6 +34,7 @@ mod runtime_fixtures;
 mod sandboxes;
 mod sandboxes_browser;
 mod sandboxes_conform;
+mod sandboxes_replicas;
 mod sandboxes_store;
 mod security;
 mod store;
