@@ -350,4 +350,42 @@ async fn a_redemption_whose_answer_was_lost_is_taken_back_by_its_replica() {
     assert_eq!(cert(&client, &a, &token).await.result_code(), "404");
     let log = log_holds(&a, "taken back").await;
     assert!(log.contains("taken back"), "{log}");
+
+    // The same for a sandbox's token: the replica's housekeeping takes back a sandbox's
+    // redemptions too (each names its sandbox's keys).
+    let made = call(
+        &client,
+        "POST",
+        &format!("{}/_sim/api/sandboxes", a.http),
+        None,
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let ask = json!({"cmpyCd": "J01", "custId": "J01A00038745", "vndrNo": "VR000216"});
+    let mut res = client
+        .post(format!("{}/_sim/api/gate", a.http))
+        .insert_header(("X-Sim-Sandbox", id.as_str()))
+        .send_json(&ask)
+        .await
+        .unwrap();
+    let gate: Value = res.json().await.unwrap();
+    let token = gate["otpToken"].as_str().unwrap().to_owned();
+    proxy.set(true);
+    let lost = cert(&client, &a, &token).await;
+    assert_eq!(
+        lost.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        lost.body
+    );
+    let used_at = || redis.cli(&["HGET", &format!("bsim:sb:{id}:t:{token}"), "u"]);
+    assert!(!used_at().is_empty(), "Redis ran the sandbox's redemption");
+    proxy.set(false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !used_at().is_empty() && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(used_at(), "", "the sandbox's redemption was taken back");
+    assert_eq!(cert(&client, &b, &token).await.result_code(), "OK");
 }

@@ -42,16 +42,17 @@ impl RedisStore {
         let _ = self.take_back(None).await;
     }
 
-    /// Takes back the redemptions this replica owes (for `token`, or all): each one only if the
-    /// call it answered 503 did use the token. Fails while Redis is out of reach, and then the
-    /// token's next call through this replica is answered 503 too.
+    /// Takes back the redemptions this replica owes (for `token`, or all, the sandboxes' too:
+    /// each names its store's keys): each one only if the call it answered 503 did use the
+    /// token. Fails while Redis is out of reach, and then the token's next call through this
+    /// replica is answered 503 too.
     pub(super) async fn take_back(&self, token: Option<&OtpToken>) -> Result<(), StoreError> {
         for owed in self.outage.owed(token) {
             let taken: i64 = self
                 .scripts
                 .take_back
-                .key(self.token_key(&owed.token))
-                .key(self.key("unused"))
+                .key(format!("{}t:{}", owed.prefix, owed.token))
+                .key(format!("{}unused", owed.prefix))
                 .arg(&owed.call)
                 .arg(owed.token.to_string())
                 .arg(clock::now_ms())

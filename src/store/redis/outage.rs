@@ -23,11 +23,13 @@ pub(super) const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// waits to be taken back; past this, the oldest is given up and said so).
 const MAX_PENDING: usize = 4096;
 
-/// A redemption this replica may have made without answering it: the token and the call's own
-/// number (the script takes it back only if that call used it).
+/// A redemption this replica may have made without answering it: the token, the key prefix of
+/// the store it is in (the base's or a sandbox's: the base's housekeeping takes back every
+/// one) and the call's own number (the script takes it back only if that call used it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Revert {
     pub(super) token: OtpToken,
+    pub(super) prefix: String,
     pub(super) call: String,
 }
 

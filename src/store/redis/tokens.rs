@@ -118,6 +118,7 @@ impl RedisStore {
                         // owed, taken back as soon as Redis answers.
                         self.outage.owe(Revert {
                             token: *token,
+                            prefix: self.prefix.clone(),
                             call: call.clone(),
                         });
                     }
