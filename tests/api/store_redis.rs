@@ -1,6 +1,7 @@
 //! The Redis store's own cases, beyond the behaviour both stores share (`store.rs`): reads under
 //! load, the live-token maximum of 0, a reset of thousands of tokens with no `KEYS`, under a
-//! user whose ACL allows only the simulator's keys, and faults that cannot be read back.
+//! user whose ACL allows only the simulator's keys, faults that cannot be read back, and what a
+//! paused Redis runs after the replica gave up (nothing changes).
 //!
 //! They start their own `redis-server` (Debian's package) on a free port; a plain `cargo test`
 //! lists them as ignored, `.ci/run` runs them with `--include-ignored`.
@@ -213,4 +214,46 @@ async fn a_stored_fault_with_an_unknown_result_code_is_refused_not_taken_for_401
     ]);
     let read = store.faults().await.unwrap();
     assert_eq!(serde_json::to_value(&read[0]).unwrap()["resultCode"], "403");
+}
+
+/// Issuing a token and adding a fault while Redis is paused (SIGSTOP) fail after the reply
+/// timeout, and Redis, resumed, runs the scripts it received meanwhile: past their deadline,
+/// they change nothing. No token nobody was given, no fault nobody was told of.
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn what_a_paused_redis_runs_after_the_replica_gave_up_changes_nothing() {
+    use benecafe_sim::domain::fault::{Endpoint, FaultKind, FaultSpec};
+    let server = RedisServer::start(false).await;
+    let store = redis(&server).await;
+    let g = grant(&store, "VR000216").await;
+    let spec = || {
+        FaultSpec::new(
+            Endpoint::Cert,
+            None,
+            std::num::NonZeroU64::new(1),
+            FaultKind::Drop {},
+        )
+        .unwrap()
+    };
+    // Once each first, so that Redis holds both scripts (else it would refuse the paused ones
+    // as unknown, and the test would show nothing) and the connection is made.
+    let first = store.issue(g.clone(), now(), now() + 60_000).await.unwrap();
+    let fault = store.add_fault(spec()).await.unwrap();
+    store.remove_fault(fault.id).await.unwrap();
+    server.pause();
+    let issued = store.issue(g, now(), now() + 60_000).await;
+    let added = store.add_fault(spec()).await;
+    server.resume();
+    assert!(
+        matches!(issued, Err(StoreError::Unavailable(_))),
+        "{issued:?}"
+    );
+    assert!(
+        matches!(added, Err(StoreError::Unavailable(_))),
+        "{added:?}"
+    );
+    // Redis has run both scripts by the time it answers these (one connection, in order).
+    assert_eq!(store.live_tokens().await.unwrap(), 1);
+    assert!(store.faults().await.unwrap().is_empty());
+    assert_eq!(server.cli(&["KEYS", "bsim:t:*"]), format!("bsim:t:{first}"));
 }
