@@ -61,12 +61,13 @@ async fn handle_in(req: HttpRequest, body: web::Bytes, state: AppState) -> HttpR
         );
         call::unavailable(Endpoint::Check, &e)
     };
-    let fault = match call::fault(&state, Endpoint::Check, None).await {
-        Ok(f) => f,
-        Err(e) => return unavailable(e),
-    };
+    // The directory first: a fault is taken (used up) only once nothing else can fail.
     let dir = match state.store.directory().await {
         Ok(d) => d,
+        Err(e) => return unavailable(e),
+    };
+    let fault = match call::fault(&state, Endpoint::Check, None).await {
+        Ok(f) => f,
         Err(e) => return unavailable(e),
     };
     let vendor = dir.only_vendor_allowing(info.ip).map(str::to_owned);

@@ -257,3 +257,32 @@ async fn what_a_paused_redis_runs_after_the_replica_gave_up_changes_nothing() {
     assert!(store.faults().await.unwrap().is_empty());
     assert_eq!(server.cli(&["KEYS", "bsim:t:*"]), format!("bsim:t:{first}"));
 }
+
+/// More expired tokens than Lua can unpack at once (about 8,000) are swept in chunks: the live
+/// count still answers, and says 0.
+#[actix_web::test]
+#[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
+async fn ten_thousand_tokens_expiring_at_once_are_swept_and_counted() {
+    let server = RedisServer::start(false).await;
+    let store = Store::open(
+        &StoreKind::Redis(server.url()),
+        &fixtures(),
+        StoreOptions {
+            max_live_tokens: 20_000,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    let g = grant(&store, "VR000216").await;
+    let expires = now() + 1_000;
+    let issues = (0..10_000).map(|_| store.issue(g.clone(), now(), expires));
+    for issued in futures_util::future::join_all(issues).await {
+        issued.unwrap();
+    }
+    while now() <= expires {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.live_tokens().await.unwrap(), 0);
+    assert_eq!(server.cli(&["ZCARD", "bsim:live"]), "0");
+}

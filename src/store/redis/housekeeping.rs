@@ -53,9 +53,17 @@ impl RedisStore {
                 .take_back
                 .key(format!("{}t:{}", owed.prefix, owed.token))
                 .key(format!("{}unused", owed.prefix))
+                .key(format!("{}gen", owed.prefix))
+                .key(format!("{}live", owed.prefix))
+                .key(format!("{}meta", owed.prefix))
                 .arg(&owed.call)
                 .arg(owed.token.to_string())
                 .arg(clock::now_ms())
+                .arg(if owed.prefix == super::conn::PREFIX {
+                    ""
+                } else {
+                    "1"
+                })
                 .invoke_async(&mut self.conn().await?)
                 .await
                 .map_err(|e| self.down(e))?;

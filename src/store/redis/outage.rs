@@ -40,8 +40,9 @@ pub(super) struct Outage {
     down: AtomicBool,
     /// Since when, and why, while `down`.
     since: Mutex<Option<(Instant, String)>>,
-    /// Redis's clock minus this replica's, in milliseconds.
+    /// Redis's clock minus this replica's, in milliseconds, and whether it was read yet.
     offset_ms: AtomicI64,
+    offset_read: AtomicBool,
     /// Live tokens at the last count (every second), and when (ms since the epoch; 0: never).
     live: AtomicU64,
     counted_at_ms: AtomicU64,
@@ -60,6 +61,7 @@ impl Outage {
             down: AtomicBool::new(false),
             since: Mutex::new(None),
             offset_ms: AtomicI64::new(0),
+            offset_read: AtomicBool::new(false),
             live: AtomicU64::new(0),
             counted_at_ms: AtomicU64::new(0),
             seen_data: AtomicBool::new(false),
@@ -111,11 +113,18 @@ impl Outage {
     }
 
     /// Takes a reading of Redis's `TIME`: `sent` and `received` are this replica's clock around
-    /// the command.
+    /// the command. Redis read its clock somewhere in between; taking `received` can only make
+    /// the offset too small, so deadlines fall early (a call answered 503 a little sooner),
+    /// never late. A reading that took longer than the margin (Redis stalled, a queue) is not
+    /// taken, unless there is none yet.
     pub(super) fn clock_reading(&self, redis_ms: u64, sent_ms: u64, received_ms: u64) {
-        let midway = sent_ms / 2 + received_ms / 2;
+        let slow = received_ms.saturating_sub(sent_ms) > DEADLINE_MARGIN.as_millis() as u64 / 2;
+        if slow && self.offset_read.load(Ordering::Relaxed) {
+            return;
+        }
         self.offset_ms
-            .store(redis_ms as i64 - midway as i64, Ordering::Relaxed);
+            .store(redis_ms as i64 - received_ms as i64, Ordering::Relaxed);
+        self.offset_read.store(true, Ordering::Relaxed);
     }
 
     /// The live tokens counted now; Redis holds the simulator's data.

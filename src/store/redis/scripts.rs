@@ -67,7 +67,6 @@ end
 /// replica has answered 503 or is about to. At the base, a token whose sandbox exists is sent
 /// there (`sandbox`); in a sandbox, the visit is a use that keeps it alive (`touch`).
 const CERT_VISIT: &str = r#"
-if late(ARGV[9]) then return {'late'} end
 if ARGV[10] ~= '' and redis.call('EXISTS', ARGV[10]) == 1 then return {'sandbox'} end
 local ver = redis.call('GET', KEYS[1])
 if not ver then return {'empty'} end
@@ -85,6 +84,8 @@ end
 if rec and rec[8] == ARGV[8] then
   return {'ok', '', rec[1], rec[2], rec[3], rec[4], rec[5], rec[6], rec[7]}
 end
+-- Late, but not this call sent again (its first run's answer stands, above): nothing changes.
+if late(ARGV[9]) then return {'late'} end
 local fault, delay = take_fault(ARGV[1], KEYS[4], 'cert', rec and rec[3])
 if fault and not delay then return {'fault', fault, rec and rec[3] or ''} end
 fault = fault or ''
@@ -106,14 +107,21 @@ return {state, fault, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6] or '', rec[
 "#;
 
 /// Takes back a redemption made by a call its replica answered 503, if that call made it.
-/// KEYS: t:<token>, unused. ARGV: the call's number, the token, now. Sent twice, the second
-/// finds nothing to do.
+/// KEYS: t:<token>, unused, gen, live, meta. ARGV: the call's number, the token, now, '1' in a
+/// sandbox. Sent twice, the second finds nothing to do. A token of a generation before the
+/// last reset, or of a sandbox gone, is left alone (nothing to count it in any more).
 const TAKE_BACK: &str = r#"
-local rec = redis.call('HMGET', KEYS[1], 'n', 'e')
+local rec = redis.call('HMGET', KEYS[1], 'n', 'e', 'g')
 if not rec[1] or rec[1] ~= ARGV[1] then return 0 end
+if (rec[3] or '0') ~= (redis.call('GET', KEYS[3]) or '0') then return 0 end
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 redis.call('HDEL', KEYS[1], 'u', 'b', 'n')
--- Unused again, and live again unless it expired meanwhile (then the sweep is past it).
-if tonumber(rec[2]) > tonumber(ARGV[3]) then redis.call('HSET', KEYS[2], ARGV[2], 1) end
+-- Unused again, and live again unless it expired meanwhile; in the expiry-ordered set too,
+-- so that the sweep takes it out when it expires whatever another replica swept meanwhile.
+if tonumber(rec[2]) > tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[2], ARGV[2], 1)
+  redis.call('ZADD', KEYS[4], rec[2], ARGV[2])
+end
 return 1
 "#;
 
@@ -124,15 +132,18 @@ local function sweep(live, unused, now, limit)
   local gone = redis.call('ZRANGEBYSCORE', live, '-inf', now, 'LIMIT', 0, limit)
   if #gone == 0 then return end
   for i = 1, #gone, 1000 do
-    redis.call('HDEL', unused, unpack(gone, i, math.min(i + 999, #gone)))
+    local last = math.min(i + 999, #gone)
+    redis.call('HDEL', unused, unpack(gone, i, last))
+    redis.call('ZREM', live, unpack(gone, i, last))
   end
-  redis.call('ZREM', live, unpack(gone))
 end
 "#;
 
-/// The live tokens (unused, unexpired), after a sweep. KEYS: live, unused. ARGV: now.
+/// The live tokens (unused, unexpired), after a sweep of at most 10,000 (a second's
+/// housekeeping sweeps the next; until then the count may hold a few just expired). KEYS:
+/// live, unused. ARGV: now.
 const LIVE: &str = r#"
-sweep(KEYS[1], KEYS[2], ARGV[1], 100000)
+sweep(KEYS[1], KEYS[2], ARGV[1], 10000)
 return redis.call('HLEN', KEYS[2])
 "#;
 
@@ -141,9 +152,10 @@ return redis.call('HLEN', KEYS[2])
 /// company, member, vendor, issued, expires, now, maximum, forget at, token, deadline. Returns
 /// 1, or minus one minus the live count when the maximum is reached, or 0 when late.
 const ISSUE: &str = r#"
-if late(ARGV[10]) then return 0 end
--- 256 random bits never repeat: an existing token is this issue, sent again.
+-- 256 random bits never repeat: an existing token is this issue, sent again (its first run's
+-- answer stands, however late this one runs).
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if late(ARGV[10]) then return 0 end
 sweep(KEYS[2], KEYS[5], ARGV[6], 1000)
 local live = redis.call('HLEN', KEYS[5])
 if live >= tonumber(ARGV[7]) then return -1 - live end
