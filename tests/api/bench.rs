@@ -104,7 +104,7 @@ fn the_benchmark_runs_on_a_small_load_and_prints_its_table() {
         "{commands:?}"
     );
     let loads = rows(9);
-    assert_eq!(loads.len(), 8, "{text}");
+    assert_eq!(loads.len(), 9, "{text}");
     for cells in loads {
         let rps: f64 = cells[2].parse().expect("simulator req/s");
         let reference: f64 = cells[5].parse().expect("reference req/s");
