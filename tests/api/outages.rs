@@ -309,6 +309,34 @@ impl ReplyHold {
     }
 }
 
+/// Redis runs `a`'s redemption of `token` (its keys under `prefix`) in time, but the proxy holds
+/// the answer: `a` answers 503. Once a hears from Redis again, it takes the redemption back.
+async fn lose_and_take_back(
+    client: &awc::Client,
+    a: &SimProcess,
+    proxy: &ReplyHold,
+    redis: &RedisServer,
+    token: &str,
+    prefix: &str,
+) {
+    proxy.set(true);
+    let lost = cert(client, a, token).await;
+    assert_eq!(
+        lost.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        lost.body
+    );
+    let used_at = || redis.cli(&["HGET", &format!("{prefix}t:{token}"), "u"]);
+    assert!(!used_at().is_empty(), "Redis ran the redemption");
+    proxy.set(false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !used_at().is_empty() && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(used_at(), "", "the redemption was taken back");
+}
+
 #[actix_web::test]
 #[ignore = "needs redis-server; .ci/run runs it with --include-ignored"]
 async fn a_redemption_whose_answer_was_lost_is_taken_back_by_its_replica() {
@@ -327,25 +355,9 @@ async fn a_redemption_whose_answer_was_lost_is_taken_back_by_its_replica() {
     let token = gate(&client, &a).await;
     warm(&client, [&a, &b]).await;
 
-    // Redis runs a's script in time and uses the token; its answer never reaches a in time.
-    proxy.set(true);
-    let lost = cert(&client, &a, &token).await;
-    assert_eq!(
-        lost.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        lost.body
-    );
-    let used_at = || redis.cli(&["HGET", &format!("bsim:t:{token}"), "u"]);
-    assert!(!used_at().is_empty(), "Redis ran the redemption");
-
-    // Once a hears from Redis again, it takes its redemption back.
-    proxy.set(false);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !used_at().is_empty() && Instant::now() < deadline {
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(used_at(), "", "the redemption was taken back");
+    // Redis runs a's script in time and uses the token; its answer never reaches a in time,
+    // and a takes the redemption back once it hears from Redis again.
+    lose_and_take_back(&client, &a, &proxy, &redis, &token, "bsim:").await;
     assert_eq!(cert(&client, &b, &token).await.result_code(), "OK");
     assert_eq!(cert(&client, &a, &token).await.result_code(), "404");
     let log = log_holds(&a, "taken back").await;
@@ -371,21 +383,7 @@ async fn a_redemption_whose_answer_was_lost_is_taken_back_by_its_replica() {
         .unwrap();
     let gate: Value = res.json().await.unwrap();
     let token = gate["otpToken"].as_str().unwrap().to_owned();
-    proxy.set(true);
-    let lost = cert(&client, &a, &token).await;
-    assert_eq!(
-        lost.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        lost.body
-    );
-    let used_at = || redis.cli(&["HGET", &format!("bsim:sb:{id}:t:{token}"), "u"]);
-    assert!(!used_at().is_empty(), "Redis ran the sandbox's redemption");
-    proxy.set(false);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !used_at().is_empty() && Instant::now() < deadline {
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(used_at(), "", "the sandbox's redemption was taken back");
+    let prefix = format!("bsim:sb:{id}:");
+    lose_and_take_back(&client, &a, &proxy, &redis, &token, &prefix).await;
     assert_eq!(cert(&client, &b, &token).await.result_code(), "OK");
 }
