@@ -39,6 +39,8 @@ pub struct Application {
     control_token_given: bool,
     /// How long a stop drains (`--drain-seconds`).
     drain: Duration,
+    /// `--ready-file`.
+    ready_file: Option<std::path::PathBuf>,
 }
 
 impl Application {
@@ -158,6 +160,7 @@ impl Application {
 
         Ok(Application {
             drain: settings.drain(),
+            ready_file: settings.ready_file.clone(),
             control_token_given: settings
                 .control_token
                 .as_deref()
@@ -201,6 +204,25 @@ impl Application {
     /// Where the HTTPS certificate is (for partners to trust).
     pub fn cert_path(&self) -> &std::path::Path {
         &self.cert_path
+    }
+
+    /// Writes `--ready-file`, when given: the last step of a start.
+    pub fn write_ready_file(&self) -> anyhow::Result<()> {
+        let Some(path) = &self.ready_file else {
+            return Ok(());
+        };
+        let c = &self.state.config;
+        let ready = super::ready_file::Ready {
+            cus_url: &c.public_url,
+            http_url: &c.public_http_url,
+            ca_path: &self.cert_path,
+            https_addr: self.https_addr,
+            http_addr: self.http_addr,
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        super::ready_file::write(path, &ready)
+            .with_context(|| format!("cannot write the ready file {}", path.display()))
     }
 
     /// Writes the start-up lines: where it listens, what to trust, what was loaded.
@@ -270,6 +292,7 @@ impl Application {
         if let Some(dir) = &self.watch {
             tracing::info!("watching {} for fixture changes", dir.display());
         }
+
         if c.allow_plain_http_cert {
             tracing::warn!(
                 "!!! --allow-plain-http-cert is on: the cert endpoint answers over PLAIN HTTP at {}{}. The real mall accepts HTTPS only; a partner that passes here may fail there. !!!",

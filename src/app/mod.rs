@@ -7,6 +7,7 @@ pub(crate) mod cli;
 mod conform;
 pub mod lifecycle;
 mod log_json;
+mod ready_file;
 #[cfg(test)]
 mod reference;
 mod run;

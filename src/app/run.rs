@@ -40,6 +40,10 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
         }
     };
     app.announce().await;
+    if let Err(e) = app.write_ready_file() {
+        eprintln!("benecafe-sim: cannot start: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     match app.run_until_signalled(signals).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -211,6 +211,13 @@ pub struct Settings {
     /// new at each start (e.g. `qa-box-3f9a`).
     #[arg(long, env = "SIM_REPLICA_ID", value_parser = parse_replica_id)]
     pub replica_id: Option<String>,
+
+    /// Once both listeners are up, write where they are to this file, as one JSON object:
+    /// `cusUrl`, `httpUrl`, `caPath`, `httpsAddr`, `httpAddr`, `pid`, `version` (written to a
+    /// temporary file beside it, then renamed: a reader never sees half of it). For a test
+    /// helper that starts the simulator on port 0 and waits for the file.
+    #[arg(long, env = "SIM_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
 }
 
 /// Log line format.

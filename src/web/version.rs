@@ -1,5 +1,6 @@
 //! `GET /_sim/version`: which build answers, on which store, as which replica. Public, like the
-//! health check: a QA engineer behind a load balancer asks it to know what they are testing.
+//! health check: a QA engineer behind a load balancer asks it to know what they are testing, and
+//! a test helper that connects to a running simulator learns its `CUS_URL` from it.
 
 use std::sync::Arc;
 
@@ -18,6 +19,12 @@ pub struct About {
     pub store: &'static str,
     /// `--replica-id`.
     pub replica: Arc<str>,
+    /// The mall's `CUS_URL` as partners are given it (`--public-url`, else the HTTPS listener).
+    #[serde(rename = "cusUrl")]
+    pub cus_url: String,
+    /// The pages' and control API's base URL (`--public-http-url`, else the HTTP listener).
+    #[serde(rename = "httpUrl")]
+    pub http_url: String,
 }
 
 impl About {
@@ -31,6 +38,8 @@ impl About {
                 "memory"
             },
             replica: state.config.replica.clone(),
+            cus_url: state.config.public_url.clone(),
+            http_url: state.config.public_http_url.clone(),
         }
     }
 }
