@@ -1,0 +1,101 @@
+"""The package's own behaviour: starting, connecting, sandboxes, errors. Uses only the plugin's
+fixtures and the package's public names."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import urllib.request
+
+import pytest
+
+from benecafe_sim import Simulator, SimError
+
+
+def test_two_sandboxes_have_their_own_ids_and_journals(benecafe_sim) -> None:
+    with benecafe_sim.sandbox() as one, benecafe_sim.sandbox() as two:
+        assert one.id != two.id
+        token = one.gate("J01A00038745", "VR000216")["otpToken"]
+        assert token.startswith(one.id[:1])
+        assert one.cert(token)["resultCode"] == "OK"
+        assert [e["resultCode"] for e in one.journal(endpoint="cert")] == ["OK"]
+        assert two.journal(endpoint="cert") == []
+
+
+def test_a_closed_sandbox_is_gone_and_closing_twice_is_fine(benecafe_sim) -> None:
+    sandbox = benecafe_sim.sandbox(ttlSeconds=60)
+    assert benecafe_sim.request("GET", f"/_sim/api/sandboxes/{sandbox.id}")["id"] == sandbox.id
+    sandbox.close()
+    sandbox.close()
+    with pytest.raises(SimError) as gone:
+        benecafe_sim.request("GET", f"/_sim/api/sandboxes/{sandbox.id}")
+    assert gone.value.status == 404 and sandbox.id in gone.value.error
+    with pytest.raises(SimError) as inside:
+        sandbox.members()
+    assert inside.value.status == 404
+
+
+def test_the_sandbox_fixture_is_named_after_the_test(benecafe_sim, sim_sandbox) -> None:
+    about = benecafe_sim.request("GET", f"/_sim/api/sandboxes/{sim_sandbox.id}")
+    assert about["name"].endswith("test_the_sandbox_fixture_is_named_after_the_test")
+
+
+def test_connect_learns_the_cus_url_and_a_ca_that_verifies_the_cert_call(benecafe_sim) -> None:
+    connected = Simulator.connect(benecafe_sim.http_url)
+    try:
+        assert connected.cus_url == benecafe_sim.cus_url
+        assert connected.ca_path != benecafe_sim.ca_path or os.environ.get("BENECAFE_SIM_URL")
+        with connected.sandbox() as sandbox:
+            token = sandbox.gate("J01A00038745", "VR000216")["otpToken"]
+            assert sandbox.cert(token)["resultCode"] == "OK"
+            assert sandbox.cert(token)["resultCode"] == "404"
+        # The context trusts that CA only: the system's roots are not in it.
+        with urllib.request.urlopen(benecafe_sim.cus_url + "/_sim/healthz", context=connected.ssl_context()) as answer:
+            assert answer.status == 200
+    finally:
+        connected.stop()
+
+
+def test_the_cert_call_refuses_a_ca_it_was_not_given(benecafe_sim, sim_sandbox) -> None:
+    # Another simulator's CA: a real CA, but not the one that signed this simulator's certificate.
+    with Simulator.start() as other:
+        wrong = Simulator(benecafe_sim.cus_url, benecafe_sim.http_url, other.ca_path)
+        with wrong.sandbox() as sandbox:
+            token = sandbox.gate("J01A00038745", "VR000216")["otpToken"]
+            with pytest.raises(ssl.SSLCertVerificationError):
+                sandbox.cert(token)
+            # The refused handshake changed nothing: the token is still there for a verified
+            # call (the cert endpoint finds a token's sandbox from the token alone).
+            assert sim_sandbox.cert(token)["resultCode"] == "OK"
+
+
+def test_a_control_api_refusal_is_an_error_with_status_and_reason(sim_sandbox) -> None:
+    with pytest.raises(SimError) as refused:
+        sim_sandbox.request("GET", "/_sim/api/tokens/not-a-token")
+    assert refused.value.status == 400
+    with pytest.raises(SimError) as unknown:
+        sim_sandbox.gate("NOBODY", "VR000216")
+    assert unknown.value.status == 404
+
+
+def test_a_start_that_fails_says_why_with_the_process_output() -> None:
+    with pytest.raises(SimError) as failed:
+        Simulator.start("--no-such-flag")
+    assert "--no-such-flag" in str(failed.value) and "exited with status" in str(failed.value)
+
+
+def test_a_started_simulator_stops(benecafe_sim) -> None:
+    sim = Simulator.start(force_member_fields=True)
+    process = sim.process
+    assert process is not None and process.poll() is None
+    with sim.sandbox() as sandbox:
+        first = sandbox.gate("J01A00038745", "VR000216")
+        assert sandbox.cert(first["otpToken"])["resultCode"] == "OK"
+        # A later visit carries no member fields, unless --force-member-fields (the flag given).
+        later = sandbox.gate("J01A00038745", "VR000216")
+        assert later["plainFields"]["CFM_CUS_ID"] == "J01A00038745"
+    sim.stop()
+    sim.stop()
+    assert process.poll() is not None
+    with pytest.raises(SimError):
+        Simulator.connect(sim.http_url)
