@@ -220,3 +220,82 @@ async fn sigterm_while_waiting_for_an_absent_redis_ends_the_start_at_once() {
         "{text}"
     );
 }
+
+/// A helper in another language starts the binary on port 0 and waits for `--ready-file`: the
+/// file says where both listeners are, the CA to trust, and agrees with `/_sim/version` and
+/// `/_sim/ca.pem`. A ready file that cannot be written stops the start with a reason.
+#[actix_web::test]
+async fn a_start_on_port_zero_says_where_it_listens_in_its_ready_file() {
+    let data = tempfile::tempdir().unwrap();
+    let ready = data.path().join("ready.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
+        .args(["--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .arg("--fixtures")
+        .arg(shipped_fixtures())
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--ready-file")
+        .arg(&ready)
+        .args(["--log", "warn"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "exited before ready");
+        assert!(started.elapsed() < Duration::from_secs(30), "no ready file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let said: Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+    let https_addr = said["httpsAddr"].as_str().unwrap();
+    let http_addr = said["httpAddr"].as_str().unwrap();
+    assert!(
+        !https_addr.ends_with(":0") && !http_addr.ends_with(":0"),
+        "{said}"
+    );
+    let port = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(
+        said["cusUrl"],
+        format!("https://localhost:{}", port(https_addr))
+    );
+    assert_eq!(
+        said["httpUrl"],
+        format!("http://127.0.0.1:{}", port(http_addr))
+    );
+    assert_eq!(said["pid"], child.id());
+    assert_eq!(said["version"], env!("CARGO_PKG_VERSION"));
+    let sim = SimProcess {
+        child,
+        http: said["httpUrl"].as_str().unwrap().to_owned(),
+        https: format!("https://{https_addr}"),
+        log: data.path().join("unused.log"),
+    };
+    let (status, version, _) = probe(&sim, "/_sim/version").await;
+    assert_eq!(status, 200);
+    assert_eq!(version["cusUrl"], said["cusUrl"]);
+    assert_eq!(version["httpUrl"], said["httpUrl"]);
+    let ca = std::fs::read(said["caPath"].as_str().unwrap()).unwrap();
+    let mut served = awc::Client::default()
+        .get(format!("{}/_sim/ca.pem", sim.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.body().await.unwrap(), ca);
+    // The CUS_URL it names answers over TLS verified against that CA alone.
+    let (head, _) = crate::helpers::get_via(https_addr, "localhost", &ca, "/_sim/livez").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    let nowhere = data.path().join("no-such-folder").join("ready.json");
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
+        .args(["--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--ready-file")
+        .arg(&nowhere)
+        .args(["--log", "warn"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cannot write the ready file"), "{said}");
+}

@@ -287,6 +287,10 @@ async fn every_answer_names_its_replica_as_do_healthz_version_and_the_journal() 
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(version["store"], "memory");
     assert_eq!(version["replica"], "qa-7");
+    // What a helper connecting to a running simulator learns its URLs from.
+    let port = app.https.rsplit(':').next().unwrap();
+    assert_eq!(version["cusUrl"], format!("https://localhost:{port}"));
+    assert_eq!(version["httpUrl"], app.http);
     assert!(version["commit"].is_null() || version["commit"].as_str().unwrap().len() >= 7);
     let events = app.journal_events().await;
     assert!(events.len() >= 2);

@@ -92,9 +92,12 @@ class Simulator:
             "--log", "warn",
         ]
         command += list(args) + _flags(flags)
+        # Without this process's SIM_* settings: a started simulator is what its flags say, even
+        # where SIM_CONTROL_TOKEN is set for connecting to a shared one.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIM_")}
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
             )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not ready.exists():
@@ -110,7 +113,8 @@ class Simulator:
                 raise SimError(0, f"{failed} ({' '.join(command)}):\n{output}")
             time.sleep(0.02)
         where = json.loads(ready.read_text(encoding="utf-8"))
-        sim = cls(where["cusUrl"], where["httpUrl"], where["caPath"], None, process, workdir)
+        token = _control_token(command)
+        sim = cls(where["cusUrl"], where["httpUrl"], where["caPath"], token, process, workdir)
         atexit.register(sim.stop)
         return sim
 
@@ -186,6 +190,16 @@ def _flags(flags: Dict[str, Any]) -> List[str]:
         else:
             out += [flag, str(value)]
     return out
+
+
+def _control_token(command: List[str]) -> Optional[str]:
+    """The ``--control-token`` a started simulator was given, if any."""
+    for i, arg in enumerate(command):
+        if arg == "--control-token" and i + 1 < len(command):
+            return command[i + 1]
+        if arg.startswith("--control-token="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def _stop(process: subprocess.Popen) -> None:

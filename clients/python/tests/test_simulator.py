@@ -99,3 +99,16 @@ def test_a_started_simulator_stops(benecafe_sim) -> None:
     assert process.poll() is not None
     with pytest.raises(SimError):
         Simulator.connect(sim.http_url)
+
+
+def test_a_started_simulator_ignores_sim_settings_meant_for_another_and_takes_its_token(monkeypatch) -> None:
+    monkeypatch.setenv("SIM_CONTROL_TOKEN", "meant-for-a-shared-simulator-elsewhere")
+    with Simulator.start() as sim:
+        with sim.sandbox() as sandbox:
+            assert sandbox.members()
+    with Simulator.start(control_token="a-token-of-this-test-0123456789") as sim:
+        with sim.sandbox() as sandbox:
+            assert sandbox.members()
+        with pytest.raises(SimError) as refused:
+            Simulator.connect(sim.http_url, control_token="wrong").sandbox()
+        assert refused.value.status == 401
