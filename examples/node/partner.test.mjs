@@ -53,6 +53,7 @@ after(async () => {
   await sim?.stop();
 });
 
+// ANCHOR: sandbox
 // Each test: a sandbox of its own where VR000301 sends its GATE to this partner.
 beforeEach(async () => {
   sb = await sim.sandbox();
@@ -64,6 +65,7 @@ beforeEach(async () => {
   });
 });
 afterEach(async () => { await sb?.close(); });
+// ANCHOR_END: sandbox
 
 // The member's browser: keeps the partner's cookies, follows no redirect.
 class Browser {
@@ -103,6 +105,7 @@ class Browser {
 const certCodes = async (token) => (await sb.journal({ endpoint: 'cert', token })).map((e) => e.resultCode);
 const why = () => `partner output:\n${partnerOutput.split('\n').slice(-10).join('\n')}`;
 
+// ANCHOR: first_visit
 test('first visit: the member fields and a token log the member in', async () => {
   const browser = new Browser();
   const g = await sb.gate({ member: MEMBER, vendor: VENDOR, consent: 'agree', forceMemberFields: true });
@@ -113,6 +116,7 @@ test('first visit: the member fields and a token log the member in', async () =>
   assert.deepEqual(await certCodes(g.otpToken), ['OK']);
   assert.equal(await browser.whoami(), MEMBER);
 });
+// ANCHOR_END: first_visit
 
 test('later visit: no member fields, the token still logs the member in', async () => {
   const browser = new Browser();

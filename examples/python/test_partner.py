@@ -51,6 +51,7 @@ def partner(benecafe_sim):
     process.wait(10)
 
 
+# ANCHOR: sandbox
 @pytest.fixture
 def sandbox(sim_sandbox, partner):
     """This test's sandbox, with vendor VR000301 sending its GATE to the partner's port."""
@@ -59,6 +60,7 @@ def sandbox(sim_sandbox, partner):
                            allowedIps=["127.0.0.1", "::1"], tokenTtlSeconds=600,
                            paramEncryption={"scheme": "AES-128-CBC", "key": KEY})
     return sim_sandbox
+# ANCHOR_END: sandbox
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -92,12 +94,14 @@ def cert_codes(sandbox, token: str) -> list:
     return [e["resultCode"] for e in sandbox.journal(endpoint="cert", token=token)]
 
 
+# ANCHOR: first_visit
 def test_first_visit_logs_the_member_in(sandbox, partner) -> None:
     browser = Browser()
     gate = sandbox.gate(MEMBER, VENDOR, consent="agree", forceMemberFields=True)
     assert browser.post_gate(gate) == 303
     assert cert_codes(sandbox, gate["otpToken"]) == ["OK"]
     assert browser.whoami(partner) == MEMBER
+# ANCHOR_END: first_visit
 
 
 def test_a_later_visit_without_member_fields_logs_the_member_in(sandbox, partner) -> None:
