@@ -83,9 +83,14 @@ function tail(file, lines = TAIL_LINES) {
 // without this process's SIM_* variables, so a SIM_CONTROL_TOKEN meant for a shared simulator
 // does not reach it).
 function tokenFromArgs(args) {
+  return flagValue(args.map(String), '--control-token') || null;
+}
+
+// The value given to `flag` (`--flag value` or `--flag=value`), or null when it is not given.
+function flagValue(args, flag) {
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--control-token' && i + 1 < args.length) return String(args[i + 1]);
-    if (String(args[i]).startsWith('--control-token=')) return String(args[i]).slice('--control-token='.length);
+    if (args[i] === flag && i + 1 < args.length) return args[i + 1];
+    if (args[i].startsWith(`${flag}=`)) return args[i].slice(flag.length + 1);
   }
   return null;
 }
@@ -335,10 +340,14 @@ export class Sandbox {
 export async function startSimulator({ args = [], bin } = {}) {
   const exe = bin || process.env.BENECAFE_SIM_BIN || 'benecafe-sim';
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'benecafe-sim-'));
-  const readyFile = path.join(dir, 'ready.json');
+  const given = args.map(String);
+  const readyFile = flagValue(given, '--ready-file') ?? path.join(dir, 'ready.json');
   const logPath = path.join(dir, 'simulator.log');
-  const argv = ['--data-dir', dir, '--https-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0',
-    '--ready-file', readyFile, '--log', 'warn', ...args.map(String)];
+  // The simulator takes each flag once: a default the caller gives is left out.
+  const defaults = [['--data-dir', dir], ['--https-addr', '127.0.0.1:0'], ['--http-addr', '127.0.0.1:0'],
+    ['--ready-file', readyFile], ['--log', 'warn']];
+  const argv = [...defaults.filter(([flag]) => flagValue(given, flag) === null).flat(), ...given];
+  await fsp.rm(readyFile, { force: true }); // a stale file must not pass for this process's
   const out = fs.openSync(logPath, 'w');
   let child;
   try {

@@ -82,6 +82,21 @@ test('a simulator that cannot start rejects with its output', { skip: !haveBinar
   });
 });
 
+test('a default flag the caller gives is taken once, and SIM_* of this process is not passed on', { skip: !haveBinary() && 'no benecafe-sim binary (BENECAFE_SIM_BIN)' }, async () => {
+  const saved = process.env.SIM_CONTROL_TOKEN;
+  process.env.SIM_CONTROL_TOKEN = 'meant-for-a-shared-simulator-elsewhere';
+  let own;
+  try {
+    own = await startSimulator({ args: ['--log', 'info', '--https-addr', '127.0.0.1:0'] });
+    const sb = await own.sandbox();
+    assert.ok((await sb.members()).length > 0);
+    await sb.close();
+  } finally {
+    if (saved === undefined) delete process.env.SIM_CONTROL_TOKEN; else process.env.SIM_CONTROL_TOKEN = saved;
+    await own?.stop();
+  }
+});
+
 test('a control API answer outside 2xx rejects with a SimError carrying status and error', async () => {
   const sb = await sim.sandbox();
   try {

@@ -81,17 +81,24 @@ class Simulator:
         it is ready. ``flags`` become ``--flag-name value`` (``True``: the bare flag); ``args``
         are passed as they are. The process is stopped by :meth:`stop`, or at exit."""
         workdir = tempfile.mkdtemp(prefix="benecafe-sim-")
-        ready = Path(workdir) / "ready.json"
+        given = list(args) + _flags(flags)
+        ready = Path(_flag_value(given, "--ready-file") or Path(workdir) / "ready.json")
         log_path = Path(workdir) / "simulator.log"
-        command = [
-            find_binary(),
-            "--data-dir", str(Path(workdir) / "data"),
-            "--https-addr", "127.0.0.1:0",
-            "--http-addr", "127.0.0.1:0",
-            "--ready-file", str(ready),
-            "--log", "warn",
-        ]
-        command += list(args) + _flags(flags)
+        defaults = {
+            "--data-dir": str(Path(workdir) / "data"),
+            "--https-addr": "127.0.0.1:0",
+            "--http-addr": "127.0.0.1:0",
+            "--ready-file": str(ready),
+            "--log": "warn",
+        }
+        # The simulator takes each flag once: a default the caller gives is left out.
+        command = [find_binary()]
+        for flag, value in defaults.items():
+            if _flag_value(given, flag) is None:
+                command += [flag, value]
+        command += given
+        if ready.exists():
+            ready.unlink()  # a stale file must not pass for this process's
         # Without this process's SIM_* settings: a started simulator is what its flags say, even
         # where SIM_CONTROL_TOKEN is set for connecting to a shared one.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIM_")}
@@ -192,14 +199,19 @@ def _flags(flags: Dict[str, Any]) -> List[str]:
     return out
 
 
-def _control_token(command: List[str]) -> Optional[str]:
-    """The ``--control-token`` a started simulator was given, if any."""
+def _flag_value(command: List[str], flag: str) -> Optional[str]:
+    """The value given to ``flag`` (``--flag value`` or ``--flag=value``), if it is given."""
     for i, arg in enumerate(command):
-        if arg == "--control-token" and i + 1 < len(command):
+        if arg == flag and i + 1 < len(command):
             return command[i + 1]
-        if arg.startswith("--control-token="):
+        if arg.startswith(flag + "="):
             return arg.split("=", 1)[1]
     return None
+
+
+def _control_token(command: List[str]) -> Optional[str]:
+    """The ``--control-token`` a started simulator was given, if any."""
+    return _flag_value(command, "--control-token") or None
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -112,3 +112,10 @@ def test_a_started_simulator_ignores_sim_settings_meant_for_another_and_takes_it
         with pytest.raises(SimError) as refused:
             Simulator.connect(sim.http_url, control_token="wrong").sandbox()
         assert refused.value.status == 401
+
+
+def test_a_default_flag_the_caller_gives_is_taken_once(tmp_path) -> None:
+    with Simulator.start("--log", "info", http_addr="127.0.0.1:0", data_dir=str(tmp_path)) as sim:
+        assert (tmp_path / "ca.pem").read_bytes() == open(sim.ca_path, "rb").read()
+        with sim.sandbox() as sandbox:
+            assert sandbox.members()

@@ -1,0 +1,912 @@
+package benecafe.sim;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * A benecafe-sim simulator for a partner's JUnit tests: one started on free ports for the test
+ * run, or one already running (a shared QA simulator), and the sandboxes made in it.
+ *
+ * <p>Why this file exists: it is the Java side of the one interface the helpers in
+ * {@code clients/} share (Python, Java, Node; see {@code clients/README.md}), so a partner's
+ * Java test says "give me a simulator" and "give me a sandbox" and gets them, with no URLs or CA
+ * paths copied by hand. It speaks the control API over plain HTTP and makes the cert call the way
+ * a partner's server does: over HTTPS, trusting only the simulator's CA, following no redirects.
+ * {@link BenecafeSimExtension} builds on it for JUnit Jupiter.
+ *
+ * <pre>{@code
+ * try (BenecafeSim sim = BenecafeSim.fromEnvironment(); BenecafeSim.Sandbox sb = sim.sandbox()) {
+ *     Map<String, Object> gate = sb.gate("J01A00038745", "VR000216");
+ *     Map<String, Object> answer = sb.cert((String) gate.get("otpToken"));
+ * }
+ * }</pre>
+ *
+ * <p>JSON answers are plain Jackson trees of {@code Map<String, Object>}, {@code List<Object>},
+ * strings, numbers ({@code Integer}, {@code Long}, {@code Double} ...), booleans and nulls.
+ * A control API answer outside 2xx throws {@link SimException}.
+ */
+public final class BenecafeSim implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration CONFORM_TIMEOUT = Duration.ofMinutes(5);
+    private static final long READY_TIMEOUT_MS = 60_000;
+    private static final long READY_POLL_MS = 50;
+    private static final int LOG_TAIL_LINES = 25;
+
+    private final String controlBase;
+    private final String cusUrl;
+    private final String httpUrl;
+    private final Path caPath;
+    private final String controlToken;
+    private final Process process;
+    private final Path tempDir;
+    private final Thread shutdownHook;
+    private final HttpClient http;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private SSLContext sslContext;
+    private HttpClient https;
+
+    private BenecafeSim(String controlBase, String cusUrl, String httpUrl, Path caPath, String controlToken,
+                        Process process, Path tempDir, Thread shutdownHook) {
+        this.controlBase = stripSlash(controlBase);
+        this.cusUrl = stripSlash(cusUrl);
+        this.httpUrl = stripSlash(httpUrl);
+        this.caPath = caPath;
+        this.controlToken = controlToken;
+        this.process = process;
+        this.tempDir = tempDir;
+        this.http = plainClient();
+        this.shutdownHook = shutdownHook;
+    }
+
+    // ------------------------------------------------------------------ making one
+
+    /**
+     * Starts a simulator of this test run's own: {@code benecafe-sim --data-dir <new temp folder>
+     * --https-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --ready-file <temp folder>/ready.json
+     * --log warn} plus {@code args}, and waits (up to 60 s) for its ready file. A default flag the
+     * caller gives in {@code args} is left out (the simulator takes each flag once). The binary is
+     * {@code BENECAFE_SIM_BIN} when set, else {@code benecafe-sim} on {@code PATH}. The process is
+     * stopped by {@link #close()}, and at the latest when the JVM exits.
+     *
+     * <p>The process gets none of this JVM's {@code SIM_*} environment variables: it is what its
+     * flags say, even where {@code SIM_CONTROL_TOKEN} is set for connecting to a shared simulator.
+     * Its control token is the {@code --control-token} in {@code args}, if any.
+     *
+     * @param args more flags for the simulator, such as {@code "--token-ttl-seconds", "30"}
+     * @return the running simulator
+     * @throws SimException when it cannot be run, ends before it is ready (the message carries the
+     *                      last lines of its output), or is not ready within 60 s
+     */
+    public static BenecafeSim start(String... args) {
+        List<String> given = args == null ? Collections.<String>emptyList() : Arrays.asList(args);
+        String bin = env("BENECAFE_SIM_BIN");
+        if (bin == null) {
+            bin = "benecafe-sim";
+        }
+        Path tmp;
+        try {
+            tmp = Files.createTempDirectory("benecafe-sim-");
+        } catch (IOException e) {
+            throw new SimException(0, null, "cannot make a temp folder for the simulator: " + e, e);
+        }
+        List<String> cmd = new ArrayList<>();
+        cmd.add(bin);
+        Path ready;
+        try {
+            if (!hasFlag(given, "--data-dir")) {
+                Path data = Files.createDirectories(tmp.resolve("data"));
+                cmd.add("--data-dir");
+                cmd.add(data.toString());
+            }
+            if (!hasFlag(given, "--https-addr")) {
+                cmd.add("--https-addr");
+                cmd.add("127.0.0.1:0");
+            }
+            if (!hasFlag(given, "--http-addr")) {
+                cmd.add("--http-addr");
+                cmd.add("127.0.0.1:0");
+            }
+            String readyGiven = flagValue(given, "--ready-file");
+            ready = readyGiven != null ? Paths.get(readyGiven) : tmp.resolve("ready.json");
+            if (readyGiven == null) {
+                cmd.add("--ready-file");
+                cmd.add(ready.toString());
+            }
+            Files.deleteIfExists(ready); // a stale file must not pass for this process's
+            if (!hasFlag(given, "--log")) {
+                cmd.add("--log");
+                cmd.add("warn");
+            }
+        } catch (IOException e) {
+            deleteTree(tmp);
+            throw new SimException(0, null, "cannot prepare the simulator's temp folder " + tmp + ": " + e, e);
+        }
+        cmd.addAll(given);
+        String token = flagValue(given, "--control-token");
+        if (token != null && token.isEmpty()) {
+            token = null;
+        }
+        Path log = tmp.resolve("simulator.log");
+        Process process;
+        try {
+            ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
+            builder.environment().keySet().removeIf(name -> name.startsWith("SIM_"));
+            process = builder.start();
+        } catch (IOException e) {
+            deleteTree(tmp);
+            throw new SimException(0, null, "cannot run " + bin + ": " + e.getMessage()
+                    + " (set BENECAFE_SIM_BIN to the binary, or put benecafe-sim on PATH)", e);
+        }
+        // never outlives the JVM, even while it is still starting
+        Thread hook = new Thread(() -> stopProcess(process, tmp), "benecafe-sim-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        String shown = shown(cmd);
+        try {
+            process.getOutputStream().close(); // it reads nothing
+        } catch (IOException ignored) {
+            // nothing to close
+        }
+        Map<String, Object> info = null;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(READY_TIMEOUT_MS);
+        try {
+            while (info == null) {
+                info = readReady(ready);
+                if (info != null) {
+                    break;
+                }
+                if (!process.isAlive()) {
+                    String tail = tail(log);
+                    removeHook(hook);
+                    deleteTree(tmp);
+                    throw new SimException(0, null, "benecafe-sim ended with status " + process.exitValue()
+                            + " before it was ready (" + shown + "); its last output:\n" + tail);
+                }
+                if (System.nanoTime() > deadline) {
+                    String tail = tail(log);
+                    removeHook(hook);
+                    stopProcess(process, tmp);
+                    throw new SimException(0, null, "benecafe-sim was not ready within " + READY_TIMEOUT_MS / 1000
+                            + " s (" + shown + "); its last output:\n" + tail);
+                }
+                Thread.sleep(READY_POLL_MS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            removeHook(hook);
+            stopProcess(process, tmp);
+            throw new SimException(0, null, "interrupted while waiting for benecafe-sim to be ready", e);
+        }
+        Object ca = info.get("caPath");
+        return new BenecafeSim(String.valueOf(info.get("httpUrl")), String.valueOf(info.get("cusUrl")),
+                String.valueOf(info.get("httpUrl")), ca == null ? null : Paths.get(ca.toString()), token, process, tmp, hook);
+    }
+
+    /**
+     * Uses a simulator that is already running (a shared QA simulator, one in Docker). Everything
+     * else is learnt from it: {@code GET /_sim/version} gives {@code cusUrl} and {@code httpUrl},
+     * {@code GET /_sim/ca.pem} the CA, saved to a temp file for {@link #caPath()}. Control API calls
+     * go to {@code url}. {@link #close()} leaves the simulator running.
+     *
+     * @param url          the simulator's plain-HTTP base URL, such as {@code http://127.0.0.1:8080}
+     * @param controlToken the control token sent as {@code Authorization: Bearer ...}; null: the
+     *                     environment's {@code SIM_CONTROL_TOKEN}; empty: none
+     * @return the simulator
+     * @throws SimException when it cannot be reached or answers outside 2xx
+     */
+    public static BenecafeSim connect(String url, String controlToken) {
+        Objects.requireNonNull(url, "url");
+        String base = stripSlash(url.trim());
+        String token = controlToken != null ? (controlToken.isEmpty() ? null : controlToken) : env("SIM_CONTROL_TOKEN");
+        HttpClient client = plainClient();
+        Object version = send(client, base, token, "GET", "/_sim/version", null, null, CONTROL_TIMEOUT);
+        if (!(version instanceof Map) || ((Map<?, ?>) version).get("cusUrl") == null) {
+            throw new SimException(0, null, "GET " + base + "/_sim/version answered no cusUrl: is this a benecafe-sim? "
+                    + version);
+        }
+        Map<?, ?> v = (Map<?, ?>) version;
+        String cus = String.valueOf(v.get("cusUrl"));
+        String pages = v.get("httpUrl") == null ? base : String.valueOf(v.get("httpUrl"));
+        Object pem = send(client, base, token, "GET", "/_sim/ca.pem", null, null, CONTROL_TIMEOUT);
+        Path ca;
+        try {
+            ca = Files.createTempFile("benecafe-sim-ca-", ".pem");
+            ca.toFile().deleteOnExit();
+            Files.write(ca, String.valueOf(pem).getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new SimException(0, null, "cannot save the simulator's CA to a temp file: " + e, e);
+        }
+        return new BenecafeSim(base, cus, pages, ca, token, null, null, null);
+    }
+
+    /**
+     * The simulator the environment asks for: {@code BENECAFE_SIM_URL} set (and not empty):
+     * {@link #connect(String, String) connect} to it (token from {@code SIM_CONTROL_TOKEN}); else
+     * {@link #start(String...) start} one.
+     *
+     * @return the simulator
+     * @throws SimException when it can be neither reached nor started
+     */
+    public static BenecafeSim fromEnvironment() {
+        String url = env("BENECAFE_SIM_URL");
+        return url != null ? connect(url, null) : start();
+    }
+
+    // ------------------------------------------------------------------ what it is
+
+    /**
+     * The mall's {@code CUS_URL} (HTTPS): where a partner makes the cert call.
+     *
+     * @return the URL, without a trailing slash, such as {@code https://localhost:40123}
+     */
+    public String cusUrl() {
+        return cusUrl;
+    }
+
+    /**
+     * The plain-HTTP base URL of the pages and the control API.
+     *
+     * @return the URL, without a trailing slash, such as {@code http://127.0.0.1:40124}
+     */
+    public String httpUrl() {
+        return httpUrl;
+    }
+
+    /**
+     * The PEM file of the CA to trust for {@link #cusUrl()}: the data folder's {@code ca.pem} of a
+     * started simulator, a temp copy of {@code GET /_sim/ca.pem} for a connected one. Give it to
+     * the partner under test (the reference partners read {@code SIM_CA}).
+     *
+     * @return the file, or null when a started simulator reported none
+     */
+    public Path caPath() {
+        return caPath;
+    }
+
+    /**
+     * A TLS context that trusts exactly the simulator's CA ({@link #caPath()}), loaded into an
+     * in-memory key store: nothing JVM-wide is changed, and host names are still verified by
+     * {@code HttpClient}.
+     *
+     * @return the context (the same one on every call)
+     * @throws SimException when the CA file cannot be read
+     */
+    public synchronized SSLContext sslContext() {
+        if (sslContext == null) {
+            try {
+                if (caPath == null) {
+                    sslContext = SSLContext.getDefault();
+                } else {
+                    KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+                    store.load(null, null);
+                    try (InputStream in = Files.newInputStream(caPath)) {
+                        int n = 0;
+                        for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                            store.setCertificateEntry("benecafe-sim-ca-" + n++, c);
+                        }
+                        if (n == 0) {
+                            throw new IOException("no certificate in " + caPath);
+                        }
+                    }
+                    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                    tmf.init(store);
+                    SSLContext ctx = SSLContext.getInstance("TLS");
+                    ctx.init(null, tmf.getTrustManagers(), null);
+                    sslContext = ctx;
+                }
+            } catch (Exception e) {
+                throw new SimException(0, null, "cannot build a TLS context trusting " + caPath + ": " + e, e);
+            }
+        }
+        return sslContext;
+    }
+
+    /**
+     * Makes a fresh sandbox: {@code POST /_sim/api/sandboxes} with {@code {"ttlSeconds": 600}}.
+     * Close it when done (try-with-resources), or let {@link BenecafeSimExtension} do it.
+     *
+     * @return the sandbox
+     * @throws SimException when the simulator refuses (429: too many sandboxes)
+     */
+    public Sandbox sandbox() {
+        return sandbox(Collections.<String, Object>emptyMap());
+    }
+
+    /**
+     * Makes a fresh sandbox with these fields of {@code POST /_sim/api/sandboxes} ({@code name},
+     * {@code ttlSeconds}); {@code ttlSeconds} is 600 unless given.
+     *
+     * @param opts the body's fields
+     * @return the sandbox
+     * @throws SimException when the simulator refuses
+     */
+    public Sandbox sandbox(Map<String, ?> opts) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("ttlSeconds", 600);
+        if (opts != null) {
+            body.putAll(opts);
+        }
+        Object made = control("POST", "/_sim/api/sandboxes", body, null, CONTROL_TIMEOUT);
+        if (!(made instanceof Map) || ((Map<?, ?>) made).get("id") == null) {
+            throw new SimException(0, null, "POST /_sim/api/sandboxes answered no id: " + made);
+        }
+        return new Sandbox(this, String.valueOf(((Map<?, ?>) made).get("id")));
+    }
+
+    /**
+     * Stops a simulator this object started (SIGTERM, then SIGKILL after 10 s) and removes its temp
+     * folder; a connected one is left running. Calling it again does nothing.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true) || process == null) {
+            return;
+        }
+        removeHook(shutdownHook);
+        stopProcess(process, tempDir);
+    }
+
+    /**
+     * Says which simulator this is.
+     *
+     * @return a short description with its URLs
+     */
+    @Override
+    public String toString() {
+        return "BenecafeSim[" + (process != null ? "started pid " + process.pid() : "connected") + ", cusUrl "
+                + cusUrl + ", httpUrl " + httpUrl + "]";
+    }
+
+    // ------------------------------------------------------------------ a sandbox
+
+    /**
+     * A sandbox of the simulator: an isolated copy of the mall (members, vendors, consents, tokens,
+     * faults, journal) for one test. Every control API call it makes carries
+     * {@code X-Sim-Sandbox: <id>}; the cert call needs no header, as the token names its sandbox.
+     *
+     * <p>Why it is nested: a sandbox exists only in its simulator, and the shared interface writes
+     * it {@code BenecafeSim.Sandbox}.
+     */
+    public static final class Sandbox implements AutoCloseable {
+        private final BenecafeSim sim;
+        private final String id;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        private Sandbox(BenecafeSim sim, String id) {
+            this.sim = sim;
+            this.id = id;
+        }
+
+        /**
+         * The sandbox's id (16 lowercase hex digits), sent as {@code X-Sim-Sandbox}.
+         *
+         * @return the id
+         */
+        public String id() {
+            return id;
+        }
+
+        /**
+         * Issues a GATE with consent {@code agree}: see {@link #gate(String, String, String, Map)}.
+         *
+         * @param member the member's {@code custId}
+         * @param vendor the vendor's {@code vndrNo}
+         * @return the GATE: {@code gateUrl}, {@code fields}, {@code plainFields}, {@code otpToken} ...
+         */
+        public Map<String, Object> gate(String member, String vendor) {
+            return gate(member, vendor, "agree", null);
+        }
+
+        /**
+         * Issues a GATE: see {@link #gate(String, String, String, Map)}.
+         *
+         * @param member  the member's {@code custId}
+         * @param vendor  the vendor's {@code vndrNo}
+         * @param consent {@code agree}, {@code decline} or {@code keep}; null: the simulator's default
+         * @return the GATE
+         */
+        public Map<String, Object> gate(String member, String vendor, String consent) {
+            return gate(member, vendor, consent, null);
+        }
+
+        /**
+         * Issues a GATE: looks up the member's {@code cmpyCd} in this sandbox's
+         * {@code GET /_sim/api/members}, then posts {@code {"cmpyCd", "custId", "vndrNo",
+         * "consent", ...opts}} to {@code /_sim/api/gate}.
+         *
+         * @param member  the member's {@code custId}
+         * @param vendor  the vendor's {@code vndrNo}
+         * @param consent {@code agree}, {@code decline} or {@code keep}; null: the simulator's default
+         * @param opts    more fields, by the control API's own names ({@code directUrl},
+         *                {@code baroItem}, {@code forceMemberFields}, {@code ttlSeconds},
+         *                {@code receiptYn}, {@code deliver}); may be null
+         * @return the GATE: {@code gateUrl}, {@code fields} (to post), {@code plainFields},
+         *         {@code otpToken}, {@code omitted} ...
+         * @throws SimException when the member is not in the sandbox or the simulator refuses
+         */
+        public Map<String, Object> gate(String member, String vendor, String consent, Map<String, ?> opts) {
+            Objects.requireNonNull(member, "member");
+            Objects.requireNonNull(vendor, "vendor");
+            Object cmpyCd = null;
+            for (Map<String, Object> m : members()) {
+                if (member.equals(m.get("custId"))) {
+                    cmpyCd = m.get("cmpyCd");
+                    break;
+                }
+            }
+            if (cmpyCd == null) {
+                throw new SimException(0, "no member " + member,
+                        "no member " + member + " in sandbox " + id + " (GET /_sim/api/members)");
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("cmpyCd", cmpyCd);
+            body.put("custId", member);
+            body.put("vndrNo", vendor);
+            if (consent != null) {
+                body.put("consent", consent);
+            }
+            if (opts != null) {
+                body.putAll(opts);
+            }
+            return asMap("POST /_sim/api/gate", call("POST", "/_sim/api/gate", body, CONTROL_TIMEOUT));
+        }
+
+        /**
+         * Makes the cert call as a partner's server does: {@code GET <cusUrl>/sso/vendorUserCertTonken
+         * ?otpTokenp=<token>} over HTTPS, the certificate checked against the simulator's CA, no
+         * redirects followed. The mall answers HTTP 200 with the outcome in {@code resultCode}.
+         *
+         * @param token the OTP token
+         * @return the JSON body: {@code resultCode}, {@code message}, {@code resultMap} ...
+         * @throws SimException when the body is not a JSON object (the message names the HTTP
+         *                      status) or the call fails (TLS, connection)
+         */
+        public Map<String, Object> cert(String token) {
+            Objects.requireNonNull(token, "token");
+            return sim.certCall(token);
+        }
+
+        /**
+         * The journal of this sandbox, oldest first: {@code GET /_sim/api/journal}.
+         *
+         * @return the events
+         */
+        public List<Map<String, Object>> journal() {
+            return journal(null);
+        }
+
+        /**
+         * The journal of this sandbox, oldest first, filtered: {@code GET /_sim/api/journal?...}
+         * with the filters as query parameters (URL-encoded), such as {@code endpoint=cert},
+         * {@code token=<otpToken>}.
+         *
+         * @param filters the query parameters; null values are left out; may be null
+         * @return the events
+         */
+        public List<Map<String, Object>> journal(Map<String, String> filters) {
+            StringBuilder path = new StringBuilder("/_sim/api/journal");
+            if (filters != null) {
+                char sep = '?';
+                for (Map.Entry<String, String> f : filters.entrySet()) {
+                    if (f.getKey() == null || f.getValue() == null) {
+                        continue;
+                    }
+                    path.append(sep).append(URLEncoder.encode(f.getKey(), StandardCharsets.UTF_8)).append('=')
+                            .append(URLEncoder.encode(f.getValue(), StandardCharsets.UTF_8));
+                    sep = '&';
+                }
+            }
+            return asList("GET /_sim/api/journal", call("GET", path.toString(), null, CONTROL_TIMEOUT));
+        }
+
+        /**
+         * Injects a fault: {@code POST /_sim/api/faults} with the spec, such as
+         * {@code {"endpoint": "cert", "count": 1, "kind": "resultCode", "resultCode": "403"}}.
+         *
+         * @param spec the fault
+         * @return the fault as recorded ({@code id}, {@code remaining}, {@code applied} ...)
+         */
+        public Map<String, Object> fault(Map<String, ?> spec) {
+            return asMap("POST /_sim/api/faults", call("POST", "/_sim/api/faults", spec, CONTROL_TIMEOUT));
+        }
+
+        /**
+         * The members of this sandbox: {@code GET /_sim/api/members}.
+         *
+         * @return the member records
+         */
+        public List<Map<String, Object>> members() {
+            return asList("GET /_sim/api/members", call("GET", "/_sim/api/members", null, CONTROL_TIMEOUT));
+        }
+
+        /**
+         * Creates or replaces a member: {@code PUT /_sim/api/members/{custId}} with the whole record.
+         *
+         * @param record the record; its {@code custId} names it
+         * @return the record as stored
+         */
+        public Map<String, Object> putMember(Map<String, ?> record) {
+            String path = "/_sim/api/members/" + segment(record, "custId");
+            return asMap("PUT " + path, call("PUT", path, record, CONTROL_TIMEOUT));
+        }
+
+        /**
+         * Creates or replaces a vendor: {@code PUT /_sim/api/vendors/{vndrNo}} with the whole record.
+         *
+         * @param record the record; its {@code vndrNo} names it
+         * @return the record as stored
+         */
+        public Map<String, Object> putVendor(Map<String, ?> record) {
+            String path = "/_sim/api/vendors/" + segment(record, "vndrNo");
+            return asMap("PUT " + path, call("PUT", path, record, CONTROL_TIMEOUT));
+        }
+
+        /**
+         * Runs the conformance kit against a vendor's GATE in (a copy of) this sandbox:
+         * {@code POST /_sim/api/conform} with {@code {"vndrNo": vendor}}.
+         *
+         * @param vendor the vendor's {@code vndrNo}
+         * @return the report: {@code passed}, {@code failed}, {@code skipped}, {@code cases} ...
+         */
+        public Map<String, Object> conform(String vendor) {
+            return conform(vendor, null);
+        }
+
+        /**
+         * Runs the conformance kit: {@code POST /_sim/api/conform} with {@code {"vndrNo": vendor,
+         * ...opts}} ({@code custId}, {@code timeoutSeconds}, {@code skip}, {@code decoyPort}).
+         *
+         * @param vendor the vendor's {@code vndrNo}
+         * @param opts   more fields; may be null
+         * @return the report: {@code passed}, {@code failed}, {@code skipped}, {@code cases} ...
+         * @throws SimException when the simulator refuses (429: two runs already going)
+         */
+        public Map<String, Object> conform(String vendor, Map<String, ?> opts) {
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("vndrNo", vendor);
+            if (opts != null) {
+                body.putAll(opts);
+            }
+            return asMap("POST /_sim/api/conform", call("POST", "/_sim/api/conform", body, CONFORM_TIMEOUT));
+        }
+
+        /**
+         * Any control API call in this sandbox.
+         *
+         * @param method the HTTP method ({@code GET}, {@code POST}, {@code PATCH} ...)
+         * @param path   the path from the simulator's root, with any query string, such as
+         *               {@code /_sim/api/tokens/<token>}
+         * @param body   sent as JSON (Jackson writes it: a {@code Map}, a {@code List}; a
+         *               {@code String} becomes a JSON string); null: no body
+         * @return the parsed JSON answer ({@code Map}, {@code List} ...), null for an empty body
+         *         (204), the text itself when a 2xx body is not JSON
+         * @throws SimException for an answer outside 2xx
+         */
+        public Object request(String method, String path, Object body) {
+            Objects.requireNonNull(path, "path");
+            return call(method, path, body, path.startsWith("/_sim/api/conform") ? CONFORM_TIMEOUT : CONTROL_TIMEOUT);
+        }
+
+        /**
+         * Removes the sandbox with everything in it: {@code DELETE /_sim/api/sandboxes/{id}}. Calling
+         * it again does nothing; a sandbox already gone (404: expired) is fine, and so is a
+         * simulator already stopped by this process.
+         *
+         * @throws SimException when the simulator answers another error
+         */
+        @Override
+        public void close() {
+            if ((sim.process != null && sim.closed.get()) || !closed.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                call("DELETE", "/_sim/api/sandboxes/" + id, null, CONTROL_TIMEOUT);
+            } catch (SimException e) {
+                if (e.status() != 404) {
+                    closed.set(false);
+                    throw e;
+                }
+            }
+        }
+
+        /**
+         * Says which sandbox this is.
+         *
+         * @return {@code Sandbox[<id>]}
+         */
+        @Override
+        public String toString() {
+            return "Sandbox[" + id + "]";
+        }
+
+        private Object call(String method, String path, Object body, Duration timeout) {
+            return sim.control(method, path, body, id, timeout);
+        }
+
+        private static String segment(Map<String, ?> record, String key) {
+            Object v = record == null ? null : record.get(key);
+            if (v == null || v.toString().isEmpty()) {
+                throw new IllegalArgumentException("the record has no " + key + ": " + record);
+            }
+            return URLEncoder.encode(v.toString(), StandardCharsets.UTF_8).replace("+", "%20");
+        }
+    }
+
+    // ------------------------------------------------------------------ HTTP
+
+    Object control(String method, String path, Object body, String sandbox, Duration timeout) {
+        return send(http, controlBase, controlToken, method, path, body, sandbox, timeout);
+    }
+
+    private static Object send(HttpClient client, String base, String token, String method, String path, Object body,
+                               String sandbox, Duration timeout) {
+        Objects.requireNonNull(method, "method");
+        Objects.requireNonNull(path, "path");
+        if (!path.startsWith("/")) {
+            throw new IllegalArgumentException("a path from the simulator's root, beginning with '/': " + path);
+        }
+        String what = method + " " + path + (sandbox == null ? "" : " (sandbox " + sandbox + ")");
+        HttpRequest.BodyPublisher publisher = HttpRequest.BodyPublishers.noBody();
+        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + path)).timeout(timeout)
+                .header("Accept", "application/json");
+        if (body != null) {
+            try {
+                publisher = HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body));
+            } catch (IOException e) { // JsonProcessingException; some builds declare IOException too
+                throw new IllegalArgumentException("cannot write the body of " + what + " as JSON: " + e, e);
+            }
+            req.header("Content-Type", "application/json");
+        }
+        if (token != null) {
+            req.header("Authorization", "Bearer " + token);
+        }
+        if (sandbox != null) {
+            req.header("X-Sim-Sandbox", sandbox);
+        }
+        HttpResponse<String> res;
+        try {
+            res = client.send(req.method(method, publisher).build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new SimException(0, null, what + " at " + base + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SimException(0, null, what + ": interrupted", e);
+        }
+        String text = res.body() == null ? "" : res.body();
+        Object parsed = null;
+        boolean isJson = false;
+        if (!text.isBlank()) {
+            try {
+                parsed = JSON.readValue(text, Object.class);
+                isJson = true;
+            } catch (IOException notJson) {
+                parsed = text;
+            }
+        }
+        int status = res.statusCode();
+        if (status < 200 || status > 299) {
+            String error = null;
+            if (isJson && parsed instanceof Map && ((Map<?, ?>) parsed).get("error") != null) {
+                error = String.valueOf(((Map<?, ?>) parsed).get("error"));
+            } else if (!text.isBlank()) {
+                error = shorten(text.trim());
+            }
+            throw new SimException(status, error, what + " answered " + status + (error == null ? "" : ": " + error));
+        }
+        return parsed;
+    }
+
+    Map<String, Object> certCall(String token) {
+        HttpClient client;
+        synchronized (this) {
+            if (https == null) {
+                // HTTP/1.1: an idle HTTP/2 connection to the HTTPS listener holds the simulator's
+                // graceful shutdown (SIGTERM) open, so close() would wait its 10 s for nothing.
+                https = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(sslContext())
+                        .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(CONNECT_TIMEOUT).build();
+            }
+            client = https;
+        }
+        String url = cusUrl + "/sso/vendorUserCertTonken?otpTokenp=" + URLEncoder.encode(token, StandardCharsets.UTF_8);
+        HttpResponse<String> res;
+        try {
+            res = client.send(HttpRequest.newBuilder(URI.create(url)).timeout(CONTROL_TIMEOUT).GET().build(),
+                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new SimException(0, null, "the cert call GET " + cusUrl + "/sso/vendorUserCertTonken failed: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SimException(0, null, "the cert call was interrupted", e);
+        }
+        String text = res.body() == null ? "" : res.body();
+        Object parsed;
+        try {
+            parsed = JSON.readValue(text, Object.class);
+        } catch (IOException e) {
+            parsed = null;
+        }
+        if (!(parsed instanceof Map)) {
+            throw new SimException(res.statusCode(), shorten(text),
+                    "the cert call answered HTTP " + res.statusCode() + " with a body that is not a JSON object: " + shorten(text));
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> map = (Map<String, Object>) parsed;
+        return map;
+    }
+
+    private static HttpClient plainClient() {
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(CONNECT_TIMEOUT).build();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> asMap(String what, Object answer) {
+        if (!(answer instanceof Map)) {
+            throw new SimException(0, null, what + " answered no JSON object: " + answer);
+        }
+        return (Map<String, Object>) answer;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> asList(String what, Object answer) {
+        if (!(answer instanceof List)) {
+            throw new SimException(0, null, what + " answered no JSON list: " + answer);
+        }
+        return (List<Map<String, Object>>) answer;
+    }
+
+    // ------------------------------------------------------------------ the process
+
+    private static Map<String, Object> readReady(Path ready) {
+        if (!Files.isRegularFile(ready)) {
+            return null;
+        }
+        try {
+            Object info = JSON.readValue(ready.toFile(), Object.class);
+            if (info instanceof Map && ((Map<?, ?>) info).get("cusUrl") != null && ((Map<?, ?>) info).get("httpUrl") != null) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> map = (Map<String, Object>) info;
+                return map;
+            }
+        } catch (IOException halfWritten) {
+            // read again at the next poll
+        }
+        return null;
+    }
+
+    private static void stopProcess(Process process, Path tempDir) {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        if (tempDir != null) {
+            deleteTree(tempDir);
+        }
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or about to: it stops the process
+        }
+    }
+
+    /** The command line for a message, the control token's value hidden. */
+    private static String shown(List<String> cmd) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < cmd.size(); i++) {
+            String a = cmd.get(i);
+            if (a.startsWith("--control-token=")) {
+                out.add("--control-token=***");
+            } else {
+                out.add(i > 0 && "--control-token".equals(cmd.get(i - 1)) ? "***" : a);
+            }
+        }
+        return String.join(" ", out);
+    }
+
+    private static String tail(Path log) {
+        try {
+            String[] lines = new String(Files.readAllBytes(log), StandardCharsets.UTF_8).split("\\R");
+            int from = Math.max(0, lines.length - LOG_TAIL_LINES);
+            return String.join("\n", Arrays.asList(lines).subList(from, lines.length));
+        } catch (IOException e) {
+            return "(no output: " + e + ")";
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (dir == null || !Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // best effort: a temp folder
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+
+    private static boolean hasFlag(List<String> args, String flag) {
+        for (String a : args) {
+            if (a != null && (a.equals(flag) || a.startsWith(flag + "="))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String flagValue(List<String> args, String flag) {
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a == null) {
+                continue;
+            }
+            if (a.equals(flag) && i + 1 < args.size()) {
+                return args.get(i + 1);
+            }
+            if (a.startsWith(flag + "=")) {
+                return a.substring(flag.length() + 1);
+            }
+        }
+        return null;
+    }
+
+    private static String env(String name) {
+        String v = System.getenv(name);
+        return v == null || v.isEmpty() ? null : v;
+    }
+
+    private static String stripSlash(String url) {
+        String u = url;
+        while (u.endsWith("/")) {
+            u = u.substring(0, u.length() - 1);
+        }
+        return u;
+    }
+
+    private static String shorten(String text) {
+        return text.length() <= 500 ? text : text.substring(0, 500) + "...";
+    }
+}

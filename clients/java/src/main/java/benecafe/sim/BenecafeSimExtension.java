@@ -1,0 +1,118 @@
+package benecafe.sim;
+
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.ParameterContext;
+import org.junit.jupiter.api.extension.ParameterResolver;
+
+/**
+ * The JUnit Jupiter extension: declare a {@link BenecafeSim} or a {@link BenecafeSim.Sandbox}
+ * parameter and get one.
+ *
+ * <pre>{@code
+ * @ExtendWith(BenecafeSimExtension.class)
+ * class GateTest {
+ *     @Test
+ *     void redeemsOnce(BenecafeSim sim, BenecafeSim.Sandbox sandbox) {
+ *         Map<String, Object> gate = sandbox.gate("J01A00038745", "VR000216");
+ *         assertEquals("OK", sandbox.cert((String) gate.get("otpToken")).get("resultCode"));
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>Why this file exists: the shared interface ({@code clients/README.md}) gives each test a
+ * sandbox of its own so tests run in parallel on one simulator; in JUnit that lifecycle is an
+ * extension. What it gives:
+ *
+ * <ul>
+ *   <li>{@code BenecafeSim}: one per test class, from {@link BenecafeSim#fromEnvironment()}
+ *       ({@code BENECAFE_SIM_URL} set: that simulator, else one started for the class), kept in the
+ *       class-level {@link ExtensionContext.Store} and closed after the class's last test (a started
+ *       one is stopped, a connected one left running). It may be injected in {@code @BeforeAll}
+ *       methods, test methods and lifecycle methods alike.</li>
+ *   <li>{@code BenecafeSim.Sandbox}: a fresh sandbox per test method, made in that simulator and
+ *       removed after the test (after its {@code @AfterEach} methods). A {@code @BeforeEach} method
+ *       and its test get the same sandbox; one injected in a {@code @BeforeAll} method lives for the
+ *       class.</li>
+ * </ul>
+ */
+public class BenecafeSimExtension implements ParameterResolver {
+    private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(BenecafeSimExtension.class);
+    private static final String SIMULATOR = "simulator";
+    private static final String SANDBOX = "sandbox";
+
+    /** Made by JUnit from {@code @ExtendWith(BenecafeSimExtension.class)}. */
+    public BenecafeSimExtension() {
+    }
+
+    /**
+     * Whether the parameter is one this extension gives: a {@code BenecafeSim} or a
+     * {@code BenecafeSim.Sandbox}.
+     *
+     * @param parameterContext the parameter
+     * @param extensionContext where it is asked for
+     * @return true for those two types
+     */
+    @Override
+    public boolean supportsParameter(ParameterContext parameterContext, ExtensionContext extensionContext) {
+        Class<?> type = parameterContext.getParameter().getType();
+        return type == BenecafeSim.class || type == BenecafeSim.Sandbox.class;
+    }
+
+    /**
+     * The class's simulator, or the test method's sandbox (made at the first ask).
+     *
+     * @param parameterContext the parameter
+     * @param extensionContext where it is asked for
+     * @return the {@code BenecafeSim} or {@code BenecafeSim.Sandbox}
+     */
+    @Override
+    public Object resolveParameter(ParameterContext parameterContext, ExtensionContext extensionContext) {
+        if (parameterContext.getParameter().getType() == BenecafeSim.class) {
+            return simulator(extensionContext);
+        }
+        return extensionContext.getStore(NAMESPACE)
+                .getOrComputeIfAbsent(SANDBOX, key -> new SandboxResource(simulator(extensionContext).sandbox()),
+                        SandboxResource.class)
+                .sandbox;
+    }
+
+    /** The simulator of the test class this context belongs to, made at the first ask. */
+    private static BenecafeSim simulator(ExtensionContext context) {
+        ExtensionContext classContext = context;
+        while (classContext.getTestMethod().isPresent() && classContext.getParent().isPresent()) {
+            classContext = classContext.getParent().get();
+        }
+        return classContext.getStore(NAMESPACE)
+                .getOrComputeIfAbsent(SIMULATOR, key -> new SimulatorResource(BenecafeSim.fromEnvironment()),
+                        SimulatorResource.class)
+                .sim;
+    }
+
+    /** Closes the class's simulator when JUnit closes the class-level store. */
+    private static final class SimulatorResource implements ExtensionContext.Store.CloseableResource {
+        final BenecafeSim sim;
+
+        SimulatorResource(BenecafeSim sim) {
+            this.sim = sim;
+        }
+
+        @Override
+        public void close() {
+            sim.close();
+        }
+    }
+
+    /** Removes the test's sandbox when JUnit closes the test method's store. */
+    private static final class SandboxResource implements ExtensionContext.Store.CloseableResource {
+        final BenecafeSim.Sandbox sandbox;
+
+        SandboxResource(BenecafeSim.Sandbox sandbox) {
+            this.sandbox = sandbox;
+        }
+
+        @Override
+        public void close() {
+            sandbox.close();
+        }
+    }
+}
