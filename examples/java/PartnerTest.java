@@ -128,16 +128,14 @@ class PartnerTest {
         sandbox.putVendor(vendor);
     }
 
+    // ANCHOR: first_visit
     @Test
     void firstVisitLogsTheMemberIn(BenecafeSim.Sandbox sandbox) throws Exception {
         Map<String, Object> gate = sandbox.gate(MEMBER, VENDOR, "agree", Map.of("forceMemberFields", true));
         assertEquals(MEMBER, plainFields(gate).get("CFM_CUS_ID"), "a first visit carries the member");
-        Browser browser = new Browser();
-        HttpResponse<String> answer = browser.post(gate);
-        assertEquals(303, answer.statusCode(), answer.body());
-        assertEquals(List.of("OK"), certCalls(sandbox, gate));
-        assertEquals(MEMBER, browser.whoami());
+        assertPostingLogsTheMemberIn(sandbox, gate);
     }
+    // ANCHOR_END: first_visit
 
     @Test
     void laterVisitWithoutMemberFieldsLogsTheMemberIn(BenecafeSim.Sandbox sandbox) throws Exception {
@@ -145,11 +143,7 @@ class PartnerTest {
         assertEquals(303, new Browser().post(first).statusCode());
         Map<String, Object> later = sandbox.gate(MEMBER, VENDOR, "agree");
         assertFalse(plainFields(later).containsKey("CFM_CUS_ID"), "a later visit carries no member fields: " + plainFields(later));
-        Browser browser = new Browser();
-        HttpResponse<String> answer = browser.post(later);
-        assertEquals(303, answer.statusCode(), answer.body());
-        assertEquals(List.of("OK"), certCalls(sandbox, later));
-        assertEquals(MEMBER, browser.whoami());
+        assertPostingLogsTheMemberIn(sandbox, later);
     }
 
     @Test
@@ -201,6 +195,21 @@ class PartnerTest {
             return res.body();
         }
     }
+
+    // ANCHOR: posting
+    /**
+     * Posts the GATE's fields from a fresh browser and checks that the partner logged the member in:
+     * it answered 303, made one cert call with the GATE's token (answered OK), and its /whoami names
+     * the member for that browser's cookie.
+     */
+    private static void assertPostingLogsTheMemberIn(BenecafeSim.Sandbox sandbox, Map<String, Object> gate) throws Exception {
+        Browser browser = new Browser();
+        HttpResponse<String> answer = browser.post(gate);
+        assertEquals(303, answer.statusCode(), answer.body());
+        assertEquals(List.of("OK"), certCalls(sandbox, gate));
+        assertEquals(MEMBER, browser.whoami());
+    }
+    // ANCHOR_END: posting
 
     /** The resultCodes of the cert calls made with the GATE's token, oldest first. */
     static List<String> certCalls(BenecafeSim.Sandbox sandbox, Map<String, Object> gate) {

@@ -1,34 +1,20 @@
 package benecafe.sim;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A benecafe-sim simulator for a partner's JUnit tests: one started on free ports for the test
@@ -53,13 +39,8 @@ import javax.net.ssl.TrustManagerFactory;
  * A control API answer outside 2xx throws {@link SimException}.
  */
 public final class BenecafeSim implements AutoCloseable {
-    static final ObjectMapper JSON = new ObjectMapper();
-    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration CONFORM_TIMEOUT = Duration.ofMinutes(5);
-    private static final long READY_TIMEOUT_MS = 60_000;
-    private static final long READY_POLL_MS = 50;
-    private static final int LOG_TAIL_LINES = 25;
 
     private final String controlBase;
     private final String cusUrl;
@@ -76,14 +57,14 @@ public final class BenecafeSim implements AutoCloseable {
 
     private BenecafeSim(String controlBase, String cusUrl, String httpUrl, Path caPath, String controlToken,
                         Process process, Path tempDir, Thread shutdownHook) {
-        this.controlBase = stripSlash(controlBase);
-        this.cusUrl = stripSlash(cusUrl);
-        this.httpUrl = stripSlash(httpUrl);
+        this.controlBase = Control.stripSlash(controlBase);
+        this.cusUrl = Control.stripSlash(cusUrl);
+        this.httpUrl = Control.stripSlash(httpUrl);
         this.caPath = caPath;
         this.controlToken = controlToken;
         this.process = process;
         this.tempDir = tempDir;
-        this.http = plainClient();
+        this.http = Control.plainClient();
         this.shutdownHook = shutdownHook;
     }
 
@@ -108,107 +89,16 @@ public final class BenecafeSim implements AutoCloseable {
      */
     public static BenecafeSim start(String... args) {
         List<String> given = args == null ? Collections.<String>emptyList() : Arrays.asList(args);
-        String bin = env("BENECAFE_SIM_BIN");
-        if (bin == null) {
-            bin = "benecafe-sim";
-        }
-        Path tmp;
-        try {
-            tmp = Files.createTempDirectory("benecafe-sim-");
-        } catch (IOException e) {
-            throw new SimException(0, null, "cannot make a temp folder for the simulator: " + e, e);
-        }
-        List<String> cmd = new ArrayList<>();
-        cmd.add(bin);
-        Path ready;
-        try {
-            if (!hasFlag(given, "--data-dir")) {
-                Path data = Files.createDirectories(tmp.resolve("data"));
-                cmd.add("--data-dir");
-                cmd.add(data.toString());
-            }
-            if (!hasFlag(given, "--https-addr")) {
-                cmd.add("--https-addr");
-                cmd.add("127.0.0.1:0");
-            }
-            if (!hasFlag(given, "--http-addr")) {
-                cmd.add("--http-addr");
-                cmd.add("127.0.0.1:0");
-            }
-            String readyGiven = flagValue(given, "--ready-file");
-            ready = readyGiven != null ? Paths.get(readyGiven) : tmp.resolve("ready.json");
-            if (readyGiven == null) {
-                cmd.add("--ready-file");
-                cmd.add(ready.toString());
-            }
-            Files.deleteIfExists(ready); // a stale file must not pass for this process's
-            if (!hasFlag(given, "--log")) {
-                cmd.add("--log");
-                cmd.add("warn");
-            }
-        } catch (IOException e) {
-            deleteTree(tmp);
-            throw new SimException(0, null, "cannot prepare the simulator's temp folder " + tmp + ": " + e, e);
-        }
-        cmd.addAll(given);
-        String token = flagValue(given, "--control-token");
+        String token = Launcher.flagValue(given, "--control-token");
         if (token != null && token.isEmpty()) {
             token = null;
         }
-        Path log = tmp.resolve("simulator.log");
-        Process process;
-        try {
-            ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
-            builder.environment().keySet().removeIf(name -> name.startsWith("SIM_"));
-            process = builder.start();
-        } catch (IOException e) {
-            deleteTree(tmp);
-            throw new SimException(0, null, "cannot run " + bin + ": " + e.getMessage()
-                    + " (set BENECAFE_SIM_BIN to the binary, or put benecafe-sim on PATH)", e);
-        }
-        // never outlives the JVM, even while it is still starting
-        Thread hook = new Thread(() -> stopProcess(process, tmp), "benecafe-sim-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
-        String shown = shown(cmd);
-        try {
-            process.getOutputStream().close(); // it reads nothing
-        } catch (IOException ignored) {
-            // nothing to close
-        }
-        Map<String, Object> info = null;
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(READY_TIMEOUT_MS);
-        try {
-            while (info == null) {
-                info = readReady(ready);
-                if (info != null) {
-                    break;
-                }
-                if (!process.isAlive()) {
-                    String tail = tail(log);
-                    removeHook(hook);
-                    deleteTree(tmp);
-                    throw new SimException(0, null, "benecafe-sim ended with status " + process.exitValue()
-                            + " before it was ready (" + shown + "); its last output:\n" + tail);
-                }
-                if (System.nanoTime() > deadline) {
-                    String tail = tail(log);
-                    removeHook(hook);
-                    stopProcess(process, tmp);
-                    throw new SimException(0, null, "benecafe-sim was not ready within " + READY_TIMEOUT_MS / 1000
-                            + " s (" + shown + "); its last output:\n" + tail);
-                }
-                Thread.sleep(READY_POLL_MS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            removeHook(hook);
-            stopProcess(process, tmp);
-            throw new SimException(0, null, "interrupted while waiting for benecafe-sim to be ready", e);
-        }
+        Launcher.Started started = Launcher.launch(given);
+        Map<String, Object> info = started.ready;
         Object ca = info.get("caPath");
         return new BenecafeSim(String.valueOf(info.get("httpUrl")), String.valueOf(info.get("cusUrl")),
-                String.valueOf(info.get("httpUrl")), ca == null ? null : Paths.get(ca.toString()), token, process, tmp, hook);
+                String.valueOf(info.get("httpUrl")), ca == null ? null : Paths.get(ca.toString()), token,
+                started.process, started.tempDir, started.hook);
     }
 
     /**
@@ -225,10 +115,10 @@ public final class BenecafeSim implements AutoCloseable {
      */
     public static BenecafeSim connect(String url, String controlToken) {
         Objects.requireNonNull(url, "url");
-        String base = stripSlash(url.trim());
-        String token = controlToken != null ? (controlToken.isEmpty() ? null : controlToken) : env("SIM_CONTROL_TOKEN");
-        HttpClient client = plainClient();
-        Object version = send(client, base, token, "GET", "/_sim/version", null, null, CONTROL_TIMEOUT);
+        String base = Control.stripSlash(url.trim());
+        String token = controlToken != null ? (controlToken.isEmpty() ? null : controlToken) : Launcher.env("SIM_CONTROL_TOKEN");
+        HttpClient client = Control.plainClient();
+        Object version = Control.send(client, base, token, "GET", "/_sim/version", null, null, CONTROL_TIMEOUT);
         if (!(version instanceof Map) || ((Map<?, ?>) version).get("cusUrl") == null) {
             throw new SimException(0, null, "GET " + base + "/_sim/version answered no cusUrl: is this a benecafe-sim? "
                     + version);
@@ -236,7 +126,7 @@ public final class BenecafeSim implements AutoCloseable {
         Map<?, ?> v = (Map<?, ?>) version;
         String cus = String.valueOf(v.get("cusUrl"));
         String pages = v.get("httpUrl") == null ? base : String.valueOf(v.get("httpUrl"));
-        Object pem = send(client, base, token, "GET", "/_sim/ca.pem", null, null, CONTROL_TIMEOUT);
+        Object pem = Control.send(client, base, token, "GET", "/_sim/ca.pem", null, null, CONTROL_TIMEOUT);
         Path ca;
         try {
             ca = Files.createTempFile("benecafe-sim-ca-", ".pem");
@@ -257,7 +147,7 @@ public final class BenecafeSim implements AutoCloseable {
      * @throws SimException when it can be neither reached nor started
      */
     public static BenecafeSim fromEnvironment() {
-        String url = env("BENECAFE_SIM_URL");
+        String url = Launcher.env("BENECAFE_SIM_URL");
         return url != null ? connect(url, null) : start();
     }
 
@@ -302,30 +192,7 @@ public final class BenecafeSim implements AutoCloseable {
      */
     public synchronized SSLContext sslContext() {
         if (sslContext == null) {
-            try {
-                if (caPath == null) {
-                    sslContext = SSLContext.getDefault();
-                } else {
-                    KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-                    store.load(null, null);
-                    try (InputStream in = Files.newInputStream(caPath)) {
-                        int n = 0;
-                        for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-                            store.setCertificateEntry("benecafe-sim-ca-" + n++, c);
-                        }
-                        if (n == 0) {
-                            throw new IOException("no certificate in " + caPath);
-                        }
-                    }
-                    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-                    tmf.init(store);
-                    SSLContext ctx = SSLContext.getInstance("TLS");
-                    ctx.init(null, tmf.getTrustManagers(), null);
-                    sslContext = ctx;
-                }
-            } catch (Exception e) {
-                throw new SimException(0, null, "cannot build a TLS context trusting " + caPath + ": " + e, e);
-            }
+            sslContext = Control.trusting(caPath);
         }
         return sslContext;
     }
@@ -371,8 +238,8 @@ public final class BenecafeSim implements AutoCloseable {
         if (!closed.compareAndSet(false, true) || process == null) {
             return;
         }
-        removeHook(shutdownHook);
-        stopProcess(process, tempDir);
+        Launcher.removeHook(shutdownHook);
+        Launcher.stopProcess(process, tempDir);
     }
 
     /**
@@ -477,7 +344,7 @@ public final class BenecafeSim implements AutoCloseable {
             if (opts != null) {
                 body.putAll(opts);
             }
-            return asMap("POST /_sim/api/gate", call("POST", "/_sim/api/gate", body, CONTROL_TIMEOUT));
+            return Control.asMap("POST /_sim/api/gate", call("POST", "/_sim/api/gate", body, CONTROL_TIMEOUT));
         }
 
         /**
@@ -513,19 +380,8 @@ public final class BenecafeSim implements AutoCloseable {
          * @return the events
          */
         public List<Map<String, Object>> journal(Map<String, String> filters) {
-            StringBuilder path = new StringBuilder("/_sim/api/journal");
-            if (filters != null) {
-                char sep = '?';
-                for (Map.Entry<String, String> f : filters.entrySet()) {
-                    if (f.getKey() == null || f.getValue() == null) {
-                        continue;
-                    }
-                    path.append(sep).append(URLEncoder.encode(f.getKey(), StandardCharsets.UTF_8)).append('=')
-                            .append(URLEncoder.encode(f.getValue(), StandardCharsets.UTF_8));
-                    sep = '&';
-                }
-            }
-            return asList("GET /_sim/api/journal", call("GET", path.toString(), null, CONTROL_TIMEOUT));
+            String path = Control.withQuery("/_sim/api/journal", filters);
+            return Control.asList("GET /_sim/api/journal", call("GET", path, null, CONTROL_TIMEOUT));
         }
 
         /**
@@ -536,7 +392,7 @@ public final class BenecafeSim implements AutoCloseable {
          * @return the fault as recorded ({@code id}, {@code remaining}, {@code applied} ...)
          */
         public Map<String, Object> fault(Map<String, ?> spec) {
-            return asMap("POST /_sim/api/faults", call("POST", "/_sim/api/faults", spec, CONTROL_TIMEOUT));
+            return Control.asMap("POST /_sim/api/faults", call("POST", "/_sim/api/faults", spec, CONTROL_TIMEOUT));
         }
 
         /**
@@ -545,7 +401,7 @@ public final class BenecafeSim implements AutoCloseable {
          * @return the member records
          */
         public List<Map<String, Object>> members() {
-            return asList("GET /_sim/api/members", call("GET", "/_sim/api/members", null, CONTROL_TIMEOUT));
+            return Control.asList("GET /_sim/api/members", call("GET", "/_sim/api/members", null, CONTROL_TIMEOUT));
         }
 
         /**
@@ -555,8 +411,8 @@ public final class BenecafeSim implements AutoCloseable {
          * @return the record as stored
          */
         public Map<String, Object> putMember(Map<String, ?> record) {
-            String path = "/_sim/api/members/" + segment(record, "custId");
-            return asMap("PUT " + path, call("PUT", path, record, CONTROL_TIMEOUT));
+            String path = "/_sim/api/members/" + Control.segment(record, "custId");
+            return Control.asMap("PUT " + path, call("PUT", path, record, CONTROL_TIMEOUT));
         }
 
         /**
@@ -566,8 +422,8 @@ public final class BenecafeSim implements AutoCloseable {
          * @return the record as stored
          */
         public Map<String, Object> putVendor(Map<String, ?> record) {
-            String path = "/_sim/api/vendors/" + segment(record, "vndrNo");
-            return asMap("PUT " + path, call("PUT", path, record, CONTROL_TIMEOUT));
+            String path = "/_sim/api/vendors/" + Control.segment(record, "vndrNo");
+            return Control.asMap("PUT " + path, call("PUT", path, record, CONTROL_TIMEOUT));
         }
 
         /**
@@ -596,7 +452,7 @@ public final class BenecafeSim implements AutoCloseable {
             if (opts != null) {
                 body.putAll(opts);
             }
-            return asMap("POST /_sim/api/conform", call("POST", "/_sim/api/conform", body, CONFORM_TIMEOUT));
+            return Control.asMap("POST /_sim/api/conform", call("POST", "/_sim/api/conform", body, CONFORM_TIMEOUT));
         }
 
         /**
@@ -651,262 +507,22 @@ public final class BenecafeSim implements AutoCloseable {
         private Object call(String method, String path, Object body, Duration timeout) {
             return sim.control(method, path, body, id, timeout);
         }
-
-        private static String segment(Map<String, ?> record, String key) {
-            Object v = record == null ? null : record.get(key);
-            if (v == null || v.toString().isEmpty()) {
-                throw new IllegalArgumentException("the record has no " + key + ": " + record);
-            }
-            return URLEncoder.encode(v.toString(), StandardCharsets.UTF_8).replace("+", "%20");
-        }
     }
 
     // ------------------------------------------------------------------ HTTP
 
     Object control(String method, String path, Object body, String sandbox, Duration timeout) {
-        return send(http, controlBase, controlToken, method, path, body, sandbox, timeout);
-    }
-
-    private static Object send(HttpClient client, String base, String token, String method, String path, Object body,
-                               String sandbox, Duration timeout) {
-        Objects.requireNonNull(method, "method");
-        Objects.requireNonNull(path, "path");
-        if (!path.startsWith("/")) {
-            throw new IllegalArgumentException("a path from the simulator's root, beginning with '/': " + path);
-        }
-        String what = method + " " + path + (sandbox == null ? "" : " (sandbox " + sandbox + ")");
-        HttpRequest.BodyPublisher publisher = HttpRequest.BodyPublishers.noBody();
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(base + path)).timeout(timeout)
-                .header("Accept", "application/json");
-        if (body != null) {
-            try {
-                publisher = HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body));
-            } catch (IOException e) { // JsonProcessingException; some builds declare IOException too
-                throw new IllegalArgumentException("cannot write the body of " + what + " as JSON: " + e, e);
-            }
-            req.header("Content-Type", "application/json");
-        }
-        if (token != null) {
-            req.header("Authorization", "Bearer " + token);
-        }
-        if (sandbox != null) {
-            req.header("X-Sim-Sandbox", sandbox);
-        }
-        HttpResponse<String> res;
-        try {
-            res = client.send(req.method(method, publisher).build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new SimException(0, null, what + " at " + base + ": " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SimException(0, null, what + ": interrupted", e);
-        }
-        String text = res.body() == null ? "" : res.body();
-        Object parsed = null;
-        boolean isJson = false;
-        if (!text.isBlank()) {
-            try {
-                parsed = JSON.readValue(text, Object.class);
-                isJson = true;
-            } catch (IOException notJson) {
-                parsed = text;
-            }
-        }
-        int status = res.statusCode();
-        if (status < 200 || status > 299) {
-            String error = null;
-            if (isJson && parsed instanceof Map && ((Map<?, ?>) parsed).get("error") != null) {
-                error = String.valueOf(((Map<?, ?>) parsed).get("error"));
-            } else if (!text.isBlank()) {
-                error = shorten(text.trim());
-            }
-            throw new SimException(status, error, what + " answered " + status + (error == null ? "" : ": " + error));
-        }
-        return parsed;
+        return Control.send(http, controlBase, controlToken, method, path, body, sandbox, timeout);
     }
 
     Map<String, Object> certCall(String token) {
         HttpClient client;
         synchronized (this) {
             if (https == null) {
-                // HTTP/1.1: an idle HTTP/2 connection to the HTTPS listener holds the simulator's
-                // graceful shutdown (SIGTERM) open, so close() would wait its 10 s for nothing.
-                https = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(sslContext())
-                        .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(CONNECT_TIMEOUT).build();
+                https = Control.tlsClient(sslContext());
             }
             client = https;
         }
-        String url = cusUrl + "/sso/vendorUserCertTonken?otpTokenp=" + URLEncoder.encode(token, StandardCharsets.UTF_8);
-        HttpResponse<String> res;
-        try {
-            res = client.send(HttpRequest.newBuilder(URI.create(url)).timeout(CONTROL_TIMEOUT).GET().build(),
-                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new SimException(0, null, "the cert call GET " + cusUrl + "/sso/vendorUserCertTonken failed: " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SimException(0, null, "the cert call was interrupted", e);
-        }
-        String text = res.body() == null ? "" : res.body();
-        Object parsed;
-        try {
-            parsed = JSON.readValue(text, Object.class);
-        } catch (IOException e) {
-            parsed = null;
-        }
-        if (!(parsed instanceof Map)) {
-            throw new SimException(res.statusCode(), shorten(text),
-                    "the cert call answered HTTP " + res.statusCode() + " with a body that is not a JSON object: " + shorten(text));
-        }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> map = (Map<String, Object>) parsed;
-        return map;
-    }
-
-    private static HttpClient plainClient() {
-        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(CONNECT_TIMEOUT).build();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> asMap(String what, Object answer) {
-        if (!(answer instanceof Map)) {
-            throw new SimException(0, null, what + " answered no JSON object: " + answer);
-        }
-        return (Map<String, Object>) answer;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static List<Map<String, Object>> asList(String what, Object answer) {
-        if (!(answer instanceof List)) {
-            throw new SimException(0, null, what + " answered no JSON list: " + answer);
-        }
-        return (List<Map<String, Object>>) answer;
-    }
-
-    // ------------------------------------------------------------------ the process
-
-    private static Map<String, Object> readReady(Path ready) {
-        if (!Files.isRegularFile(ready)) {
-            return null;
-        }
-        try {
-            Object info = JSON.readValue(ready.toFile(), Object.class);
-            if (info instanceof Map && ((Map<?, ?>) info).get("cusUrl") != null && ((Map<?, ?>) info).get("httpUrl") != null) {
-                @SuppressWarnings("unchecked")
-                Map<String, Object> map = (Map<String, Object>) info;
-                return map;
-            }
-        } catch (IOException halfWritten) {
-            // read again at the next poll
-        }
-        return null;
-    }
-
-    private static void stopProcess(Process process, Path tempDir) {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
-        if (tempDir != null) {
-            deleteTree(tempDir);
-        }
-    }
-
-    private static void removeHook(Thread hook) {
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-            // the hook is running or about to: it stops the process
-        }
-    }
-
-    /** The command line for a message, the control token's value hidden. */
-    private static String shown(List<String> cmd) {
-        List<String> out = new ArrayList<>();
-        for (int i = 0; i < cmd.size(); i++) {
-            String a = cmd.get(i);
-            if (a.startsWith("--control-token=")) {
-                out.add("--control-token=***");
-            } else {
-                out.add(i > 0 && "--control-token".equals(cmd.get(i - 1)) ? "***" : a);
-            }
-        }
-        return String.join(" ", out);
-    }
-
-    private static String tail(Path log) {
-        try {
-            String[] lines = new String(Files.readAllBytes(log), StandardCharsets.UTF_8).split("\\R");
-            int from = Math.max(0, lines.length - LOG_TAIL_LINES);
-            return String.join("\n", Arrays.asList(lines).subList(from, lines.length));
-        } catch (IOException e) {
-            return "(no output: " + e + ")";
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        if (dir == null || !Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort: a temp folder
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
-        }
-    }
-
-    private static boolean hasFlag(List<String> args, String flag) {
-        for (String a : args) {
-            if (a != null && (a.equals(flag) || a.startsWith(flag + "="))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static String flagValue(List<String> args, String flag) {
-        for (int i = 0; i < args.size(); i++) {
-            String a = args.get(i);
-            if (a == null) {
-                continue;
-            }
-            if (a.equals(flag) && i + 1 < args.size()) {
-                return args.get(i + 1);
-            }
-            if (a.startsWith(flag + "=")) {
-                return a.substring(flag.length() + 1);
-            }
-        }
-        return null;
-    }
-
-    private static String env(String name) {
-        String v = System.getenv(name);
-        return v == null || v.isEmpty() ? null : v;
-    }
-
-    private static String stripSlash(String url) {
-        String u = url;
-        while (u.endsWith("/")) {
-            u = u.substring(0, u.length() - 1);
-        }
-        return u;
-    }
-
-    private static String shorten(String text) {
-        return text.length() <= 500 ? text : text.substring(0, 500) + "...";
+        return Control.cert(client, cusUrl, token, CONTROL_TIMEOUT);
     }
 }
