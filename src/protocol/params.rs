@@ -68,6 +68,10 @@ pub fn decode(input: &[u8]) -> Result<String, Problem> {
 
 /// Decodes one urlencoded component to bytes, whatever their encoding.
 pub fn decode_bytes(input: &[u8]) -> Result<Vec<u8>, Problem> {
+    // Nothing to decode (a token, every value of the protocol's own): one copy.
+    if !input.iter().any(|b| matches!(b, b'+' | b'%')) {
+        return Ok(input.to_vec());
+    }
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
@@ -272,6 +276,11 @@ mod tests {
         assert_eq!(decode(b"%zz"), Err(Problem::PercentEncoding));
         assert_eq!(decode(b"abc%4"), Err(Problem::PercentEncoding));
         assert_eq!(decode(b"%ff%fe"), Err(Problem::Utf8));
+        // Nothing escaped (the copy without decoding): the same bytes, still checked as UTF-8.
+        let token = "0123456789abcdef".repeat(4);
+        assert_eq!(decode(token.as_bytes()), Ok(token.clone()));
+        assert_eq!(decode(b"\xff"), Err(Problem::Utf8));
+        assert_eq!(decode_bytes(b""), Ok(Vec::new()));
     }
 
     #[test]

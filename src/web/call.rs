@@ -18,6 +18,10 @@ use crate::web::state::AppState;
 /// The header that carries the reason sentence; the body stays exactly the mall's.
 pub const REASON_HEADER: &str = "x-sim-reason";
 
+/// [`REASON_HEADER`] as a header name, made once (a name given as text is parsed per answer).
+pub const REASON: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static(REASON_HEADER);
+
 /// `X-Sim-Reason` beyond loopback for a caller without the control token: the journal keeps
 /// the detail (allow-lists, who used a token) for the operator.
 pub const ANONYMOUS_REASON: &str =
@@ -188,10 +192,7 @@ pub fn unavailable(endpoint: Endpoint, e: &StoreError) -> HttpResponse {
             .content_type("text/plain;charset=UTF-8")
             .body("N"),
     };
-    res.headers_mut().insert(
-        actix_web::http::header::HeaderName::from_static(REASON_HEADER),
-        header_safe(&message),
-    );
+    res.headers_mut().insert(REASON, header_safe(&message));
     res
 }
 

@@ -6,7 +6,7 @@ use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::call::{self, Pending, REASON_HEADER};
+use super::call::{self, Pending, REASON};
 use super::log::printable;
 use crate::domain::event::{CallInfo, EventKind, TokenSent};
 use crate::domain::fault::Endpoint;
@@ -102,7 +102,7 @@ pub async fn handle(
     } = outcome;
     let res = HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
-        .insert_header((REASON_HEADER, reason_header))
+        .insert_header((REASON, reason_header))
         .body(match body {
             // The mall's failure bodies are static: no copy.
             std::borrow::Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
@@ -239,6 +239,6 @@ fn https_required(state: &AppState, info: CallInfo, sent: TokenSent) -> HttpResp
     );
     HttpResponse::Forbidden()
         .insert_header((CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8)))
-        .insert_header((REASON_HEADER, call::header_safe(&reason)))
+        .insert_header((REASON, call::header_safe(&reason)))
         .body(body)
 }

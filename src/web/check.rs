@@ -5,7 +5,7 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::call::{self, Pending, REASON_HEADER};
+use super::call::{self, Pending, REASON};
 use super::log::printable;
 use crate::domain::event::{CallInfo, EventKind};
 use crate::domain::fault::Endpoint;
@@ -97,10 +97,7 @@ async fn handle_in(req: HttpRequest, body: web::Bytes, state: AppState) -> HttpR
     }
     let res = HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain;charset=UTF-8"))
-        .insert_header((
-            REASON_HEADER,
-            call::reason_header(&req, &state, &outcome.reason),
-        ))
+        .insert_header((REASON, call::reason_header(&req, &state, &outcome.reason)))
         .body(outcome.answer);
     let event = check_event(&info, &params, vendor, outcome.answer, outcome.reason, note);
     let pending = Pending::new(&state, event, crate::domain::clock::now_ms());
