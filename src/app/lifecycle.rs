@@ -88,7 +88,8 @@ pub(super) async fn stop_on_signal(
             tokio::time::sleep(drain).await;
         }
         tracing::info!("shutting down: finishing requests in flight");
-        handle.stop(true).await;
+        finish_requests(&state).await;
+        handle.stop(false).await;
     };
     tokio::select! {
         () = stopping => {}
@@ -98,6 +99,38 @@ pub(super) async fn stop_on_signal(
         }
     }
 }
+
+/// Waits until no request has been in flight for a moment (its answer written), at most
+/// [`FINISH_WITHIN`]. The servers' own graceful stop waits for every open connection, and an
+/// HTTP/2 client keeps one open after its last answer: the stop would wait out its timeout for
+/// nothing.
+async fn finish_requests(state: &AppState) {
+    let deadline = tokio::time::Instant::now() + FINISH_WITHIN;
+    let mut idle_since = None;
+    while tokio::time::Instant::now() < deadline {
+        if state.in_flight.count() > 0 {
+            idle_since = None;
+        } else {
+            let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+            // The answer of the last request leaves in the same turn as it is made; this
+            // margin covers a loaded machine.
+            if since.elapsed() >= SETTLE {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::warn!(
+        "requests still in flight after {} s: stopping anyway",
+        FINISH_WITHIN.as_secs()
+    );
+}
+
+/// How long a stop waits for requests in flight.
+const FINISH_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long nothing must be in flight before the stop.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// What a start that a signal ended says: where it may have been waiting.
 pub(super) fn stopped_while_starting(signal: &str, store: &crate::store::StoreKind) {

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -132,11 +132,38 @@ fn histogram(area: Area, status: u16) -> Option<&'static Histogram> {
     }))
 }
 
+/// Requests being answered, counted by each worker on a counter of its own (no cache line
+/// shared between workers on the hot path) and summed when a stop asks: a stop waits for
+/// requests, not for connections a client keeps open after its last answer.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    workers: std::sync::Mutex<Vec<Arc<AtomicUsize>>>,
+}
+
+impl InFlight {
+    /// A new worker's counter.
+    fn worker(&self) -> Arc<AtomicUsize> {
+        let counter = Arc::new(AtomicUsize::new(0));
+        if let Ok(mut workers) = self.workers.lock() {
+            workers.push(counter.clone());
+        }
+        counter
+    }
+
+    /// Requests being answered now, by every worker.
+    pub fn count(&self) -> usize {
+        self.workers.lock().map_or(0, |workers| {
+            workers.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        })
+    }
+}
+
 /// The middleware, made once per server from the state.
 #[derive(Clone)]
 pub struct Observe {
     replica: Arc<str>,
     header: HeaderValue,
+    in_flight: Arc<InFlight>,
 }
 
 impl Observe {
@@ -145,8 +172,17 @@ impl Observe {
         Observe {
             header: HeaderValue::from_str(&replica).unwrap_or(HeaderValue::from_static("-")),
             replica,
+            in_flight: state.in_flight.clone(),
         }
     }
+}
+
+/// What each worker's copy of the middleware holds.
+struct Worker {
+    replica: Arc<str>,
+    header: HeaderValue,
+    /// This worker's requests being answered.
+    busy: Arc<AtomicUsize>,
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Observe
@@ -162,9 +198,10 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         // Each worker its own copy, shared by its requests without atomic reference counts
         // (the header's bytes too: cloning it per answer touches this worker's memory only).
-        let observe = Rc::new(Observe {
+        let observe = Rc::new(Worker {
             replica: self.replica.clone(),
             header: HeaderValue::from_bytes(self.header.as_bytes()).unwrap_or(self.header.clone()),
+            busy: self.in_flight.worker(),
         });
         std::future::ready(Ok(ObserveService { service, observe }))
     }
@@ -172,7 +209,7 @@ where
 
 pub struct ObserveService<S> {
     service: S,
-    observe: Rc<Observe>,
+    observe: Rc<Worker>,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveService<S>
@@ -187,6 +224,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let area = Area::of(req.method(), req.path());
+        self.observe.busy.fetch_add(1, Ordering::Relaxed);
         Observed {
             inner: self.service.call(req),
             started: Instant::now(),
@@ -203,7 +241,14 @@ pin_project_lite::pin_project! {
         inner: F,
         started: Instant,
         area: Area,
-        observe: Rc<Observe>,
+        observe: Rc<Worker>,
+    }
+
+    impl<F> PinnedDrop for Observed<F> {
+        // Answered, failed or abandoned (the client went away): no longer in flight.
+        fn drop(this: Pin<&mut Self>) {
+            this.observe.busy.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -86,6 +86,8 @@ pub struct Shared {
     /// Set once the process is told to stop: `/_sim/readyz` then answers 503 "draining" while
     /// requests are still served (see `--drain-seconds`).
     pub draining: std::sync::atomic::AtomicBool,
+    /// Requests being answered, which a stop waits for (and for nothing else).
+    pub in_flight: Arc<crate::web::observe::InFlight>,
 }
 
 /// Conformance runs one simulator makes at once (the control API and the page answer 429
@@ -160,6 +162,7 @@ impl AppState {
                 tls,
                 conform_runs: tokio::sync::Semaphore::new(MAX_CONFORM_RUNS),
                 draining: Default::default(),
+                in_flight: Default::default(),
             }),
         }
     }

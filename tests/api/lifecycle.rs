@@ -299,3 +299,85 @@ async fn a_start_on_port_zero_says_where_it_listens_in_its_ready_file() {
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("cannot write the ready file"), "{said}");
 }
+
+/// A stop does not wait for idle connections: an HTTP/2 client (Java's `HttpClient`, a
+/// browser) keeps its connection open after its last answer, and a test suite that stops the
+/// simulator after each class must not wait out the 10 s shutdown timeout for it. A request in
+/// flight at the signal still gets its answer.
+#[actix_web::test]
+async fn a_stop_finishes_requests_in_flight_without_waiting_for_idle_http2_connections() {
+    use rustls::pki_types::pem::PemObject;
+    let data = tempfile::tempdir().unwrap();
+    let mut sim = SimProcess::start(data.path(), &[]).await.expect("starts");
+    // The next cert call waits 1.5 s: it is in flight when the signal comes.
+    let fault = awc::Client::default()
+        .post(format!("{}/_sim/api/faults", sim.http))
+        .send_json(
+            &serde_json::json!({"endpoint": "cert", "count": 1, "kind": "delay", "delayMs": 1500}),
+        )
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+    let ca = std::fs::read(data.path().join("ca.pem")).unwrap();
+    let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&ca)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut tls = benecafe_sim::conform::browser::client_config(&roots).unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let addr = sim.https.trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (h2, connection) = h2::client::handshake(stream).await.unwrap();
+    actix_web::rt::spawn(async move {
+        let _ = connection.await;
+    });
+    let get = |path: String| {
+        let mut h2 = h2.clone();
+        async move {
+            let request = http::Request::get(format!("https://localhost{path}"))
+                .body(())
+                .unwrap();
+            h2 = h2.ready().await.map_err(|e| e.to_string())?;
+            let (answer, _) = h2.send_request(request, true).map_err(|e| e.to_string())?;
+            let answer = answer.await.map_err(|e| e.to_string())?;
+            Ok::<u16, String>(answer.status().as_u16())
+        }
+    };
+    // The connection has served a request and stays open, idle.
+    assert_eq!(get("/_sim/livez".into()).await, Ok(200));
+    let slow = actix_web::rt::spawn(get(format!(
+        "/sso/vendorUserCertTonken?otpTokenp={}",
+        "0".repeat(64)
+    )));
+    // Evidence that the slow call is in flight: its fault is taken.
+    let mut taken = false;
+    for _ in 0..200 {
+        let (_, faults, _) = probe(&sim, "/_sim/api/faults").await;
+        if faults.as_array().is_some_and(|f| f.is_empty()) {
+            taken = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(taken, "the delayed call did not reach the simulator");
+    let signalled = Instant::now();
+    send("TERM", sim.child.id());
+    let (ok, exited) = exit_within(&mut sim, Duration::from_secs(20))
+        .await
+        .expect("exits");
+    assert!(ok, "exit status");
+    assert_eq!(
+        slow.await.unwrap(),
+        Ok(200),
+        "the call in flight was answered"
+    );
+    let took = exited - signalled;
+    assert!(
+        took < Duration::from_secs(4),
+        "the stop waited {took:?} (an idle HTTP/2 connection held it)"
+    );
+}
