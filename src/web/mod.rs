@@ -12,6 +12,7 @@ pub mod client_ip;
 pub(crate) mod error;
 pub mod guard;
 pub(crate) mod health;
+pub mod in_flight;
 pub(crate) mod log;
 pub mod observe;
 pub(crate) mod openapi;

@@ -10,6 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+pub use crate::web::in_flight::InFlight;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -130,32 +132,6 @@ fn histogram(area: Area, status: u16) -> Option<&'static Histogram> {
     Some(HISTOGRAMS[at].get_or_init(|| {
         metrics::histogram!(REQUEST_SECONDS, "endpoint" => area.label(), "status" => CLASSES[class])
     }))
-}
-
-/// Requests being answered, counted by each worker on a counter of its own (no cache line
-/// shared between workers on the hot path) and summed when a stop asks: a stop waits for
-/// requests, not for connections a client keeps open after its last answer.
-#[derive(Debug, Default)]
-pub struct InFlight {
-    workers: std::sync::Mutex<Vec<Arc<AtomicUsize>>>,
-}
-
-impl InFlight {
-    /// A new worker's counter.
-    fn worker(&self) -> Arc<AtomicUsize> {
-        let counter = Arc::new(AtomicUsize::new(0));
-        if let Ok(mut workers) = self.workers.lock() {
-            workers.push(counter.clone());
-        }
-        counter
-    }
-
-    /// Requests being answered now, by every worker.
-    pub fn count(&self) -> usize {
-        self.workers.lock().map_or(0, |workers| {
-            workers.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-        })
-    }
 }
 
 /// The middleware, made once per server from the state.

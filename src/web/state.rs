@@ -87,7 +87,7 @@ pub struct Shared {
     /// requests are still served (see `--drain-seconds`).
     pub draining: std::sync::atomic::AtomicBool,
     /// Requests being answered, which a stop waits for (and for nothing else).
-    pub in_flight: Arc<crate::web::observe::InFlight>,
+    pub in_flight: Arc<crate::web::in_flight::InFlight>,
 }
 
 /// Conformance runs one simulator makes at once (the control API and the page answer 429
