@@ -1,6 +1,6 @@
 # benecafe-sim container image.
 #
-#   docker build -t benecafe-sim .
+#   docker build --build-arg SIM_GIT_COMMIT="$(git rev-parse HEAD)" -t benecafe-sim .
 #   docker run --rm --network host -e SIM_CONTROL_TOKEN=change-me benecafe-sim
 #
 # With --network host (Linux) partners on the same machine call it from 127.0.0.1, which the
@@ -31,6 +31,8 @@ FROM ${RUST_IMAGE} AS build
 # `compile`: cargo build --release --locked here. `prebuilt`: use target/release/benecafe-sim
 # from the build context (.dockerignore lets that one file of target/ through).
 ARG BINARY=compile
+# The commit GET /_sim/version reports (the build context holds no .git): optional.
+ARG SIM_GIT_COMMIT=
 WORKDIR /src
 COPY . .
 RUN set -eu; \
