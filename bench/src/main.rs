@@ -1,5 +1,6 @@
 //! The benchmark: `cargo run --release --bin bench` (add `-- --quick` for a short smoke run,
-//! `-- --redis-only` for the Redis rows alone).
+//! `-- --redis-only` for the Redis rows alone, `-- --instructions` for the instructions a cert
+//! call costs, counted by valgrind: repeatable where requests a second are not).
 //!
 //! A crate of its own, beside the simulator's, so that the product carries no benchmark code
 //! and none of the benchmark's dependencies; it uses the simulator as a library through one call
@@ -20,11 +21,13 @@
 //! answers from one GETDEL a call through one connection manager. The cert 404 and OK paths,
 //! over HTTP and HTTPS keep-alive; on the OK path each call of either server consumes a fresh key.
 //!
-//! The modules: `run` measures, `report` prints, `load` drives wrk, `servers` starts and stops
+//! The modules: `run` measures, `report` prints, `load` drives wrk, `instructions` counts
+//! under callgrind, `servers` starts and stops
 //! the child processes, `reference` is the reference servers, `client` the few HTTP calls
 //! around the load.
 
 mod client;
+mod instructions;
 mod load;
 mod reference;
 mod report;
@@ -49,7 +52,12 @@ fn main() -> ExitCode {
         Some(SERVE_REDIS_REFERENCE) => reference::serve_redis(&args[2..]),
         _ => {
             let quick = args.iter().any(|a| a == "--quick");
-            match run::run(quick) {
+            let result = if args.iter().any(|a| a == "--instructions") {
+                run::instructions(quick)
+            } else {
+                run::run(quick)
+            };
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("bench: {e}");

@@ -119,7 +119,7 @@ pub fn redis_version() -> String {
         .unwrap_or_else(|| "(version unknown)".into())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -128,7 +128,7 @@ fn free_port() -> u16 {
 
 /// The shipped fixtures: `fixtures/` here when run from the repository's root, else the
 /// repository's, next to this crate.
-fn fixtures_dir() -> PathBuf {
+pub fn fixtures_dir() -> PathBuf {
     let here = PathBuf::from("fixtures");
     if here.join("vendors.json").exists() {
         here

@@ -113,3 +113,37 @@ fn the_benchmark_runs_on_a_small_load_and_prints_its_table() {
         assert!((ratio - rps / reference).abs() < 0.01, "{cells:?}");
     }
 }
+
+#[test]
+#[ignore = "needs valgrind; .ci/run runs it with --include-ignored"]
+fn the_instruction_counts_run_and_print_a_row_for_each_path() {
+    let out = Command::new(bench_binary())
+        .args(["--instructions", "--quick"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the benchmark starts");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the benchmark failed (it needs valgrind): {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in ["cert 404, HTTP keep-alive", "cert OK, HTTP keep-alive"] {
+        let cells: Vec<&str> = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| {row} |")))
+            .unwrap_or_else(|| panic!("no {row:?} in:\n{text}"))
+            .split('|')
+            .map(str::trim)
+            .collect();
+        let simulator: f64 = cells[2].parse().expect("instructions a call");
+        let reference: f64 = cells[3].parse().expect("instructions a call");
+        let ratio: f64 = cells[4].parse().expect("a ratio");
+        // A call is thousands of instructions in either server: a count of nothing, or of the
+        // whole process, would be off by orders of magnitude (a debug build counts about ten times
+        // what a release build does).
+        assert!((5_000.0..5_000_000.0).contains(&simulator), "{cells:?}");
+        assert!((5_000.0..5_000_000.0).contains(&reference), "{cells:?}");
+        assert!((ratio - reference / simulator).abs() < 0.01, "{cells:?}");
+    }
+}
