@@ -27,28 +27,33 @@ KEY = "62656e65636166652d73696d2d6b6579"  # the shipped VR000301's AES-128 key (
 
 
 @pytest.fixture(scope="module")
-def partner(benecafe_sim):
+def partner(benecafe_sim, tmp_path_factory):
     """The reference partner on a free port, trusting the simulator's CA: its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PORT": str(port), "VNDR_NO": VENDOR, "SIM_CA": benecafe_sim.ca_path,
            "PARAM_ENC_SCHEME": "AES-128-CBC", "PARAM_ENC_KEY": KEY}
-    process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("partner.py"))], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    log = tmp_path_factory.mktemp("partner") / "partner.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("partner.py"))], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
     base = f"http://localhost:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/whoami", timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None, "the partner exited"
-            assert time.monotonic() < deadline, "the partner did not answer"
-            time.sleep(0.05)
-    yield base
-    process.terminate()
-    process.wait(10)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/whoami", timeout=1).close()
+                break
+            except OSError:
+                said = log.read_text(errors="replace")
+                assert process.poll() is None, f"the partner exited:\n{said}"
+                assert time.monotonic() < deadline, f"the partner did not answer:\n{said}"
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 # ANCHOR: sandbox

@@ -31,6 +31,8 @@ pub struct Signals {
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
+    /// Says once that standard input reached its end (`--stop-when-stdin-closes`).
+    stdin_closed: Option<tokio::sync::mpsc::UnboundedReceiver<()>>,
 }
 
 impl Signals {
@@ -43,12 +45,31 @@ impl Signals {
             Signals {
                 term: signal(SignalKind::terminate()).expect("can listen for SIGTERM"),
                 int: signal(SignalKind::interrupt()).expect("can listen for SIGINT"),
+                stdin_closed: None,
             }
         }
         #[cfg(not(unix))]
         {
-            Signals {}
+            Signals { stdin_closed: None }
         }
+    }
+
+    /// Also stops when standard input reaches its end: a test helper gives the simulator a
+    /// pipe it holds, so that the simulator ends with the test process however that ends (even
+    /// killed, when no exit handler runs). A thread of its own reads and drops what comes.
+    pub fn with_stdin(mut self) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = std::thread::Builder::new()
+            .name("stdin-watch".into())
+            .spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 512];
+                let mut stdin = std::io::stdin();
+                while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+                let _ = tx.send(());
+            });
+        self.stdin_closed = Some(rx);
+        self
     }
 
     /// The next signal's name.
@@ -58,13 +79,26 @@ impl Signals {
             tokio::select! {
                 _ = self.term.recv() => "SIGTERM",
                 _ = self.int.recv() => "SIGINT",
+                () = stdin_end(&mut self.stdin_closed) => "standard input closed",
             }
         }
         #[cfg(not(unix))]
         {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                () = stdin_end(&mut self.stdin_closed) => "standard input closed",
+            }
         }
+    }
+}
+
+/// Standard input's end, once; never when it is not watched.
+async fn stdin_end(watch: &mut Option<tokio::sync::mpsc::UnboundedReceiver<()>>) {
+    if let Some(rx) = watch.as_mut() {
+        let _ = rx.recv().await;
+        *watch = None;
+    } else {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -87,7 +121,7 @@ pub(super) async fn stop_on_signal(
             );
             tokio::time::sleep(drain).await;
         }
-        tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("{first}: shutting down, finishing requests in flight");
         finish_requests(&state).await;
         handle.stop(false).await;
     };

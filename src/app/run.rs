@@ -24,6 +24,9 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::Exit
     // From here on a stop signal is ours: one that comes while the store is still awaited (a
     // Redis not up yet) ends the start at once, instead of being ignored or lost.
     let mut signals = super::lifecycle::Signals::listen();
+    if settings.stop_when_stdin_closes {
+        signals = signals.with_stdin();
+    }
     let store = settings.store.clone();
     let built = tokio::select! {
         built = Application::build(settings) => built,

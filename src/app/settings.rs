@@ -218,6 +218,13 @@ pub struct Settings {
     /// helper that starts the simulator on port 0 and waits for the file.
     #[arg(long, env = "SIM_READY_FILE")]
     pub ready_file: Option<PathBuf>,
+
+    /// Stop (as on SIGTERM) when standard input reaches its end. A test helper starts the
+    /// simulator with a pipe as its standard input and never writes to it: when the test process
+    /// ends, however it ends (killed too), the pipe closes and the simulator stops with it. Off
+    /// by default: a simulator started with no input (`< /dev/null`, a service) would stop at once.
+    #[arg(long, env = "SIM_STOP_WHEN_STDIN_CLOSES")]
+    pub stop_when_stdin_closes: bool,
 }
 
 /// Log line format.

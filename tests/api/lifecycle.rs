@@ -221,23 +221,27 @@ async fn sigterm_while_waiting_for_an_absent_redis_ends_the_start_at_once() {
     );
 }
 
-/// A helper in another language starts the binary on port 0 and waits for `--ready-file`: the
-/// file says where both listeners are, the CA to trust, and agrees with `/_sim/version` and
-/// `/_sim/ca.pem`. A ready file that cannot be written stops the start with a reason.
-#[actix_web::test]
-async fn a_start_on_port_zero_says_where_it_listens_in_its_ready_file() {
-    let data = tempfile::tempdir().unwrap();
-    let ready = data.path().join("ready.json");
+/// Starts the binary on port 0 with `--ready-file` and `extra` flags, its standard input
+/// `stdin`, and waits for the file: the child and what the file says.
+fn start_with_ready_file(
+    data: &std::path::Path,
+    extra: &[&str],
+    stdin: std::process::Stdio,
+) -> (std::process::Child, Value) {
+    let ready = data.join("ready.json");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_benecafe-sim"))
         .args(["--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
         .arg("--fixtures")
         .arg(shipped_fixtures())
         .arg("--data-dir")
-        .arg(data.path())
+        .arg(data)
         .arg("--ready-file")
         .arg(&ready)
-        .args(["--log", "warn"])
-        .stdout(std::process::Stdio::null())
+        .args(["--log", "info"])
+        .args(extra)
+        .env("SIM_LOG_FORMAT", "text")
+        .stdin(stdin)
+        .stdout(std::fs::File::create(data.join("sim.log")).unwrap())
         .spawn()
         .unwrap();
     let started = Instant::now();
@@ -246,7 +250,17 @@ async fn a_start_on_port_zero_says_where_it_listens_in_its_ready_file() {
         assert!(started.elapsed() < Duration::from_secs(30), "no ready file");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let said: Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+    let said = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+    (child, said)
+}
+
+/// A helper in another language starts the binary on port 0 and waits for `--ready-file`: the
+/// file says where both listeners are, the CA to trust, and agrees with `/_sim/version` and
+/// `/_sim/ca.pem`. A ready file that cannot be written stops the start with a reason.
+#[actix_web::test]
+async fn a_start_on_port_zero_says_where_it_listens_in_its_ready_file() {
+    let data = tempfile::tempdir().unwrap();
+    let (child, said) = start_with_ready_file(data.path(), &[], std::process::Stdio::null());
     let https_addr = said["httpsAddr"].as_str().unwrap();
     let http_addr = said["httpAddr"].as_str().unwrap();
     assert!(
@@ -268,7 +282,7 @@ async fn a_start_on_port_zero_says_where_it_listens_in_its_ready_file() {
         child,
         http: said["httpUrl"].as_str().unwrap().to_owned(),
         https: format!("https://{https_addr}"),
-        log: data.path().join("unused.log"),
+        log: data.path().join("sim.log"),
     };
     let (status, version, _) = probe(&sim, "/_sim/version").await;
     assert_eq!(status, 200);
@@ -380,4 +394,51 @@ async fn a_stop_finishes_requests_in_flight_without_waiting_for_idle_http2_conne
         took < Duration::from_secs(4),
         "the stop waited {took:?} (an idle HTTP/2 connection held it)"
     );
+}
+
+/// With `--stop-when-stdin-closes`, the end of standard input stops the simulator as SIGTERM
+/// would: a test helper holds the pipe, so a test process that dies (killed, no exit handler
+/// run) leaves no simulator behind. Without the flag, a closed standard input changes nothing.
+#[actix_web::test]
+async fn the_end_of_standard_input_stops_a_simulator_that_asked_for_it() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, said) = start_with_ready_file(
+        data.path(),
+        &["--stop-when-stdin-closes"],
+        std::process::Stdio::piped(),
+    );
+    let http = said["httpUrl"].as_str().unwrap().to_owned();
+    let sim = |child| SimProcess {
+        child,
+        http: http.clone(),
+        https: String::new(),
+        log: data.path().join("sim.log"),
+    };
+    drop(child.stdin.take());
+    let mut watched = sim(child);
+    let (ok, _) = exit_within(&mut watched, Duration::from_secs(10))
+        .await
+        .expect("stops when its standard input closes");
+    assert!(ok, "exit status");
+    assert!(
+        watched.log_text().contains("standard input closed"),
+        "{}",
+        watched.log_text()
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let (mut child, said) = start_with_ready_file(other.path(), &[], std::process::Stdio::piped());
+    drop(child.stdin.take());
+    let unwatched = SimProcess {
+        child,
+        http: said["httpUrl"].as_str().unwrap().to_owned(),
+        https: String::new(),
+        log: other.path().join("sim.log"),
+    };
+    // Evidence it read nothing into the closed input: it still answers, well after the close.
+    for _ in 0..20 {
+        assert_eq!(probe(&unwatched, "/_sim/livez").await.0, 200);
+    }
+    let mut unwatched = unwatched;
+    assert!(unwatched.child.try_wait().unwrap().is_none());
 }

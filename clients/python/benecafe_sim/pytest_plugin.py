@@ -5,7 +5,9 @@ removed after the test, so tests run in parallel (``pytest -n``) without seeing 
 
 - ``benecafe_sim`` (session): ``$BENECAFE_SIM_URL`` set: that running simulator; else one
   started from the wheel's binary (flags from the ini option ``benecafe_sim_args``) and stopped
-  at the end. Under pytest-xdist the controller starts that one simulator for all its workers.
+  at the end. Under pytest-xdist the controller starts that one simulator for all its workers
+  when they start (whether or not a test asks for it: a worker cannot tell the controller
+  later), and stops it at the end.
 - ``sim_sandbox`` (function): a fresh sandbox of it, closed after the test.
 """
 
@@ -17,10 +19,10 @@ from typing import Any, Iterator, List, Optional
 
 import pytest
 
-from .sandbox import Sandbox
+from .sandbox import Sandbox, SimError
 from .simulator import Simulator
 
-_WORKER_KEY = "benecafe_sim_url"
+_WORKER_KEY = "benecafe_sim"
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -36,19 +38,28 @@ def _args(config: Any) -> List[str]:
 
 
 class _Shared:
-    """The simulator the xdist controller started for its workers."""
+    """The simulator the xdist controller started for its workers, or why it could not."""
 
     sim: Optional[Simulator] = None
+    failed: Optional[str] = None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist, on the controller: one simulator for every worker, unless one is named."""
+    """xdist, on the controller: one simulator for every worker, unless one is named. A start
+    that fails is told to the workers: the tests that use the fixture fail with the reason,
+    the others run."""
     if os.environ.get("BENECAFE_SIM_URL"):
         return
-    if _Shared.sim is None:
-        _Shared.sim = Simulator.start(*_args(node.config))
-    node.workerinput[_WORKER_KEY] = _Shared.sim.http_url
+    if _Shared.sim is None and _Shared.failed is None:
+        try:
+            _Shared.sim = Simulator.start(*_args(node.config))
+        except SimError as e:
+            _Shared.failed = str(e)
+    if _Shared.sim is not None:
+        node.workerinput[_WORKER_KEY] = {"url": _Shared.sim.http_url, "token": _Shared.sim.control_token}
+    else:
+        node.workerinput[_WORKER_KEY] = {"failed": _Shared.failed}
 
 
 def pytest_unconfigure(config: Any) -> None:
@@ -61,8 +72,10 @@ def pytest_unconfigure(config: Any) -> None:
 def benecafe_sim(request: Any) -> Iterator[Simulator]:
     """The simulator of this test session."""
     shared = getattr(request.config, "workerinput", {}).get(_WORKER_KEY)
+    if shared and shared.get("failed"):
+        raise SimError(0, f"the simulator the xdist controller started: {shared['failed']}")
     if shared:
-        sim = Simulator.connect(shared)
+        sim = Simulator.connect(shared["url"], control_token=shared["token"] or "")
     else:
         sim = Simulator.from_environment(*_args(request.config))
     try:

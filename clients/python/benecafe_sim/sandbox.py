@@ -20,6 +20,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .simulator import Simulator
 
 CERT_PATH = "/sso/vendorUserCertTonken"
+# A control API call; a conformance run (its cases wait for the partner, up to a minute each);
+# the cert call (an injected delay may hold it up to 120 s).
+CONTROL_TIMEOUT = 60.0
+CONFORM_TIMEOUT = 300.0
+CERT_TIMEOUT = 150.0
 
 
 class SimError(Exception):
@@ -51,7 +56,11 @@ class _Control:
     def inside(self, sandbox: str) -> "_Control":
         return _Control(self.base, self.token, sandbox)
 
-    def raw(self, method: str, path: str, body: Any = None) -> bytes:
+    def raw(self, method: str, path: str, body: Any = None, timeout: float = CONTROL_TIMEOUT) -> bytes:
+        return self.send(method, path, body, timeout)[0]
+
+    def send(self, method: str, path: str, body: Any = None, timeout: float = CONTROL_TIMEOUT):
+        """The answer's body and content type."""
         headers = {"accept": "application/json"}
         data = None
         if body is not None:
@@ -63,8 +72,8 @@ class _Control:
             headers["x-sim-sandbox"] = self.sandbox
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
-            with _OPENER.open(request, timeout=30) as answer:
-                return answer.read()
+            with _OPENER.open(request, timeout=timeout) as answer:
+                return answer.read(), answer.headers.get("content-type", "")
         except urllib.error.HTTPError as e:
             text = e.read().decode("utf-8", "replace")
             try:
@@ -74,10 +83,18 @@ class _Control:
             raise SimError(e.code, f"{method} {path}: {said}") from None
         except urllib.error.URLError as e:
             raise SimError(0, f"{method} {self.base}{path}: {e.reason}") from None
+        except TimeoutError:
+            raise SimError(0, f"{method} {self.base}{path}: no answer in {timeout:.0f} s") from None
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        text = self.raw(method, path, body)
-        return json.loads(text) if text.strip() else None
+    def call(self, method: str, path: str, body: Any = None, timeout: float = CONTROL_TIMEOUT) -> Any:
+        """The JSON answer parsed; ``None`` when empty; text when it is not JSON (a JUnit or
+        HTML report)."""
+        text, kind = self.send(method, path, body, timeout)
+        if not text.strip():
+            return None
+        if "json" not in kind.lower():
+            return text.decode("utf-8", "replace")
+        return json.loads(text)
 
 
 class Sandbox:
@@ -90,8 +107,9 @@ class Sandbox:
         self._closed = False
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        """Any control API call inside this sandbox: the parsed JSON answer (``None`` for an
-        empty one). Outside 2xx: :class:`SimError`."""
+        """Any control API call inside this sandbox (``path`` as the API names it,
+        ``/_sim/api/...``): the parsed JSON answer (``None`` for an empty one, text for one that
+        is not JSON). Outside 2xx: :class:`SimError`."""
         return self._control.call(method, path, body)
 
     def members(self) -> List[Dict[str, Any]]:
@@ -128,7 +146,7 @@ class Sandbox:
         ``resultCode``, as the mall answers)."""
         url = urllib.parse.urlsplit(self.sim.cus_url)
         connection = http.client.HTTPSConnection(
-            url.hostname, url.port or 443, timeout=30, context=self.sim.ssl_context()
+            url.hostname, url.port or 443, timeout=CERT_TIMEOUT, context=self.sim.ssl_context()
         )
         try:
             connection.request("GET", f"{url.path.rstrip('/')}{CERT_PATH}?otpTokenp={urllib.parse.quote(token)}")
@@ -154,18 +172,18 @@ class Sandbox:
 
     def conform(self, vendor: str, **opts: Any) -> Dict[str, Any]:
         """Runs the conformance kit against the vendor's GATE, inside this sandbox: the report."""
-        return self.request("POST", "/_sim/api/conform", {"vndrNo": vendor, **opts})
+        return self._control.call("POST", "/_sim/api/conform", {"vndrNo": vendor, **opts}, CONFORM_TIMEOUT)
 
     def close(self) -> None:
         """Removes the sandbox with everything in it. May be called twice."""
         if self._closed:
             return
-        self._closed = True
         try:
             self.sim.request("DELETE", "/_sim/api/sandboxes/" + _segment(self.id))
         except SimError as e:
             if e.status != 404:
-                raise
+                raise  # not closed: a later close() tries again
+        self._closed = True
 
     def __enter__(self) -> "Sandbox":
         return self

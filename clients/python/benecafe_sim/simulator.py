@@ -71,6 +71,8 @@ class Simulator:
         self.http_url = http_url.rstrip("/")
         self.ca_path = ca_path
         self.process = process
+        #: The control API's bearer token, when the simulator needs one.
+        self.control_token = control_token or None
         self._workdir = workdir
         self._control = _Control(self.http_url, control_token)
         self._ssl: Optional[ssl.SSLContext] = None
@@ -80,45 +82,13 @@ class Simulator:
         """Starts the binary on free loopback ports with a data folder of its own and waits until
         it is ready. ``flags`` become ``--flag-name value`` (``True``: the bare flag); ``args``
         are passed as they are. The process is stopped by :meth:`stop`, or at exit."""
+        binary = find_binary()
         workdir = tempfile.mkdtemp(prefix="benecafe-sim-")
-        given = list(args) + _flags(flags)
-        ready = Path(_flag_value(given, "--ready-file") or Path(workdir) / "ready.json")
-        log_path = Path(workdir) / "simulator.log"
-        defaults = {
-            "--data-dir": str(Path(workdir) / "data"),
-            "--https-addr": "127.0.0.1:0",
-            "--http-addr": "127.0.0.1:0",
-            "--ready-file": str(ready),
-            "--log": "warn",
-        }
-        # The simulator takes each flag once: a default the caller gives is left out.
-        command = [find_binary()]
-        for flag, value in defaults.items():
-            if _flag_value(given, flag) is None:
-                command += [flag, value]
-        command += given
-        if ready.exists():
-            ready.unlink()  # a stale file must not pass for this process's
-        # Without this process's SIM_* settings: a started simulator is what its flags say, even
-        # where SIM_CONTROL_TOKEN is set for connecting to a shared one.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIM_")}
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
-            )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not ready.exists():
-            failed = None
-            if process.poll() is not None:
-                failed = f"benecafe-sim exited with status {process.returncode} before it was ready"
-            elif time.monotonic() > deadline:
-                _stop(process)
-                failed = f"benecafe-sim was not ready within {START_TIMEOUT_SECONDS:.0f} s"
-            if failed:
-                output = _tail(log_path)
-                shutil.rmtree(workdir, ignore_errors=True)
-                raise SimError(0, f"{failed} ({' '.join(command)}):\n{output}")
-            time.sleep(0.02)
+        try:
+            process, command, ready = _launch(binary, workdir, list(args) + _flags(flags))
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
         where = json.loads(ready.read_text(encoding="utf-8"))
         token = _control_token(command)
         sim = cls(where["cusUrl"], where["httpUrl"], where["caPath"], token, process, workdir)
@@ -186,6 +156,68 @@ class Simulator:
         return f"Simulator(cus_url={self.cus_url!r}, http_url={self.http_url!r})"
 
 
+def _launch(binary: str, workdir: str, given: List[str]):
+    """Runs the binary with the defaults the caller did not give and waits for its ready file:
+    the process, the command (for messages) and the ready file's path."""
+    ready = Path(_flag_value(given, "--ready-file") or Path(workdir) / "ready.json")
+    log_path = Path(workdir) / "simulator.log"
+    defaults = {
+        "--data-dir": str(Path(workdir) / "data"),
+        "--https-addr": "127.0.0.1:0",
+        "--http-addr": "127.0.0.1:0",
+        "--ready-file": str(ready),
+        "--log": "warn",
+    }
+    # The simulator takes each flag once: a default the caller gives is left out.
+    command = [binary]
+    for flag, value in defaults.items():
+        if _flag_value(given, flag) is None:
+            command += [flag, value]
+    # It stops when its standard input, a pipe only this process holds, closes: when this
+    # process ends, however it ends (killed too, when no exit handler runs).
+    if "--stop-when-stdin-closes" not in given:
+        command.append("--stop-when-stdin-closes")
+    command += given
+    if ready.exists():
+        ready.unlink()  # a stale file must not pass for this process's
+    # Without this process's SIM_* settings: a started simulator is what its flags say, even
+    # where SIM_CONTROL_TOKEN is set for connecting to a shared one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIM_")}
+    try:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+    except OSError as e:
+        raise SimError(0, f"cannot run {binary}: {e} (set BENECAFE_SIM_BIN, or put benecafe-sim on PATH)") from None
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not ready.exists():
+        failed = None
+        if process.poll() is not None:
+            failed = f"benecafe-sim exited with status {process.returncode} before it was ready"
+        elif time.monotonic() > deadline:
+            _stop(process)
+            failed = f"benecafe-sim was not ready within {START_TIMEOUT_SECONDS:.0f} s"
+        if failed:
+            raise SimError(0, f"{failed} ({_shown(command)}); its last output:\n{_tail(log_path)}")
+        time.sleep(0.02)
+    return process, command, ready
+
+
+def _shown(command: List[str]) -> str:
+    """The command line for a message, its control token masked."""
+    shown, hide = [], False
+    for arg in command:
+        if hide:
+            shown.append("***")
+        elif arg.startswith("--control-token="):
+            shown.append("--control-token=***")
+        else:
+            shown.append(arg)
+        hide = arg == "--control-token"
+    return " ".join(shown)
+
+
 def _flags(flags: Dict[str, Any]) -> List[str]:
     out: List[str] = []
     for name, value in flags.items():
@@ -215,6 +247,8 @@ def _control_token(command: List[str]) -> Optional[str]:
 
 
 def _stop(process: subprocess.Popen) -> None:
+    if process.stdin is not None and not process.stdin.closed:
+        process.stdin.close()
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)

@@ -78,10 +78,52 @@ def test_a_control_api_refusal_is_an_error_with_status_and_reason(sim_sandbox) -
     assert unknown.value.status == 404
 
 
-def test_a_start_that_fails_says_why_with_the_process_output() -> None:
+def test_a_start_that_fails_says_why_with_the_process_output_and_never_the_token() -> None:
     with pytest.raises(SimError) as failed:
-        Simulator.start("--no-such-flag")
-    assert "--no-such-flag" in str(failed.value) and "exited with status" in str(failed.value)
+        Simulator.start("--no-such-flag", control_token="a-secret-control-token-0123456789")
+    said = str(failed.value)
+    assert "exited with status" in said
+    # What the simulator itself said about the flag, not only the command line echoed.
+    output = said.split("its last output:", 1)[1]
+    assert "--no-such-flag" in output, said
+    assert "a-secret-control-token" not in said and "--control-token ***" in said
+
+
+def test_a_binary_that_cannot_run_is_an_error_that_leaves_no_folder(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("BENECAFE_SIM_BIN", str(tmp_path / "no-such-binary"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with pytest.raises(SimError) as failed:
+        Simulator.start()
+    assert "cannot run" in str(failed.value)
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_simulator_whose_test_process_dies_stops_with_it(tmp_path) -> None:
+    # A child Python process starts a simulator and is killed (no exit handler runs): the
+    # simulator's standard input, the pipe that process held, closes and it stops.
+    import subprocess
+    import sys
+    import signal as signals
+    script = (
+        "import sys, time\n"
+        "from benecafe_sim import Simulator\n"
+        "sim = Simulator.start()\n"
+        "print(sim.process.pid, sim.http_url, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, text=True)
+    pid, url = child.stdout.readline().split()
+    assert Simulator.connect(url).sandbox().members()
+    child.send_signal(signals.SIGKILL)
+    child.wait()
+    import time
+    deadline = time.monotonic() + 15
+    while os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the simulator outlived its test process"
+        time.sleep(0.05)
 
 
 def test_a_started_simulator_stops(benecafe_sim) -> None:
@@ -119,3 +161,30 @@ def test_a_default_flag_the_caller_gives_is_taken_once(tmp_path) -> None:
         assert (tmp_path / "ca.pem").read_bytes() == open(sim.ca_path, "rb").read()
         with sim.sandbox() as sandbox:
             assert sandbox.members()
+
+
+def test_xdist_workers_share_the_controllers_simulator_with_its_control_token(tmp_path) -> None:
+    # A suite of its own, run by a nested pytest with two workers and a simulator that needs a
+    # control token (given through the ini option): each worker reaches it, in a sandbox.
+    pytest.importorskip("xdist")
+    import subprocess
+    import sys
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nbenecafe_sim_args = --control-token a-token-for-the-workers-0123456789\n"
+    )
+    (tmp_path / "test_two.py").write_text(
+        "def test_a(sim_sandbox):\n    assert sim_sandbox.members()\n\n"
+        "def test_b(sim_sandbox):\n    assert sim_sandbox.members()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("BENECAFE_SIM_URL", None)
+    # The installed wheel registers the plugin itself; from a source folder it is named.
+    from importlib.metadata import entry_points
+    installed = any(e.name == "benecafe_sim" for e in entry_points().select(group="pytest11"))
+    plugin = [] if installed else ["-p", "benecafe_sim.pytest_plugin"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", *plugin],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout, run.stdout
