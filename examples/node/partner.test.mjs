@@ -1,12 +1,12 @@
 // The reference partner (partner.mjs) tested the way a partner tests its own app: the Node helper
 // gives a simulator and a sandbox per test, the test acts as the member's browser (posts the GATE's
 // fields to the partner, keeps its cookie) and reads the journal to see what the partner's server did.
-// Run: node --test examples/node/partner.test.mjs   (BENECAFE_SIM_BIN or BENECAFE_SIM_URL as in clients/node)
+// Run: node --test examples/node/partner.test.mjs   (BENECAFE_SIM_BIN or BENECAFE_SIM_URL as in clients/node;
+// name test files, not a folder: Node 21+ takes no folder argument)
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { fromEnvironment } from '../../clients/node/index.mjs';
 
 const MEMBER = 'J01A00038745';
@@ -28,10 +28,16 @@ before(async () => {
   sim = await fromEnvironment();
   port = await freePort();
   base = `http://localhost:${port}`;
-  partner = spawn(process.execPath, [fileURLToPath(new URL('./partner.mjs', import.meta.url))], {
+  // The partner ends with this test process, however it ends (killed too), as the simulator does:
+  // it runs behind a line that exits when its standard input, a pipe this process holds and never
+  // writes, closes.
+  const endsWithUs = `process.stdin.on('end', () => process.exit(0)).resume();
+    await import(${JSON.stringify(new URL('./partner.mjs', import.meta.url).href)});`;
+  partner = spawn(process.execPath, ['--input-type=module', '-e', endsWithUs], {
     env: { ...process.env, PORT: String(port), VNDR_NO: VENDOR, SIM_CA: sim.caPath, PARAM_ENC_SCHEME: 'AES-128-CBC', PARAM_ENC_KEY: KEY },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  partner.stdin.on('error', () => {});
   partner.stdout.on('data', (c) => { partnerOutput += c; });
   partner.stderr.on('data', (c) => { partnerOutput += c; });
   process.on('exit', () => partner.kill());

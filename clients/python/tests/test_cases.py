@@ -73,6 +73,14 @@ def holds(answer: Any, rule: Dict[str, Any]) -> bool:
     if "at" not in rule or len(kinds) != 1:
         raise ValueError(f"a check needs \"at\" and exactly one of {KINDS}: {rule}")
     kind, want = kinds[0], rule[kinds[0]]
+    malformed = (
+        not isinstance(rule["at"], str)
+        or (kind == "absent" and not isinstance(want, bool))
+        or (kind == "length" and (isinstance(want, bool) or not isinstance(want, int)))
+        or (kind == "matches" and not isinstance(want, str))
+    )
+    if malformed:
+        raise ValueError(f"a check's at, absent, length or matches of the wrong type: {rule}")
     got = resolve(answer, rule["at"])
     if kind == "absent":
         return (got is MISSING) == want
