@@ -7,6 +7,7 @@ import { after, afterEach, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { fromEnvironment } from '../../clients/node/index.mjs';
 
 const MEMBER = 'J01A00038745';
@@ -28,16 +29,10 @@ before(async () => {
   sim = await fromEnvironment();
   port = await freePort();
   base = `http://localhost:${port}`;
-  // The partner ends with this test process, however it ends (killed too), as the simulator does:
-  // it runs behind a line that exits when its standard input, a pipe this process holds and never
-  // writes, closes.
-  const endsWithUs = `process.stdin.on('end', () => process.exit(0)).resume();
-    await import(${JSON.stringify(new URL('./partner.mjs', import.meta.url).href)});`;
-  partner = spawn(process.execPath, ['--input-type=module', '-e', endsWithUs], {
+  partner = spawn(process.execPath, [fileURLToPath(new URL('./partner.mjs', import.meta.url))], {
     env: { ...process.env, PORT: String(port), VNDR_NO: VENDOR, SIM_CA: sim.caPath, PARAM_ENC_SCHEME: 'AES-128-CBC', PARAM_ENC_KEY: KEY },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  partner.stdin.on('error', () => {});
   partner.stdout.on('data', (c) => { partnerOutput += c; });
   partner.stderr.on('data', (c) => { partnerOutput += c; });
   process.on('exit', () => partner.kill());
