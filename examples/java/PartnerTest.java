@@ -72,7 +72,9 @@ class PartnerTest {
         env.put("PARAM_ENC_KEY", KEY);
         partner = builder.start();
         Process started = partner;
-        Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly)); // never outlives the JVM
+        // stopped when this JVM exits; unlike the simulator (--stop-when-stdin-closes), a JVM killed
+        // outright leaves it running, as Partner.java does not watch its standard input
+        Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly));
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {

@@ -1,9 +1,6 @@
 package benecafe.sim;
 
-import java.io.IOException;
 import java.net.http.HttpClient;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
@@ -40,32 +37,28 @@ import javax.net.ssl.SSLContext;
  */
 public final class BenecafeSim implements AutoCloseable {
     private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(60);
-    private static final Duration CONFORM_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration CONFORM_TIMEOUT = Duration.ofSeconds(300);
+    /** The cert call's: an injected delay fault may hold it 120 s. */
+    private static final Duration CERT_TIMEOUT = Duration.ofSeconds(150);
 
-    private final String controlBase;
-    private final String cusUrl;
     private final String httpUrl;
+    private final String cusUrl;
     private final Path caPath;
     private final String controlToken;
-    private final Process process;
-    private final Path tempDir;
-    private final Thread shutdownHook;
+    /** The process of a started simulator; null for a connected one. */
+    private final Launcher.Started started;
     private final HttpClient http;
     private final AtomicBoolean closed = new AtomicBoolean();
     private SSLContext sslContext;
     private HttpClient https;
 
-    private BenecafeSim(String controlBase, String cusUrl, String httpUrl, Path caPath, String controlToken,
-                        Process process, Path tempDir, Thread shutdownHook) {
-        this.controlBase = Control.stripSlash(controlBase);
-        this.cusUrl = Control.stripSlash(cusUrl);
+    private BenecafeSim(String httpUrl, String cusUrl, Path caPath, String controlToken, Launcher.Started started) {
         this.httpUrl = Control.stripSlash(httpUrl);
+        this.cusUrl = Control.stripSlash(cusUrl);
         this.caPath = caPath;
         this.controlToken = controlToken;
-        this.process = process;
-        this.tempDir = tempDir;
+        this.started = started;
         this.http = Control.plainClient();
-        this.shutdownHook = shutdownHook;
     }
 
     // ------------------------------------------------------------------ making one
@@ -73,10 +66,12 @@ public final class BenecafeSim implements AutoCloseable {
     /**
      * Starts a simulator of this test run's own: {@code benecafe-sim --data-dir <new temp folder>
      * --https-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --ready-file <temp folder>/ready.json
-     * --log warn} plus {@code args}, and waits (up to 60 s) for its ready file. A default flag the
-     * caller gives in {@code args} is left out (the simulator takes each flag once). The binary is
-     * {@code BENECAFE_SIM_BIN} when set, else {@code benecafe-sim} on {@code PATH}. The process is
-     * stopped by {@link #close()}, and at the latest when the JVM exits.
+     * --log warn --stop-when-stdin-closes} plus {@code args}, and waits (up to 60 s) for its ready
+     * file. A default flag the caller gives in {@code args} is left out (the simulator takes each
+     * flag once). The binary is {@code BENECAFE_SIM_BIN} when set, else {@code benecafe-sim} on
+     * {@code PATH}. The process is stopped by {@link #close()}, and at the latest when the JVM
+     * exits: by a shutdown hook, and, when the JVM is killed and no hook runs, by itself, as its
+     * standard input is a pipe this JVM holds (never written) that closes with it.
      *
      * <p>The process gets none of this JVM's {@code SIM_*} environment variables: it is what its
      * flags say, even where {@code SIM_CONTROL_TOKEN} is set for connecting to a shared simulator.
@@ -97,15 +92,15 @@ public final class BenecafeSim implements AutoCloseable {
         Map<String, Object> info = started.ready;
         Object ca = info.get("caPath");
         return new BenecafeSim(String.valueOf(info.get("httpUrl")), String.valueOf(info.get("cusUrl")),
-                String.valueOf(info.get("httpUrl")), ca == null ? null : Paths.get(ca.toString()), token,
-                started.process, started.tempDir, started.hook);
+                ca == null ? null : Paths.get(ca.toString()), token, started);
     }
 
     /**
-     * Uses a simulator that is already running (a shared QA simulator, one in Docker). Everything
-     * else is learnt from it: {@code GET /_sim/version} gives {@code cusUrl} and {@code httpUrl},
-     * {@code GET /_sim/ca.pem} the CA, saved to a temp file for {@link #caPath()}. Control API calls
-     * go to {@code url}. {@link #close()} leaves the simulator running.
+     * Uses a simulator that is already running (a shared QA simulator, one in Docker). The rest is
+     * learnt from it: {@code GET /_sim/version} gives {@code cusUrl}, {@code GET /_sim/ca.pem} the
+     * CA, saved to a temp file for {@link #caPath()}. {@link #httpUrl()} and the control API calls
+     * are {@code url} itself, the URL known to reach it (behind a proxy or in a container, the
+     * {@code httpUrl} it reports may not). {@link #close()} leaves the simulator running.
      *
      * @param url          the simulator's plain-HTTP base URL, such as {@code http://127.0.0.1:8080}
      * @param controlToken the control token sent as {@code Authorization: Bearer ...}; null: the
@@ -123,19 +118,18 @@ public final class BenecafeSim implements AutoCloseable {
             throw new SimException(0, null, "GET " + base + "/_sim/version answered no cusUrl: is this a benecafe-sim? "
                     + version);
         }
-        Map<?, ?> v = (Map<?, ?>) version;
-        String cus = String.valueOf(v.get("cusUrl"));
-        String pages = v.get("httpUrl") == null ? base : String.valueOf(v.get("httpUrl"));
         Object pem = Control.send(client, base, token, "GET", "/_sim/ca.pem", null, null, CONTROL_TIMEOUT);
-        Path ca;
-        try {
-            ca = Files.createTempFile("benecafe-sim-ca-", ".pem");
-            ca.toFile().deleteOnExit();
-            Files.write(ca, String.valueOf(pem).getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new SimException(0, null, "cannot save the simulator's CA to a temp file: " + e, e);
-        }
-        return new BenecafeSim(base, cus, pages, ca, token, null, null, null);
+        return new BenecafeSim(base, String.valueOf(((Map<?, ?>) version).get("cusUrl")), Control.saveCa(pem), token, null);
+    }
+
+    /** For the helper's own tests: these URLs and control token, another CA ({@link #close()}: no-op). */
+    BenecafeSim trustingOnly(Path otherCaPath) {
+        return new BenecafeSim(httpUrl, cusUrl, otherCaPath, controlToken, null);
+    }
+
+    /** For the helper's own tests: the started process's pid, else -1. */
+    long pid() {
+        return started == null ? -1 : started.process.pid();
     }
 
     /**
@@ -163,7 +157,8 @@ public final class BenecafeSim implements AutoCloseable {
     }
 
     /**
-     * The plain-HTTP base URL of the pages and the control API.
+     * The plain-HTTP base URL of the pages and the control API: for a connected simulator, the URL
+     * given to {@link #connect(String, String)}.
      *
      * @return the URL, without a trailing slash, such as {@code http://127.0.0.1:40124}
      */
@@ -230,16 +225,17 @@ public final class BenecafeSim implements AutoCloseable {
     }
 
     /**
-     * Stops a simulator this object started (SIGTERM, then SIGKILL after 10 s) and removes its temp
-     * folder; a connected one is left running. Calling it again does nothing.
+     * Stops a simulator this object started (its standard input closed, SIGTERM, then SIGKILL after
+     * 10 s) and removes its temp folder; a connected one is left running. Calling it again does
+     * nothing.
      */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true) || process == null) {
+        if (!closed.compareAndSet(false, true) || started == null) {
             return;
         }
-        Launcher.removeHook(shutdownHook);
-        Launcher.stopProcess(process, tempDir);
+        Launcher.removeHook(started.hook);
+        Launcher.stopProcess(started.process, started.stdin, started.tempDir);
     }
 
     /**
@@ -249,7 +245,7 @@ public final class BenecafeSim implements AutoCloseable {
      */
     @Override
     public String toString() {
-        return "BenecafeSim[" + (process != null ? "started pid " + process.pid() : "connected") + ", cusUrl "
+        return "BenecafeSim[" + (started != null ? "started pid " + started.process.pid() : "connected") + ", cusUrl "
                 + cusUrl + ", httpUrl " + httpUrl + "]";
     }
 
@@ -318,7 +314,8 @@ public final class BenecafeSim implements AutoCloseable {
          *                {@code receiptYn}, {@code deliver}); may be null
          * @return the GATE: {@code gateUrl}, {@code fields} (to post), {@code plainFields},
          *         {@code otpToken}, {@code omitted} ...
-         * @throws SimException when the member is not in the sandbox or the simulator refuses
+         * @throws SimException when the member is not in the sandbox (status 404) or the simulator
+         *                      refuses
          */
         public Map<String, Object> gate(String member, String vendor, String consent, Map<String, ?> opts) {
             Objects.requireNonNull(member, "member");
@@ -331,7 +328,7 @@ public final class BenecafeSim implements AutoCloseable {
                 }
             }
             if (cmpyCd == null) {
-                throw new SimException(0, "no member " + member,
+                throw new SimException(404, "no member " + member,
                         "no member " + member + " in sandbox " + id + " (GET /_sim/api/members)");
             }
             Map<String, Object> body = new LinkedHashMap<>();
@@ -350,7 +347,8 @@ public final class BenecafeSim implements AutoCloseable {
         /**
          * Makes the cert call as a partner's server does: {@code GET <cusUrl>/sso/vendorUserCertTonken
          * ?otpTokenp=<token>} over HTTPS, the certificate checked against the simulator's CA, no
-         * redirects followed. The mall answers HTTP 200 with the outcome in {@code resultCode}.
+         * redirects followed, waiting up to 150 s (an injected delay may hold it 120 s). The mall
+         * answers HTTP 200 with the outcome in {@code resultCode}.
          *
          * @param token the OTP token
          * @return the JSON body: {@code resultCode}, {@code message}, {@code resultMap} ...
@@ -428,7 +426,7 @@ public final class BenecafeSim implements AutoCloseable {
 
         /**
          * Runs the conformance kit against a vendor's GATE in (a copy of) this sandbox:
-         * {@code POST /_sim/api/conform} with {@code {"vndrNo": vendor}}.
+         * {@code POST /_sim/api/conform} with {@code {"vndrNo": vendor}}, waiting up to 300 s.
          *
          * @param vendor the vendor's {@code vndrNo}
          * @return the report: {@code passed}, {@code failed}, {@code skipped}, {@code cases} ...
@@ -456,7 +454,8 @@ public final class BenecafeSim implements AutoCloseable {
         }
 
         /**
-         * Any control API call in this sandbox.
+         * Any control API call in this sandbox, waiting up to 60 s (300 s for
+         * {@code /_sim/api/conform}).
          *
          * @param method the HTTP method ({@code GET}, {@code POST}, {@code PATCH} ...)
          * @param path   the path from the simulator's root, with any query string, such as
@@ -481,7 +480,7 @@ public final class BenecafeSim implements AutoCloseable {
          */
         @Override
         public void close() {
-            if ((sim.process != null && sim.closed.get()) || !closed.compareAndSet(false, true)) {
+            if ((sim.started != null && sim.closed.get()) || !closed.compareAndSet(false, true)) {
                 return;
             }
             try {
@@ -512,7 +511,7 @@ public final class BenecafeSim implements AutoCloseable {
     // ------------------------------------------------------------------ HTTP
 
     Object control(String method, String path, Object body, String sandbox, Duration timeout) {
-        return Control.send(http, controlBase, controlToken, method, path, body, sandbox, timeout);
+        return Control.send(http, httpUrl, controlToken, method, path, body, sandbox, timeout);
     }
 
     Map<String, Object> certCall(String token) {
@@ -523,6 +522,6 @@ public final class BenecafeSim implements AutoCloseable {
             }
             client = https;
         }
-        return Control.cert(client, cusUrl, token, CONTROL_TIMEOUT);
+        return Control.cert(client, cusUrl, token, CERT_TIMEOUT);
     }
 }

@@ -2,6 +2,7 @@ package benecafe.sim;
 
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
+import org.junit.jupiter.api.extension.ParameterResolutionException;
 import org.junit.jupiter.api.extension.ParameterResolver;
 
 /**
@@ -30,9 +31,12 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  *       one is stopped, a connected one left running). It may be injected in {@code @BeforeAll}
  *       methods, test methods and lifecycle methods alike.</li>
  *   <li>{@code BenecafeSim.Sandbox}: a fresh sandbox per test method, made in that simulator and
- *       removed after the test (after its {@code @AfterEach} methods). A {@code @BeforeEach} method
- *       and its test get the same sandbox; one injected in a {@code @BeforeAll} method lives for the
- *       class.</li>
+ *       removed after the test (after its {@code @AfterEach} methods). A test method and its
+ *       {@code @BeforeEach} and {@code @AfterEach} methods get the same sandbox; no two tests
+ *       share one. It is given only where a test method is known: a {@code Sandbox} parameter of a
+ *       {@code @BeforeAll} or {@code @AfterAll} method, or of the test class's constructor, is an
+ *       error ({@link ParameterResolutionException}); for a sandbox of the whole class, call
+ *       {@code sim.sandbox()} in {@code @BeforeAll} and close it in {@code @AfterAll}.</li>
  * </ul>
  */
 public class BenecafeSimExtension implements ParameterResolver {
@@ -64,15 +68,24 @@ public class BenecafeSimExtension implements ParameterResolver {
      * @param parameterContext the parameter
      * @param extensionContext where it is asked for
      * @return the {@code BenecafeSim} or {@code BenecafeSim.Sandbox}
+     * @throws ParameterResolutionException for a sandbox asked for where no test method is known
+     *                                      ({@code @BeforeAll}, {@code @AfterAll}, a constructor)
      */
     @Override
     public Object resolveParameter(ParameterContext parameterContext, ExtensionContext extensionContext) {
         if (parameterContext.getParameter().getType() == BenecafeSim.class) {
             return simulator(extensionContext);
         }
+        if (!extensionContext.getTestMethod().isPresent()) {
+            throw new ParameterResolutionException("a BenecafeSim.Sandbox is made for one test method, and "
+                    + parameterContext.getDeclaringExecutable() + " serves no single test: inject it into a @Test,"
+                    + " @BeforeEach or @AfterEach method, or call sim.sandbox() for a class-wide one (and close it)");
+        }
+        // keyed by the test's own id: the store's lookup reaches the parent stores too, and a key
+        // found there would hand one sandbox to several tests
         return extensionContext.getStore(NAMESPACE)
-                .getOrComputeIfAbsent(SANDBOX, key -> new SandboxResource(simulator(extensionContext).sandbox()),
-                        SandboxResource.class)
+                .getOrComputeIfAbsent(SANDBOX + " " + extensionContext.getUniqueId(),
+                        key -> new SandboxResource(simulator(extensionContext).sandbox()), SandboxResource.class)
                 .sandbox;
     }
 

@@ -228,6 +228,18 @@ final class Control {
         return URLEncoder.encode(v.toString(), StandardCharsets.UTF_8).replace("+", "%20");
     }
 
+    /** The PEM text {@code pem} saved to a new temp file (deleted at exit), else a {@link SimException}. */
+    static Path saveCa(Object pem) {
+        try {
+            Path ca = Files.createTempFile("benecafe-sim-ca-", ".pem");
+            ca.toFile().deleteOnExit();
+            Files.write(ca, String.valueOf(pem).getBytes(StandardCharsets.UTF_8));
+            return ca;
+        } catch (IOException e) {
+            throw new SimException(0, null, "cannot save the simulator's CA to a temp file: " + e, e);
+        }
+    }
+
     /** The URL without its trailing slashes. */
     static String stripSlash(String url) {
         String u = url;

@@ -1,6 +1,7 @@
 package benecafe.sim;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +34,11 @@ final class Launcher {
     static final class Started {
         /** The running process. */
         final Process process;
+        /**
+         * Its standard input: a pipe held open and never written. When this JVM ends, however it
+         * ends, the pipe closes and the simulator ({@code --stop-when-stdin-closes}) stops by itself.
+         */
+        final OutputStream stdin;
         /** Its temp folder (data, ready file, log), removed when it is stopped. */
         final Path tempDir;
         /** The shutdown hook that stops it when the JVM exits. */
@@ -40,8 +46,9 @@ final class Launcher {
         /** Its ready file: {@code cusUrl}, {@code httpUrl}, {@code caPath} ... */
         final Map<String, Object> ready;
 
-        private Started(Process process, Path tempDir, Thread hook, Map<String, Object> ready) {
+        private Started(Process process, OutputStream stdin, Path tempDir, Thread hook, Map<String, Object> ready) {
             this.process = process;
+            this.stdin = stdin;
             this.tempDir = tempDir;
             this.hook = hook;
             this.ready = ready;
@@ -94,6 +101,9 @@ final class Launcher {
                 cmd.add("--log");
                 cmd.add("warn");
             }
+            if (!hasFlag(given, "--stop-when-stdin-closes")) {
+                cmd.add("--stop-when-stdin-closes");
+            }
         } catch (IOException e) {
             deleteTree(tmp);
             throw new SimException(0, null, "cannot prepare the simulator's temp folder " + tmp + ": " + e, e);
@@ -111,15 +121,12 @@ final class Launcher {
             throw new SimException(0, null, "cannot run " + bin + ": " + e.getMessage()
                     + " (set BENECAFE_SIM_BIN to the binary, or put benecafe-sim on PATH)", e);
         }
-        // never outlives the JVM, even while it is still starting
-        Thread hook = new Thread(() -> stopProcess(process, tmp), "benecafe-sim-stop");
+        // never outlives the JVM: the hook stops it at an orderly exit, and its standard input (a
+        // pipe only this JVM holds, never written) reaches its end when the JVM is killed
+        OutputStream stdin = process.getOutputStream();
+        Thread hook = new Thread(() -> stopProcess(process, stdin, tmp), "benecafe-sim-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         String shown = shown(cmd);
-        try {
-            process.getOutputStream().close(); // it reads nothing
-        } catch (IOException ignored) {
-            // nothing to close
-        }
         Map<String, Object> info = null;
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(READY_TIMEOUT_MS);
         try {
@@ -131,6 +138,7 @@ final class Launcher {
                 if (!process.isAlive()) {
                     String tail = tail(log);
                     removeHook(hook);
+                    closeQuietly(stdin);
                     deleteTree(tmp);
                     throw new SimException(0, null, "benecafe-sim ended with status " + process.exitValue()
                             + " before it was ready (" + shown + "); its last output:\n" + tail);
@@ -138,7 +146,7 @@ final class Launcher {
                 if (System.nanoTime() > deadline) {
                     String tail = tail(log);
                     removeHook(hook);
-                    stopProcess(process, tmp);
+                    stopProcess(process, stdin, tmp);
                     throw new SimException(0, null, "benecafe-sim was not ready within " + READY_TIMEOUT_MS / 1000
                             + " s (" + shown + "); its last output:\n" + tail);
                 }
@@ -147,10 +155,10 @@ final class Launcher {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             removeHook(hook);
-            stopProcess(process, tmp);
+            stopProcess(process, stdin, tmp);
             throw new SimException(0, null, "interrupted while waiting for benecafe-sim to be ready", e);
         }
-        return new Started(process, tmp, hook, info);
+        return new Started(process, stdin, tmp, hook, info);
     }
 
     private static Map<String, Object> readReady(Path ready) {
@@ -170,7 +178,12 @@ final class Launcher {
         return null;
     }
 
-    static void stopProcess(Process process, Path tempDir) {
+    /**
+     * Stops the process: closes its standard input (the simulator stops by itself), sends SIGTERM,
+     * waits 10 s for it to end, then SIGKILL; removes {@code tempDir} when not null.
+     */
+    static void stopProcess(Process process, OutputStream stdin, Path tempDir) {
+        closeQuietly(stdin);
         process.destroy();
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -183,6 +196,14 @@ final class Launcher {
         }
         if (tempDir != null) {
             deleteTree(tempDir);
+        }
+    }
+
+    private static void closeQuietly(OutputStream stdin) {
+        try {
+            stdin.close();
+        } catch (IOException alreadyGone) {
+            // the process ended: nothing reads the pipe
         }
     }
 

@@ -8,7 +8,8 @@ package benecafe.sim;
  *
  * <p>It is also thrown when a simulator cannot be started or reached, and when the cert call
  * answers a body that is not JSON; then {@link #status()} is the HTTP status when there was one,
- * else {@code 0}.
+ * else {@code 0}. A {@code gate} for a member not in the sandbox throws it with status 404, as the
+ * control API answers for a record it does not hold.
  */
 public class SimException extends RuntimeException {
     private static final long serialVersionUID = 1L;

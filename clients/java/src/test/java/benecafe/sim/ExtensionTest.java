@@ -10,27 +10,43 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
 import java.io.File;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.ParameterContext;
+import org.junit.jupiter.api.extension.ParameterResolutionException;
 
 /**
  * The helper's own behaviour beyond the shared cases: what the extension injects and when it
- * cleans up, connecting to a running simulator, errors, and a start that fails.
+ * cleans up, connecting to a running simulator, errors, redirects (never followed), and a start
+ * that fails.
  *
  * <p>Why this file exists: {@link CasesTest} proves the helper speaks the protocol like the
  * Python and Node ones; this class proves the JUnit lifecycle (one simulator per class, a fresh
@@ -113,6 +129,96 @@ class ExtensionTest {
         }
     }
 
+    /** Behind a proxy the simulator names a URL this process cannot reach: httpUrl is the URL given. */
+    @Test
+    void connectKeepsTheUrlGivenAndADefaultFlagGivenIsTakenOnce() throws Exception {
+        assumeTrue(binaryAvailable(), "no benecafe-sim to start (BENECAFE_SIM_BIN unset, none on PATH)");
+        Path dir = Files.createTempDirectory("benecafe-sim-test-");
+        Path ready = dir.resolve("ready.json");
+        String token = "a-token-of-this-test-0123456789";
+        try (BenecafeSim own = BenecafeSim.start("--public-http-url", "http://sim.example.invalid:1234", "--control-token",
+                token, "--ready-file", ready.toString(), "--log", "info", "--stop-when-stdin-closes")) {
+            assertEquals("http://sim.example.invalid:1234", own.httpUrl());
+            String url = "http://" + ((Map<?, ?>) new ObjectMapper().readValue(ready.toFile(), Map.class)).get("httpAddr");
+            BenecafeSim reached = BenecafeSim.connect(url + "/", token);
+            assertEquals(url, reached.httpUrl(), "the URL given, its trailing slash trimmed");
+            try (BenecafeSim.Sandbox sandbox = reached.sandbox()) {
+                assertTrue(sandbox.members().size() > 0);
+            }
+        } finally {
+            try (Stream<Path> paths = Files.walk(dir)) {
+                for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    /** The bearer token goes where it was sent only: a redirect is an answer, not followed. */
+    @Test
+    void noControlCallFollowsARedirect() throws Exception {
+        List<String> seen = new CopyOnWriteArrayList<>();
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/", exchange -> {
+            String path = exchange.getRequestURI().getPath();
+            seen.add(path + " " + exchange.getRequestHeaders().getFirst("Authorization"));
+            byte[] body = "{\"cusUrl\":\"https://localhost:1\",\"id\":\"x\"}".getBytes(StandardCharsets.UTF_8);
+            if (path.startsWith("/elsewhere")) {
+                exchange.getResponseHeaders().set("Content-Type", "application/json");
+                exchange.sendResponseHeaders(200, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            } else {
+                exchange.getResponseHeaders().set("Location", "/elsewhere" + path);
+                exchange.sendResponseHeaders(307, -1);
+            }
+            exchange.close();
+        });
+        server.start();
+        try {
+            String url = "http://127.0.0.1:" + server.getAddress().getPort();
+            SimException e = assertThrows(SimException.class, () -> BenecafeSim.connect(url, "a-token"));
+            assertEquals(307, e.status(), e.getMessage());
+            assertEquals(Collections.singletonList("/_sim/version Bearer a-token"), seen);
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    /** A sandbox where no test method is known ({@code @BeforeAll}, a constructor) would be shared. */
+    @Test
+    void aSandboxOutsideATestMethodIsRefused() throws Exception {
+        Method beforeAll = ExtensionTest.class.getDeclaredMethod("likeABeforeAll", BenecafeSim.Sandbox.class);
+        ParameterContext parameter = (ParameterContext) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {ParameterContext.class}, (proxy, method, args) -> {
+                    switch (method.getName()) {
+                        case "getParameter":
+                            return beforeAll.getParameters()[0];
+                        case "getDeclaringExecutable":
+                            return beforeAll;
+                        default:
+                            throw new UnsupportedOperationException(method.getName());
+                    }
+                });
+        ExtensionContext classLevel = (ExtensionContext) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {ExtensionContext.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("getTestMethod")) {
+                        return Optional.empty();
+                    }
+                    throw new UnsupportedOperationException(method.getName() + ": no store may be asked");
+                });
+        BenecafeSimExtension extension = new BenecafeSimExtension();
+        assertTrue(extension.supportsParameter(parameter, classLevel));
+        ParameterResolutionException e = assertThrows(ParameterResolutionException.class,
+                () -> extension.resolveParameter(parameter, classLevel));
+        assertTrue(e.getMessage().contains("@BeforeEach") && e.getMessage().contains("sim.sandbox()"), e.getMessage());
+    }
+
+    @SuppressWarnings("unused") // its parameter is what aSandboxOutsideATestMethodIsRefused asks for
+    private static void likeABeforeAll(BenecafeSim.Sandbox sandbox) {
+    }
+
     @Test
     void aControlApiErrorCarriesTheStatusAndTheBodysError(BenecafeSim.Sandbox sandbox) {
         SimException e = assertThrows(SimException.class, () -> sandbox.request("POST", "/_sim/api/gate", new LinkedHashMap<>()));
@@ -121,6 +227,7 @@ class ExtensionTest {
         assertTrue(e.getMessage().contains("POST /_sim/api/gate") && e.getMessage().contains("400"), e.getMessage());
         SimException noMember = assertThrows(SimException.class, () -> sandbox.gate("NOBODY", "VR000216"));
         assertTrue(noMember.getMessage().contains("NOBODY"), noMember.getMessage());
+        assertEquals(404, noMember.status(), "a member not in the sandbox: 404");
         assertNull(sandbox.request("DELETE", "/_sim/api/faults", null), "204: null");
     }
 
@@ -158,6 +265,7 @@ class ExtensionTest {
         int output = message.indexOf("its last output:");
         assertTrue(output > 0 && message.substring(output).contains("--no-such-flag"), "the process's own words: " + message);
         assertFalse(message.contains("a-secret"), "the control token is not shown: " + message);
+        assertTrue(message.substring(0, output).contains("--stop-when-stdin-closes"), message);
     }
 
     @Test
@@ -177,7 +285,7 @@ class ExtensionTest {
         }
     }
 
-    private static boolean binaryAvailable() {
+    static boolean binaryAvailable() {
         String bin = System.getenv("BENECAFE_SIM_BIN");
         if (bin != null && !bin.isEmpty()) {
             return true;
