@@ -141,8 +141,20 @@ public final class BenecafeSim implements AutoCloseable {
      * @throws SimException when it can be neither reached nor started
      */
     public static BenecafeSim fromEnvironment() {
+        return fromEnvironment(new String[0]);
+    }
+
+    /**
+     * {@link #fromEnvironment()}, with flags for a simulator it starts (a connected one runs as it
+     * was started).
+     *
+     * @param args flags for {@link #start(String...)}
+     * @return the simulator
+     * @throws SimException when it can be neither reached nor started
+     */
+    public static BenecafeSim fromEnvironment(String... args) {
         String url = Launcher.env("BENECAFE_SIM_URL");
-        return url != null ? connect(url, null) : start();
+        return url != null ? connect(url, null) : start(args);
     }
 
     // ------------------------------------------------------------------ what it is

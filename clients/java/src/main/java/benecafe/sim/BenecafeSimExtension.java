@@ -25,7 +25,8 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * extension. What it gives:
  *
  * <ul>
- *   <li>{@code BenecafeSim}: one per test class, from {@link BenecafeSim#fromEnvironment()}
+ *   <li>{@code BenecafeSim}: one per test class, from {@link BenecafeSim#fromEnvironment(String...)}
+ *       with the class's {@link BenecafeSimArgs}
  *       ({@code BENECAFE_SIM_URL} set: that simulator, else one started for the class), kept in the
  *       class-level {@link ExtensionContext.Store} and closed after the class's last test (a started
  *       one is stopped, a connected one left running). It may be injected in {@code @BeforeAll}
@@ -95,10 +96,19 @@ public class BenecafeSimExtension implements ParameterResolver {
         while (classContext.getTestMethod().isPresent() && classContext.getParent().isPresent()) {
             classContext = classContext.getParent().get();
         }
+        String[] args = args(classContext);
         return classContext.getStore(NAMESPACE)
-                .getOrComputeIfAbsent(SIMULATOR, key -> new SimulatorResource(BenecafeSim.fromEnvironment()),
+                .getOrComputeIfAbsent(SIMULATOR, key -> new SimulatorResource(BenecafeSim.fromEnvironment(args)),
                         SimulatorResource.class)
                 .sim;
+    }
+
+    /** The class's {@link BenecafeSimArgs}, or none. */
+    private static String[] args(ExtensionContext classContext) {
+        return classContext.getTestClass()
+                .map(c -> c.getAnnotation(BenecafeSimArgs.class))
+                .map(BenecafeSimArgs::value)
+                .orElse(new String[0]);
     }
 
     /** Closes the class's simulator when JUnit closes the class-level store. */
