@@ -161,6 +161,12 @@ impl actix_web::body::MessageBody for DroppedConnection {
 /// A header value made of visible ASCII only: anything else (CR, LF, non-ASCII) becomes `?`,
 /// so nothing a caller sends can split or forge a header.
 pub fn header_safe(s: &str) -> HeaderValue {
+    // Most reasons are plain ASCII already: one pass to see it, one copy.
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        if let Ok(value) = HeaderValue::from_str(s) {
+            return value;
+        }
+    }
     let clean: String = s
         .chars()
         .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
@@ -211,5 +217,9 @@ mod tests {
     fn header_values_never_carry_line_breaks() {
         let v = super::header_safe("a\r\nSet-Cookie: x=1 한");
         assert_eq!(v.to_str().unwrap(), "a??Set-Cookie: x=1 ?");
+        // Plain ASCII (the usual reason) is kept as it is; a tab is replaced as before.
+        let plain = "token valid: member J01A00038745 of J01 for vendor VR000216; now used up";
+        assert_eq!(super::header_safe(plain).to_str().unwrap(), plain);
+        assert_eq!(super::header_safe("a\tb").to_str().unwrap(), "a?b");
     }
 }
