@@ -143,7 +143,7 @@ async fn failed_sign_ins_lock_an_address_out_and_do_not_flood_the_log() {
 #[actix_web::test]
 async fn an_http2_request_with_a_header_block_over_32_kib_is_refused() {
     let app = spawn_app().await;
-    let tls = h2_only(&app);
+    let tls = crate::helpers::h2_only(&app.cert_pem);
     let client = awc::Client::builder()
         .connector(awc::Connector::new().rustls_0_23(std::sync::Arc::new(tls)))
         .finish();
@@ -228,7 +228,6 @@ fn idle_and_half_sent_plain_http_connections_are_closed() {
 #[actix_web::test]
 async fn one_http2_connection_has_at_most_100_requests_in_flight() {
     let app = spawn_app().await;
-    let tls = h2_only(&app);
     // Every cert call waits a second: they stay in flight together.
     let fault = app
         .post_json(
@@ -238,16 +237,7 @@ async fn one_http2_connection_has_at_most_100_requests_in_flight() {
         .await;
     assert!(fault.status.is_success(), "{}", fault.text());
     let addr = app.https.trim_start_matches("https://").to_owned();
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    let (h2, connection) = h2::client::handshake(stream).await.unwrap();
-    actix_web::rt::spawn(async move {
-        let _ = connection.await;
-    });
+    let h2 = crate::helpers::h2_connect(&app.https, &app.cert_pem).await;
     let get = |path: String| {
         let (mut h2, addr) = (h2.clone(), addr.clone());
         async move {
@@ -268,17 +258,6 @@ async fn one_http2_connection_has_at_most_100_requests_in_flight() {
     assert_eq!(answered + refused, 150, "{statuses:?}");
     assert_eq!(answered, 100, "{answered} answered, {refused} refused");
     assert_eq!(get("/sso/vendorUserCheck?cmpyCd=J01".into()).await, 200);
-}
-
-/// A TLS client configuration trusting `app`'s certificate that offers only HTTP/2.
-fn h2_only(app: &crate::helpers::TestApp) -> rustls::ClientConfig {
-    use rustls::pki_types::pem::PemObject;
-    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&app.cert_pem)
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut tls = benecafe_sim::conform::browser::client_config(&chain).unwrap();
-    tls.alpn_protocols = vec![b"h2".to_vec()];
-    tls
 }
 
 #[actix_web::test]

@@ -12,7 +12,7 @@ use benecafe_sim::app::Application;
 use benecafe_sim::web::state::AppState;
 use serde_json::{json, Value};
 
-pub use crate::processes::{free_port, get_via, RedisServer, SimProcess};
+pub use crate::processes::{free_port, get_via, h2_connect, h2_only, RedisServer, SimProcess};
 
 /// A running simulator. Dropping it stops the server.
 #[allow(dead_code)] // not every test binary module uses every field

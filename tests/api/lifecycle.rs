@@ -320,7 +320,6 @@ async fn a_start_on_port_zero_says_where_it_listens_in_its_ready_file() {
 /// flight at the signal still gets its answer.
 #[actix_web::test]
 async fn a_stop_finishes_requests_in_flight_without_waiting_for_idle_http2_connections() {
-    use rustls::pki_types::pem::PemObject;
     let data = tempfile::tempdir().unwrap();
     let mut sim = SimProcess::start(data.path(), &[]).await.expect("starts");
     // The next cert call waits 1.5 s: it is in flight when the signal comes.
@@ -333,22 +332,7 @@ async fn a_stop_finishes_requests_in_flight_without_waiting_for_idle_http2_conne
         .unwrap();
     assert!(fault.status().is_success());
     let ca = std::fs::read(data.path().join("ca.pem")).unwrap();
-    let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&ca)
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut tls = benecafe_sim::conform::browser::client_config(&roots).unwrap();
-    tls.alpn_protocols = vec![b"h2".to_vec()];
-    let addr = sim.https.trim_start_matches("https://").to_owned();
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    let (h2, connection) = h2::client::handshake(stream).await.unwrap();
-    actix_web::rt::spawn(async move {
-        let _ = connection.await;
-    });
+    let h2 = crate::helpers::h2_connect(&sim.https, &ca).await;
     let get = |path: String| {
         let mut h2 = h2.clone();
         async move {

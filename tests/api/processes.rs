@@ -346,3 +346,33 @@ pub fn get_via(addr: &str, sni: &str, ca: &[u8], path: &str) -> Result<(String, 
         .to_owned();
     Ok((status, body))
 }
+
+/// A TLS client configuration trusting only the PEM certificates `ca` and offering only HTTP/2.
+#[allow(dead_code)]
+pub fn h2_only(ca: &[u8]) -> rustls::ClientConfig {
+    use rustls::pki_types::pem::PemObject;
+    let roots: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(ca)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut tls = benecafe_sim::conform::browser::client_config(&roots).unwrap();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    tls
+}
+
+/// One raw HTTP/2 connection to `https` (`https://host:port`), naming `localhost`, trusting
+/// `ca`: its sender; the connection itself is driven on a task of its own.
+#[allow(dead_code)]
+pub async fn h2_connect(https: &str, ca: &[u8]) -> h2::client::SendRequest<actix_web::web::Bytes> {
+    let addr = https.trim_start_matches("https://");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(h2_only(ca)))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (h2, connection) = h2::client::handshake(stream).await.unwrap();
+    actix_web::rt::spawn(async move {
+        let _ = connection.await;
+    });
+    h2
+}
