@@ -10,8 +10,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-pub use crate::web::in_flight::InFlight;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -22,6 +20,7 @@ use actix_web::http::Method;
 use metrics::Histogram;
 
 use crate::protocol::lines::Line;
+use crate::web::in_flight::InFlight;
 use crate::web::log::REQUEST_LINES;
 use crate::web::state::AppState;
 
